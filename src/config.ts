@@ -1,0 +1,84 @@
+// Configuration from the environment (DESIGN.md section 4). A bad value stops
+// start-up with one line naming the variable.
+import { isIP } from 'node:net';
+import path from 'node:path';
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** `postgres://…` selects PostgreSQL; null means SQLite in dataDir. */
+  databaseUrl: string | null;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Proxy addresses (or CIDR ranges) whose X-Forwarded-* headers are believed. */
+  trustProxy: string[];
+  /** Multiplies every rate limit; 0 turns them off (load tests only). */
+  rateLimitFactor: number;
+}
+
+export class ConfigError extends Error {
+  constructor(variable: string, problem: string) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function parsePort(raw: string): number {
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port < 0 || port > 65535) throw new ConfigError('PORT', `"${raw}" is not a port number (0-65535)`);
+  return port;
+}
+
+function parseDatabaseUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('DATABASE_URL', 'is not a URL (expected postgres://user@host:port/database)');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError('DATABASE_URL', `scheme "${url.protocol}" is not supported (expected postgres://)`);
+  }
+  return raw;
+}
+
+function parseTrustProxy(raw: string): string[] {
+  const entries = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const [address, bits] = entry.split('/');
+    const family = isIP(address ?? '');
+    const maxBits = family === 4 ? 32 : 128;
+    if (family === 0 || (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > maxBits))) {
+      throw new ConfigError('TRUST_PROXY', `"${entry}" is not an IP address or CIDR range`);
+    }
+  }
+  return entries;
+}
+
+function parseRateLimitFactor(raw: string): number {
+  const factor = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(factor) || factor < 0) {
+    throw new ConfigError('ANAMNESIS_RATE_LIMIT_FACTOR', `"${raw}" is not a number >= 0`);
+  }
+  return factor;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const logLevel = env.LOG_LEVEL ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `"${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const host = env.HOST ?? '127.0.0.1';
+  if (host.trim() === '') throw new ConfigError('HOST', 'is empty');
+  return {
+    port: parsePort(env.PORT ?? '8080'),
+    host,
+    dataDir: path.resolve(env.ANAMNESIS_DATA_DIR ?? './data'),
+    databaseUrl: env.DATABASE_URL ? parseDatabaseUrl(env.DATABASE_URL) : null,
+    logLevel: logLevel as Config['logLevel'],
+    trustProxy: parseTrustProxy(env.TRUST_PROXY ?? ''),
+    rateLimitFactor: parseRateLimitFactor(env.ANAMNESIS_RATE_LIMIT_FACTOR ?? '1'),
+  };
+}

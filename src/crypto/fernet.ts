@@ -1,0 +1,121 @@
+// Fernet (https://github.com/fernet/spec) on node:crypto: AES-128-CBC with
+// PKCS7 padding, authenticated by HMAC-SHA256 over version, time, IV and
+// ciphertext. Byte-compatible with PyCA cryptography's `Fernet`.
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+const VERSION = 0x80;
+const HEADER_BYTES = 1 + 8 + 16; // version, big-endian seconds, IV
+const MAC_BYTES = 32;
+const BLOCK_BYTES = 16;
+/** PyCA refuses tokens stamped more than this far in the future when a TTL is checked. */
+export const MAX_CLOCK_SKEW_SECONDS = 60;
+const PADDED_BASE64URL = /^[A-Za-z0-9_-]*={0,2}$/;
+
+export type FernetFailure =
+  | 'malformed-base64'
+  | 'bad-version'
+  | 'too-short'
+  | 'bad-block-length'
+  | 'expired'
+  | 'from-the-future'
+  | 'bad-signature'
+  | 'bad-padding';
+
+/** A token that cannot be opened. The reason is a fixed code: never key or plaintext material. */
+export class InvalidFernetToken extends Error {
+  constructor(readonly reason: FernetFailure) {
+    super(`invalid Fernet token: ${reason}`);
+    this.name = 'InvalidFernetToken';
+  }
+}
+
+function splitKey(key: Uint8Array): { signing: Buffer; encryption: Buffer } {
+  if (key.length !== 32) throw new RangeError('a Fernet key is 32 bytes');
+  const buf = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  return { signing: buf.subarray(0, 16), encryption: buf.subarray(16, 32) };
+}
+
+export interface EncryptOptions {
+  /** Seconds since the epoch written into the token; defaults to now. */
+  now?: number;
+  /** Fixed IV, only for reproducing published test vectors. */
+  iv?: Uint8Array;
+}
+
+export function fernetEncrypt(key: Uint8Array, plaintext: Uint8Array | string, options: EncryptOptions = {}): string {
+  const { signing, encryption } = splitKey(key);
+  const iv = options.iv ? Buffer.from(options.iv) : randomBytes(16);
+  if (iv.length !== 16) throw new RangeError('a Fernet IV is 16 bytes');
+  const cipher = createCipheriv('aes-128-cbc', encryption, iv);
+  const data = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
+  const ciphertext = Buffer.concat([cipher.update(data), cipher.final()]);
+  const header = Buffer.alloc(HEADER_BYTES);
+  header[0] = VERSION;
+  header.writeBigUInt64BE(BigInt(Math.floor(options.now ?? Date.now() / 1000)), 1);
+  iv.copy(header, 9);
+  const body = Buffer.concat([header, ciphertext]);
+  const mac = createHmac('sha256', signing).update(body).digest();
+  return Buffer.concat([body, mac]).toString('base64url') + padding(body.length + MAC_BYTES);
+}
+
+function padding(byteLength: number): string {
+  return '='.repeat((3 - (byteLength % 3)) % 3);
+}
+
+function decodeToken(token: string): Buffer {
+  // Buffer.from(…, 'base64url') silently skips foreign characters, so the
+  // alphabet and the padding are checked first.
+  if (!PADDED_BASE64URL.test(token) || token.length % 4 !== 0) throw new InvalidFernetToken('malformed-base64');
+  return Buffer.from(token, 'base64url');
+}
+
+export interface DecryptOptions {
+  /** Maximum age in seconds; omitted, the timestamp is not checked (as in PyCA). */
+  ttlSeconds?: number;
+  /** Seconds since the epoch to judge the TTL by; defaults to now. */
+  now?: number;
+}
+
+/** Seconds since the epoch at which the token says it was made, without verifying it. */
+export function fernetTimestamp(token: string): number {
+  const data = decodeToken(token);
+  if (data.length < 9 || data[0] !== VERSION) throw new InvalidFernetToken('bad-version');
+  return Number(data.readBigUInt64BE(1));
+}
+
+export function fernetDecrypt(key: Uint8Array, token: string, options: DecryptOptions = {}): Buffer {
+  const { signing, encryption } = splitKey(key);
+  const data = decodeToken(token);
+  if (data.length < 1 || data[0] !== VERSION) throw new InvalidFernetToken('bad-version');
+  if (data.length < HEADER_BYTES + BLOCK_BYTES + MAC_BYTES) throw new InvalidFernetToken('too-short');
+  if ((data.length - HEADER_BYTES - MAC_BYTES) % BLOCK_BYTES !== 0) throw new InvalidFernetToken('bad-block-length');
+
+  if (options.ttlSeconds !== undefined) {
+    const now = options.now ?? Math.floor(Date.now() / 1000);
+    const stamped = Number(data.readBigUInt64BE(1));
+    if (stamped + options.ttlSeconds < now) throw new InvalidFernetToken('expired');
+    if (now + MAX_CLOCK_SKEW_SECONDS < stamped) throw new InvalidFernetToken('from-the-future');
+  }
+
+  const body = data.subarray(0, data.length - MAC_BYTES);
+  const expected = createHmac('sha256', signing).update(body).digest();
+  if (!timingSafeEqual(expected, data.subarray(data.length - MAC_BYTES))) throw new InvalidFernetToken('bad-signature');
+
+  const decipher = createDecipheriv('aes-128-cbc', encryption, data.subarray(9, HEADER_BYTES));
+  try {
+    return Buffer.concat([decipher.update(body.subarray(HEADER_BYTES)), decipher.final()]);
+  } catch {
+    throw new InvalidFernetToken('bad-padding');
+  }
+}
+
+/** The key string PyCA's `Fernet()` takes for a raw 32-byte key. */
+export function fernetKeyString(key: Uint8Array): string {
+  splitKey(key);
+  return Buffer.from(key).toString('base64url') + '=';
+}
+
+export function parseFernetKeyString(keyString: string): Buffer {
+  if (!PADDED_BASE64URL.test(keyString) || keyString.length !== 44) throw new RangeError('a Fernet key string is 44 base64url characters');
+  return Buffer.from(keyString, 'base64url');
+}

@@ -1,0 +1,151 @@
+// The one storage interface. Every driver (SQLite, PostgreSQL) implements it
+// and passes test/storage/conformance.ts. Rows hold ciphertext, hashes and
+// addressing metadata only: never content, names, tags, keys or passwords.
+
+/** What kind of plaintext a record's token holds. `index` records hold the encrypted search index. */
+export type RecordKind = 'memory' | 'entity' | 'relation' | 'index';
+
+export interface UserRow {
+  id: string;
+  /** Lower-cased; an account identifier, not memory content. */
+  email: string;
+  /** argon2id PHC string. */
+  passwordHash: string;
+  /** hex SHA-256 of the current API key. */
+  apiKeyHash: string;
+  /** A rotation in progress: hash of the pending key, K wrapped under it, when it lapses. */
+  pendingKeyHash: string | null;
+  pendingKeyWrap: string | null;
+  pendingKeyExpiresAt: number | null;
+  createdAt: number;
+}
+
+export interface SessionRow {
+  /** Public handle for listing and revoking: random, unrelated to the token. */
+  id: string;
+  /** hex SHA-256 of the cookie token. */
+  tokenHash: string;
+  userId: string;
+  /** K wrapped under the session token; null while the session is locked. */
+  wrappedKey: string | null;
+  createdAt: number;
+  lastSeenAt: number;
+  /** Absolute cap; the idle limit is judged from lastSeenAt. */
+  expiresAt: number;
+  /** A short client label (browser family) the user sees when listing sessions. */
+  label: string;
+}
+
+export interface RecordRow {
+  userId: string;
+  id: string;
+  kind: RecordKind;
+  /** One Fernet token under the user's K. */
+  token: string;
+  /** Optional keyed lookup tag (HMAC under a sub-key of K), unique per user and kind. */
+  lookup: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AuditEvent {
+  userId: string | null;
+  /** e.g. `account.create`, `session.login`, `key.rotate.confirm`. */
+  action: string;
+  /** e.g. `ok`, `denied`, `rate-limited`. */
+  outcome: string;
+  at: number;
+}
+
+/** Position after which a page continues: records are listed newest first. */
+export interface RecordCursor {
+  createdAt: number;
+  id: string;
+}
+
+export interface ListRecordsQuery {
+  kind: RecordKind;
+  limit: number;
+  after?: RecordCursor;
+}
+
+export interface PendingKey {
+  hash: string;
+  wrap: string;
+  expiresAt: number;
+}
+
+export class UniqueViolation extends Error {
+  constructor(readonly what: 'email' | 'api-key' | 'record-lookup' | 'record-id') {
+    super(`unique constraint: ${what}`);
+    this.name = 'UniqueViolation';
+  }
+}
+
+/** Raised when the database cannot be reached; the HTTP layer answers 503. */
+export class StoreUnavailable extends Error {
+  constructor(cause?: unknown) {
+    super('storage unavailable', { cause });
+    this.name = 'StoreUnavailable';
+  }
+}
+
+export interface Store {
+  readonly driver: 'sqlite' | 'postgres';
+
+  // Users
+  createUser(user: UserRow): Promise<void>;
+  findUserById(id: string): Promise<UserRow | null>;
+  findUserByEmail(email: string): Promise<UserRow | null>;
+  findUserByApiKeyHash(apiKeyHash: string): Promise<UserRow | null>;
+  findUserByPendingKeyHash(pendingKeyHash: string): Promise<UserRow | null>;
+  updatePasswordHash(userId: string, passwordHash: string): Promise<void>;
+  setPendingKey(userId: string, pending: PendingKey | null): Promise<void>;
+  /** Switch to a new API key and clear any pending one. */
+  setApiKeyHash(userId: string, apiKeyHash: string): Promise<void>;
+  /** Remove the user and every row that belongs to them (sessions, records, audit). */
+  deleteUser(userId: string): Promise<void>;
+
+  // Sessions
+  createSession(session: SessionRow): Promise<void>;
+  findSessionByTokenHash(tokenHash: string): Promise<SessionRow | null>;
+  listSessions(userId: string): Promise<SessionRow[]>;
+  touchSession(sessionId: string, lastSeenAt: number): Promise<void>;
+  setSessionWrappedKey(sessionId: string, wrappedKey: string | null): Promise<void>;
+  deleteSession(userId: string, sessionId: string): Promise<boolean>;
+  /** Drop every wrapped copy of K (rotation, lost key): sessions stay, locked. */
+  clearWrappedKeys(userId: string): Promise<void>;
+  deleteExpiredSessions(now: number, idleMs: number): Promise<number>;
+
+  // Records
+  /** Insert or replace by (userId, id). */
+  putRecords(records: RecordRow[]): Promise<void>;
+  getRecord(userId: string, id: string): Promise<RecordRow | null>;
+  getRecords(userId: string, ids: string[]): Promise<RecordRow[]>;
+  findRecordsByLookup(userId: string, kind: RecordKind, lookups: string[]): Promise<RecordRow[]>;
+  listRecords(userId: string, query: ListRecordsQuery): Promise<RecordRow[]>;
+  /** Every record of the user, of the given kinds (all kinds when omitted), oldest first. */
+  allRecords(userId: string, kinds?: RecordKind[]): Promise<RecordRow[]>;
+  countRecords(userId: string, kind: RecordKind): Promise<number>;
+  deleteRecords(userId: string, ids: string[]): Promise<number>;
+  deleteAllRecords(userId: string): Promise<number>;
+
+  // Audit trail (metadata only)
+  appendAudit(event: AuditEvent): Promise<void>;
+  listAudit(userId: string, limit: number): Promise<AuditEvent[]>;
+
+  /**
+   * Run `work` in one database transaction: every change made through `tx`
+   * commits together or not at all. `lockUser` inside it serialises writers
+   * of one user (lost updates on read-modify-write are impossible).
+   */
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
+
+  /** Release connections. */
+  close(): Promise<void>;
+}
+
+export interface Transaction extends Omit<Store, 'transaction' | 'close' | 'driver'> {
+  /** Hold the user's row lock until the transaction ends. */
+  lockUser(userId: string): Promise<void>;
+}
