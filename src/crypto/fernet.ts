@@ -66,7 +66,11 @@ function decodeToken(token: string): Buffer {
   // Buffer.from(…, 'base64url') silently skips foreign characters, so the
   // alphabet and the padding are checked first.
   if (!PADDED_BASE64URL.test(token) || token.length % 4 !== 0) throw new InvalidFernetToken('malformed-base64');
-  return Buffer.from(token, 'base64url');
+  const data = Buffer.from(token, 'base64url');
+  // The decoder also ignores the unused low bits of the last character, so
+  // several strings would name one token; only the canonical one is accepted.
+  if (data.toString('base64url') + padding(data.length) !== token) throw new InvalidFernetToken('malformed-base64');
+  return data;
 }
 
 export interface DecryptOptions {
@@ -79,7 +83,8 @@ export interface DecryptOptions {
 /** Seconds since the epoch at which the token says it was made, without verifying it. */
 export function fernetTimestamp(token: string): number {
   const data = decodeToken(token);
-  if (data.length < 9 || data[0] !== VERSION) throw new InvalidFernetToken('bad-version');
+  if (data.length < 1 || data[0] !== VERSION) throw new InvalidFernetToken('bad-version');
+  if (data.length < 9) throw new InvalidFernetToken('too-short');
   return Number(data.readBigUInt64BE(1));
 }
 
@@ -87,8 +92,13 @@ export function fernetDecrypt(key: Uint8Array, token: string, options: DecryptOp
   const { signing, encryption } = splitKey(key);
   const data = decodeToken(token);
   if (data.length < 1 || data[0] !== VERSION) throw new InvalidFernetToken('bad-version');
-  if (data.length < HEADER_BYTES + BLOCK_BYTES + MAC_BYTES) throw new InvalidFernetToken('too-short');
-  if ((data.length - HEADER_BYTES - MAC_BYTES) % BLOCK_BYTES !== 0) throw new InvalidFernetToken('bad-block-length');
+  // Too short: no room for the header, the MAC and at least one ciphertext
+  // byte. A ciphertext that is there but not whole AES blocks is a block-length
+  // error (the spec's "payload size not multiple of block size" vector is a
+  // 15-byte ciphertext under a valid MAC).
+  const cipherBytes = data.length - HEADER_BYTES - MAC_BYTES;
+  if (cipherBytes <= 0) throw new InvalidFernetToken('too-short');
+  if (cipherBytes % BLOCK_BYTES !== 0) throw new InvalidFernetToken('bad-block-length');
 
   if (options.ttlSeconds !== undefined) {
     const now = options.now ?? Math.floor(Date.now() / 1000);
@@ -116,6 +126,8 @@ export function fernetKeyString(key: Uint8Array): string {
 }
 
 export function parseFernetKeyString(keyString: string): Buffer {
-  if (!PADDED_BASE64URL.test(keyString) || keyString.length !== 44) throw new RangeError('a Fernet key string is 44 base64url characters');
-  return Buffer.from(keyString, 'base64url');
+  const key = PADDED_BASE64URL.test(keyString) && keyString.length === 44 ? Buffer.from(keyString, 'base64url') : null;
+  // 44 characters without '=' decode to 33 bytes, with '==' to 31: PyCA refuses both.
+  if (key?.length !== 32) throw new RangeError('a Fernet key string is 44 base64url characters encoding 32 bytes');
+  return key;
 }

@@ -25,16 +25,30 @@ interface PhcParams {
   timeCost: number;
   parallelism: number;
   outputLen: number;
+  saltLen: number;
 }
 
 function parsePhc(phc: string): PhcParams | null {
-  const match = /^\$(argon2(?:id|i|d))\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$[A-Za-z0-9+/]+\$([A-Za-z0-9+/]+)$/.exec(phc);
+  const match = /^\$(argon2(?:id|i|d))\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/.exec(phc);
   if (!match) return null;
-  const [, algorithm, m, t, p, tag] = match as unknown as [string, string, string, string, string, string];
-  return { algorithm, memoryCost: Number(m), timeCost: Number(t), parallelism: Number(p), outputLen: Math.floor((tag.length * 3) / 4) };
+  const [, algorithm, m, t, p, salt, tag] = match as unknown as [string, string, string, string, string, string, string];
+  // Salt and tag are unpadded standard base64: n characters carry floor(3n/4) bytes.
+  return {
+    algorithm,
+    memoryCost: Number(m),
+    timeCost: Number(t),
+    parallelism: Number(p),
+    outputLen: Math.floor((tag.length * 3) / 4),
+    saltLen: Math.floor((salt.length * 3) / 4),
+  };
 }
 
-/** True when a stored hash is weaker than today's parameters, so login should replace it. */
+/**
+ * True when a stored hash is weaker than today's parameters, so login should
+ * replace it: another algorithm or version, less memory, fewer passes, a
+ * shorter tag or a shorter salt. A stronger hash is kept (replacing it would
+ * be a downgrade); parallelism alone does not make a hash weaker.
+ */
 export function passwordNeedsRehash(phc: string): boolean {
   const params = parsePhc(phc);
   if (!params) return true;
@@ -42,7 +56,8 @@ export function passwordNeedsRehash(phc: string): boolean {
     params.algorithm !== 'argon2id' ||
     params.memoryCost < PASSWORD_HASH_PARAMS.memoryCost ||
     params.timeCost < PASSWORD_HASH_PARAMS.timeCost ||
-    params.outputLen < PASSWORD_HASH_PARAMS.outputLen
+    params.outputLen < PASSWORD_HASH_PARAMS.outputLen ||
+    params.saltLen < PASSWORD_HASH_PARAMS.saltLen
   );
 }
 

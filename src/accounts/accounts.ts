@@ -1,0 +1,115 @@
+// Accounts: sign-up, log-in, unlock, deletion, and starting over after a lost
+// API key. The password authenticates; only the API key derives K.
+import { randomUUID } from 'node:crypto';
+import { deriveDataKey, generateApiKey, isApiKey, secretLookupHash, secretsEqual } from '../crypto/keys.ts';
+import { hashPassword, makeDecoyPasswordHash, passwordNeedsRehash, verifyPassword } from '../crypto/password.ts';
+import { AppError, badRequest, unauthorized } from '../errors.ts';
+import { type Store, UniqueViolation, type UserRow } from '../storage/store.ts';
+import { Vault } from '../vault/vault.ts';
+import { passwordProblem } from './password-policy.ts';
+
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,189}\.[^\s@]{2,63}$/;
+export const LOST_KEY_CONFIRMATION = 'DELETE MY MEMORIES';
+
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export class Accounts {
+  #decoyHash: Promise<string> | undefined;
+
+  constructor(private readonly store: Store) {}
+
+  private audit(userId: string | null, action: string, outcome: string): Promise<void> {
+    return this.store.appendAudit({ userId, action, outcome, at: Date.now() });
+  }
+
+  async signUp(input: { email: string; password: string }): Promise<{ user: UserRow; apiKey: string; vault: Vault }> {
+    const email = normaliseEmail(input.email);
+    if (!EMAIL.test(email)) throw new AppError('validation_failed', 'enter a valid email address', { field: 'email' });
+    const problem = passwordProblem(input.password, email);
+    if (problem) throw new AppError('validation_failed', problem, { field: 'password' });
+    const apiKey = generateApiKey();
+    const user: UserRow = {
+      id: randomUUID(),
+      email,
+      passwordHash: await hashPassword(input.password),
+      apiKeyHash: secretLookupHash(apiKey),
+      pendingKeyHash: null,
+      pendingKeyWrap: null,
+      pendingKeyExpiresAt: null,
+      createdAt: Date.now(),
+    };
+    try {
+      await this.store.createUser(user);
+    } catch (error) {
+      if (error instanceof UniqueViolation && error.what === 'email') throw new AppError('conflict', 'an account with this email already exists');
+      throw error;
+    }
+    await this.audit(user.id, 'account.create', 'ok');
+    return { user, apiKey, vault: Vault.forApiKey(this.store, user.id, apiKey) };
+  }
+
+  /**
+   * The same answer, after the same argon2id work, for an unknown email and a
+   * wrong password. Rehashes transparently when today's parameters are stronger.
+   */
+  async logIn(input: { email: string; password: string }): Promise<UserRow> {
+    const user = await this.store.findUserByEmail(normaliseEmail(input.email));
+    this.#decoyHash ??= makeDecoyPasswordHash();
+    const valid = await verifyPassword(user?.passwordHash ?? (await this.#decoyHash), input.password);
+    if (!user || !valid) {
+      await this.audit(user?.id ?? null, 'session.login', 'denied');
+      throw unauthorized('the email or password is not right');
+    }
+    if (passwordNeedsRehash(user.passwordHash)) await this.store.updatePasswordHash(user.id, await hashPassword(input.password));
+    await this.audit(user.id, 'session.login', 'ok');
+    return user;
+  }
+
+  async checkPassword(user: UserRow, password: string, action: string): Promise<void> {
+    if (!(await verifyPassword(user.passwordHash, password))) {
+      await this.audit(user.id, action, 'denied');
+      throw new AppError('forbidden', 'the password is not right');
+    }
+  }
+
+  /** The vault an API key opens, after checking it is this user's current key. */
+  async unlock(user: UserRow, apiKey: string): Promise<Vault> {
+    if (!isApiKey(apiKey) || !secretsEqual(secretLookupHash(apiKey), user.apiKeyHash)) {
+      await this.audit(user.id, 'session.unlock', 'denied');
+      throw new AppError('forbidden', 'this is not the current API key of this account');
+    }
+    await this.audit(user.id, 'session.unlock', 'ok');
+    return new Vault(this.store, user.id, deriveDataKey(apiKey, user.id));
+  }
+
+  /** Every row of the user (records, sessions, audit) removed in one transaction. */
+  async deleteAccount(user: UserRow, password: string): Promise<void> {
+    await this.checkPassword(user, password, 'account.delete');
+    await this.store.transaction(async (tx) => {
+      await tx.lockUser(user.id);
+      await tx.deleteUser(user.id);
+    });
+  }
+
+  /**
+   * For a user who lost the API key: the password proves who they are, a new
+   * key is issued, and the records it cannot decrypt are deleted, all in one
+   * transaction. Every wrapped copy of the old K goes too.
+   */
+  async startOverWithNewKey(user: UserRow, input: { password: string; confirm: string }): Promise<{ apiKey: string; vault: Vault; deleted: number }> {
+    if (input.confirm !== LOST_KEY_CONFIRMATION) throw badRequest(`type "${LOST_KEY_CONFIRMATION}" to confirm that every memory will be deleted`);
+    await this.checkPassword(user, input.password, 'key.reset');
+    const apiKey = generateApiKey();
+    const deleted = await this.store.transaction(async (tx) => {
+      await tx.lockUser(user.id);
+      const count = await tx.deleteAllRecords(user.id);
+      await tx.setApiKeyHash(user.id, secretLookupHash(apiKey));
+      await tx.clearWrappedKeys(user.id);
+      return count;
+    });
+    await this.audit(user.id, 'key.reset', 'ok');
+    return { apiKey, vault: Vault.forApiKey(this.store, user.id, apiKey), deleted };
+  }
+}

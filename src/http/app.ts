@@ -1,0 +1,91 @@
+// Builds the whole service as one Fastify instance: JSON API, and (from their
+// own folders) MCP and web pages. server.ts only listens; tests call
+// `app.inject` on what this returns.
+import fastifyCookie from '@fastify/cookie';
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import { Accounts } from '../accounts/accounts.ts';
+import type { Config } from '../config.ts';
+import type { Store } from '../storage/store.ts';
+import { registerErrorHandling } from './errors.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { publicAccountRoutes, sessionAccountRoutes, vaultAccountRoutes } from './routes/accounts.ts';
+import { confirmRotationRoute, rotateRoute } from './routes/keys.ts';
+import { memoryRoutes } from './routes/memories.ts';
+import { IMPORT_BODY_LIMIT, transferRoutes } from './routes/transfer.ts';
+import type { Services } from './services.ts';
+
+/** Every body is bounded; import raises its own limit on its route. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+export interface AppOptions {
+  config: Config;
+  store: Store;
+  logger: Logger;
+}
+
+export async function buildApp({ config, store, logger }: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: DEFAULT_BODY_LIMIT,
+    trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.decorateRequest('auth', null);
+  registerErrorHandling(app);
+  await app.register(fastifyCookie);
+
+  // Import files arrive as raw text; parsed by the route, which reports bad lines by number.
+  app.addContentTypeParser(['text/plain', 'application/x-ndjson', 'application/jsonl'], { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_request, body, done) => done(null, body));
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    // Answers carry decrypted memories: no cache anywhere may keep them.
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+  });
+
+  // One metadata-only line per request: route pattern (never the URL, whose query may hold search text).
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+        ...(request.auth ? { user_id: request.auth.user.id } : {}),
+      },
+      'request',
+    );
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'Anamnesis API', version: '1.0.0', description: 'Encrypted long-term memory. See docs/ for the key hierarchy and threat model.' },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'anm_… API key' }, session: { type: 'apiKey', in: 'cookie', name: 'anamnesis_session' } } },
+      security: [{ apiKey: [] }, { session: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  const services: Services = { config, store, accounts: new Accounts(store), limiter: new RateLimiter(config.rateLimitFactor) };
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(publicAccountRoutes, services);
+  await app.register(sessionAccountRoutes, services);
+  await app.register(vaultAccountRoutes, services);
+  await app.register(rotateRoute, services);
+  await app.register(confirmRotationRoute, services);
+  await app.register(memoryRoutes, services);
+  await app.register(transferRoutes, services);
+
+  return app;
+}

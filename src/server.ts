@@ -1,0 +1,42 @@
+// Starts the service: configuration, storage, app, listen. Nothing else.
+import { ConfigError, loadConfig } from './config.ts';
+import { buildApp } from './http/app.ts';
+import { createLogger, describeErrorForLog } from './logger.ts';
+import { openStore } from './storage/open.ts';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`anamnesis: configuration error: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  // A crash prints the error's class and stack frames, never its message.
+  process.on('uncaughtException', (error) => {
+    logger.fatal(describeErrorForLog(error), 'uncaught exception');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (error) => {
+    logger.fatal(describeErrorForLog(error), 'unhandled rejection');
+    process.exit(1);
+  });
+
+  const store = await openStore(config);
+  const app = await buildApp({ config, store, logger });
+  const shutdown = async () => {
+    await app.close();
+    await store.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+  await app.listen({ port: config.port, host: config.host });
+  logger.info({ driver: store.driver, port: config.port, host: config.host }, 'anamnesis listening');
+}
+
+void main();

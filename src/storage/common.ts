@@ -1,0 +1,354 @@
+// What the SQLite and PostgreSQL drivers share: the SQL of every Store method
+// (written once with `?` placeholders), row mapping, batching and the storage
+// error type. Each driver supplies an Executor that runs one statement and
+// maps its own driver errors.
+import type {
+  AuditEvent,
+  ListRecordsQuery,
+  PendingKey,
+  RecordKind,
+  RecordRow,
+  SessionRow,
+  Transaction,
+  UserRow,
+} from './store.ts';
+
+/** A database error that is neither a unique violation nor an outage. The message names codes, tables and constraints, never values. */
+export class StorageError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StorageError';
+  }
+}
+
+export const txAborted = (): StorageError =>
+  new StorageError('TX_ABORTED', 'transaction aborted by an earlier failed statement; nothing was committed');
+
+export type Param = string | number | null;
+
+/** Runs one parameterised statement (`?` placeholders). Errors come out already mapped. */
+export interface Executor {
+  all(sql: string, params: readonly Param[]): Promise<Record<string, unknown>[]>;
+  /** Returns the number of rows changed. */
+  run(sql: string, params: readonly Param[]): Promise<number>;
+}
+
+/** Every Store data method; `lockUser` is the driver's own. */
+export type Ops = Omit<Transaction, 'lockUser'>;
+
+/**
+ * Rows per multi-row statement: 7 parameters per record row stays far below
+ * both SQLite's (32766) and PostgreSQL's (65535) parameter limits.
+ */
+export const BATCH = 500;
+
+export function chunks<T>(items: readonly T[], size = BATCH): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function placeholders(n: number): string {
+  return Array.from({ length: n }, () => '?').join(', ');
+}
+
+const num = (v: unknown): number => Number(v);
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const str = (v: unknown): string => String(v);
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+
+const USER_COLUMNS =
+  'id, email, password_hash, api_key_hash, pending_key_hash, pending_key_wrap, pending_key_expires_at, created_at';
+const SESSION_COLUMNS = 'id, token_hash, user_id, wrapped_key, created_at, last_seen_at, expires_at, label';
+const RECORD_COLUMNS = 'user_id, id, kind, token, lookup, created_at, updated_at';
+
+function toUser(r: Record<string, unknown>): UserRow {
+  return {
+    id: str(r.id),
+    email: str(r.email),
+    passwordHash: str(r.password_hash),
+    apiKeyHash: str(r.api_key_hash),
+    pendingKeyHash: strOrNull(r.pending_key_hash),
+    pendingKeyWrap: strOrNull(r.pending_key_wrap),
+    pendingKeyExpiresAt: numOrNull(r.pending_key_expires_at),
+    createdAt: num(r.created_at),
+  };
+}
+
+function toSession(r: Record<string, unknown>): SessionRow {
+  return {
+    id: str(r.id),
+    tokenHash: str(r.token_hash),
+    userId: str(r.user_id),
+    wrappedKey: strOrNull(r.wrapped_key),
+    createdAt: num(r.created_at),
+    lastSeenAt: num(r.last_seen_at),
+    expiresAt: num(r.expires_at),
+    label: str(r.label),
+  };
+}
+
+function toRecord(r: Record<string, unknown>): RecordRow {
+  return {
+    userId: str(r.user_id),
+    id: str(r.id),
+    kind: str(r.kind) as RecordKind,
+    token: str(r.token),
+    lookup: strOrNull(r.lookup),
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+  };
+}
+
+function toAudit(r: Record<string, unknown>): AuditEvent {
+  return { userId: strOrNull(r.user_id), action: str(r.action), outcome: str(r.outcome), at: num(r.at) };
+}
+
+/** Later entries win, as if each row were put one after the other. */
+function lastPerKey(records: readonly RecordRow[]): RecordRow[] {
+  const byKey = new Map<string, RecordRow>();
+  for (const r of records) {
+    const key = JSON.stringify([r.userId, r.id]);
+    byKey.delete(key);
+    byKey.set(key, r);
+  }
+  return [...byKey.values()];
+}
+
+/**
+ * The Store data methods over one executor. `atomic` runs a multi-statement
+ * method (one that needs more than one batch) all-or-nothing: inside a
+ * transaction it is the identity, at the top level it opens a transaction.
+ */
+export function makeOps(ex: Executor, atomic: <T>(work: (ops: Ops) => Promise<T>) => Promise<T>): Ops {
+  const one = async <T>(sql: string, params: Param[], map: (r: Record<string, unknown>) => T): Promise<T | null> => {
+    const rows = await ex.all(sql, params);
+    return rows[0] === undefined ? null : map(rows[0]);
+  };
+
+  const ops: Ops = {
+    // Users
+    async createUser(u) {
+      await ex.run(`INSERT INTO users (${USER_COLUMNS}) VALUES (${placeholders(8)})`, [
+        u.id,
+        u.email,
+        u.passwordHash,
+        u.apiKeyHash,
+        u.pendingKeyHash,
+        u.pendingKeyWrap,
+        u.pendingKeyExpiresAt,
+        u.createdAt,
+      ]);
+    },
+    findUserById: (id) => one(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`, [id], toUser),
+    findUserByEmail: (email) => one(`SELECT ${USER_COLUMNS} FROM users WHERE email = ?`, [email], toUser),
+    findUserByApiKeyHash: (hash) => one(`SELECT ${USER_COLUMNS} FROM users WHERE api_key_hash = ?`, [hash], toUser),
+    findUserByPendingKeyHash: (hash) =>
+      one(`SELECT ${USER_COLUMNS} FROM users WHERE pending_key_hash = ?`, [hash], toUser),
+    async updatePasswordHash(userId, passwordHash) {
+      await ex.run('UPDATE users SET password_hash = ? WHERE id = ?', [passwordHash, userId]);
+    },
+    async setPendingKey(userId, pending: PendingKey | null) {
+      await ex.run(
+        'UPDATE users SET pending_key_hash = ?, pending_key_wrap = ?, pending_key_expires_at = ? WHERE id = ?',
+        [pending?.hash ?? null, pending?.wrap ?? null, pending?.expiresAt ?? null, userId],
+      );
+    },
+    async setApiKeyHash(userId, apiKeyHash) {
+      await ex.run(
+        'UPDATE users SET api_key_hash = ?, pending_key_hash = NULL, pending_key_wrap = NULL, pending_key_expires_at = NULL WHERE id = ?',
+        [apiKeyHash, userId],
+      );
+    },
+    async deleteUser(userId) {
+      // sessions, records and audit rows go with it: ON DELETE CASCADE.
+      await ex.run('DELETE FROM users WHERE id = ?', [userId]);
+    },
+
+    // Sessions
+    async createSession(s) {
+      await ex.run(`INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (${placeholders(8)})`, [
+        s.id,
+        s.tokenHash,
+        s.userId,
+        s.wrappedKey,
+        s.createdAt,
+        s.lastSeenAt,
+        s.expiresAt,
+        s.label,
+      ]);
+    },
+    findSessionByTokenHash: (hash) =>
+      one(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE token_hash = ?`, [hash], toSession),
+    async listSessions(userId) {
+      const rows = await ex.all(
+        `SELECT ${SESSION_COLUMNS} FROM sessions WHERE user_id = ? ORDER BY created_at DESC, id DESC`,
+        [userId],
+      );
+      return rows.map(toSession);
+    },
+    async touchSession(sessionId, lastSeenAt) {
+      await ex.run('UPDATE sessions SET last_seen_at = ? WHERE id = ?', [lastSeenAt, sessionId]);
+    },
+    async setSessionWrappedKey(sessionId, wrappedKey) {
+      await ex.run('UPDATE sessions SET wrapped_key = ? WHERE id = ?', [wrappedKey, sessionId]);
+    },
+    async deleteSession(userId, sessionId) {
+      return (await ex.run('DELETE FROM sessions WHERE id = ? AND user_id = ?', [sessionId, userId])) > 0;
+    },
+    async clearWrappedKeys(userId) {
+      await ex.run('UPDATE sessions SET wrapped_key = NULL WHERE user_id = ? AND wrapped_key IS NOT NULL', [userId]);
+    },
+    deleteExpiredSessions(now, idleMs) {
+      // Expired once now >= expiresAt, idle once now - lastSeenAt >= idleMs.
+      return ex.run('DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?', [now, now - idleMs]);
+    },
+
+    // Records
+    async putRecords(records) {
+      const rows = lastPerKey(records);
+      const batches = chunks(rows);
+      if (batches.length > 1) {
+        await atomic(async (tx) => {
+          for (const batch of batches) await tx.putRecords(batch);
+        });
+        return;
+      }
+      for (const batch of batches) {
+        const params: Param[] = [];
+        for (const r of batch) params.push(r.userId, r.id, r.kind, r.token, r.lookup, r.createdAt, r.updatedAt);
+        await ex.run(
+          `INSERT INTO records (${RECORD_COLUMNS}) VALUES ${batch.map(() => `(${placeholders(7)})`).join(', ')}
+           ON CONFLICT (user_id, id) DO UPDATE SET kind = excluded.kind, token = excluded.token,
+             lookup = excluded.lookup, created_at = excluded.created_at, updated_at = excluded.updated_at`,
+          params,
+        );
+      }
+    },
+    getRecord: (userId, id) =>
+      one(`SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND id = ?`, [userId, id], toRecord),
+    async getRecords(userId, ids) {
+      const wanted = [...new Set(ids)];
+      const found = new Map<string, RecordRow>();
+      for (const batch of chunks(wanted)) {
+        const rows = await ex.all(
+          `SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND id IN (${placeholders(batch.length)})`,
+          [userId, ...batch],
+        );
+        for (const row of rows) {
+          const rec = toRecord(row);
+          found.set(rec.id, rec);
+        }
+      }
+      // In the order asked for; unknown ids are left out.
+      return wanted.flatMap((id) => found.get(id) ?? []);
+    },
+    async findRecordsByLookup(userId, kind, lookups) {
+      const out: RecordRow[] = [];
+      for (const batch of chunks([...new Set(lookups)])) {
+        const rows = await ex.all(
+          `SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND kind = ? AND lookup IN (${placeholders(batch.length)})`,
+          [userId, kind, ...batch],
+        );
+        out.push(...rows.map(toRecord));
+      }
+      return out;
+    },
+    async listRecords(userId, query: ListRecordsQuery) {
+      const limit = Math.max(0, Math.floor(query.limit));
+      const rows = query.after
+        ? await ex.all(
+            `SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND kind = ?
+               AND (created_at < ? OR (created_at = ? AND id < ?))
+             ORDER BY created_at DESC, id DESC LIMIT ?`,
+            [userId, query.kind, query.after.createdAt, query.after.createdAt, query.after.id, limit],
+          )
+        : await ex.all(
+            `SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND kind = ?
+             ORDER BY created_at DESC, id DESC LIMIT ?`,
+            [userId, query.kind, limit],
+          );
+      return rows.map(toRecord);
+    },
+    async allRecords(userId, kinds?: RecordKind[]) {
+      if (kinds !== undefined && kinds.length === 0) return [];
+      const rows = kinds
+        ? await ex.all(
+            `SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND kind IN (${placeholders(kinds.length)})
+             ORDER BY created_at ASC, id ASC`,
+            [userId, ...kinds],
+          )
+        : await ex.all(`SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? ORDER BY created_at ASC, id ASC`, [
+            userId,
+          ]);
+      return rows.map(toRecord);
+    },
+    async countRecords(userId, kind) {
+      const rows = await ex.all('SELECT COUNT(*) AS n FROM records WHERE user_id = ? AND kind = ?', [userId, kind]);
+      return num(rows[0]?.n ?? 0);
+    },
+    async deleteRecords(userId, ids) {
+      const batches = chunks([...new Set(ids)]);
+      if (batches.length > 1) {
+        return atomic(async (tx) => {
+          let n = 0;
+          for (const batch of batches) n += await tx.deleteRecords(userId, batch);
+          return n;
+        });
+      }
+      let n = 0;
+      for (const batch of batches) {
+        n += await ex.run(`DELETE FROM records WHERE user_id = ? AND id IN (${placeholders(batch.length)})`, [
+          userId,
+          ...batch,
+        ]);
+      }
+      return n;
+    },
+    deleteAllRecords: (userId) => ex.run('DELETE FROM records WHERE user_id = ?', [userId]),
+
+    // Audit
+    async appendAudit(e) {
+      await ex.run('INSERT INTO audit (user_id, action, outcome, at) VALUES (?, ?, ?, ?)', [
+        e.userId,
+        e.action,
+        e.outcome,
+        e.at,
+      ]);
+    },
+    async listAudit(userId, limit) {
+      const rows = await ex.all(
+        'SELECT user_id, action, outcome, at FROM audit WHERE user_id = ? ORDER BY at DESC, id DESC LIMIT ?',
+        [userId, Math.max(0, Math.floor(limit))],
+      );
+      return rows.map(toAudit);
+    },
+  };
+  return ops;
+}
+
+/** Wraps an executor so that it refuses to run once its transaction has ended. */
+export function endable(ex: Executor): { ex: Executor; end: () => void } {
+  let ended = false;
+  const check = () => {
+    if (ended) throw new StorageError('TX_ENDED', 'transaction has already ended');
+  };
+  return {
+    ex: {
+      all: async (sql, params) => {
+        check();
+        return ex.all(sql, params);
+      },
+      run: async (sql, params) => {
+        check();
+        return ex.run(sql, params);
+      },
+    },
+    end: () => {
+      ended = true;
+    },
+  };
+}

@@ -1,0 +1,219 @@
+// Versioned schema migrations, applied when a store opens. Each migration runs
+// in its own transaction together with its row in `schema_migrations`, so a
+// crash leaves either all of it or none of it. Re-running is a no-op.
+//
+// Migrations are append-only: never edit a released one, add the next version.
+// Both drivers get the same versions with the same meaning; only the column
+// types differ (SQLite STRICT INTEGER vs PostgreSQL BIGINT, both read back as
+// JS numbers of epoch milliseconds).
+import type BetterSqlite3 from 'better-sqlite3';
+import type pg from 'pg';
+import { StorageError } from './common.ts';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const sqliteMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE users (
+        id TEXT NOT NULL PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        api_key_hash TEXT NOT NULL UNIQUE,
+        pending_key_hash TEXT UNIQUE,
+        pending_key_wrap TEXT,
+        pending_key_expires_at INTEGER,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE sessions (
+        id TEXT NOT NULL PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        wrapped_key TEXT,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        label TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX sessions_user_idx ON sessions(user_id);
+      CREATE INDEX sessions_expires_idx ON sessions(expires_at);
+      CREATE INDEX sessions_last_seen_idx ON sessions(last_seen_at);
+
+      CREATE TABLE records (
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('memory', 'entity', 'relation', 'index')),
+        token TEXT NOT NULL,
+        lookup TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (user_id, id),
+        UNIQUE (user_id, kind, lookup)
+      ) STRICT;
+      CREATE INDEX records_list_idx ON records(user_id, kind, created_at DESC, id DESC);
+
+      CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id TEXT REFERENCES users(id) ON DELETE CASCADE,
+        action TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX audit_user_idx ON audit(user_id, at DESC, id DESC);
+    `,
+  },
+];
+
+// Constraint names are explicit: the driver maps them to UniqueViolation.
+// Record and session ids sort bytewise (COLLATE "C") as they do in SQLite, so
+// pagination order is the same on both drivers and independent of the locale.
+export const postgresMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE users (
+        id TEXT NOT NULL CONSTRAINT users_pkey PRIMARY KEY,
+        email TEXT NOT NULL CONSTRAINT users_email_unique UNIQUE,
+        password_hash TEXT NOT NULL,
+        api_key_hash TEXT NOT NULL CONSTRAINT users_api_key_hash_unique UNIQUE,
+        pending_key_hash TEXT CONSTRAINT users_pending_key_hash_unique UNIQUE,
+        pending_key_wrap TEXT,
+        pending_key_expires_at BIGINT,
+        created_at BIGINT NOT NULL
+      );
+
+      CREATE TABLE sessions (
+        id TEXT COLLATE "C" NOT NULL CONSTRAINT sessions_pkey PRIMARY KEY,
+        token_hash TEXT NOT NULL CONSTRAINT sessions_token_hash_unique UNIQUE,
+        user_id TEXT NOT NULL CONSTRAINT sessions_user_fkey REFERENCES users(id) ON DELETE CASCADE,
+        wrapped_key TEXT,
+        created_at BIGINT NOT NULL,
+        last_seen_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        label TEXT NOT NULL
+      );
+      CREATE INDEX sessions_user_idx ON sessions(user_id);
+      CREATE INDEX sessions_expires_idx ON sessions(expires_at);
+      CREATE INDEX sessions_last_seen_idx ON sessions(last_seen_at);
+
+      CREATE TABLE records (
+        user_id TEXT NOT NULL CONSTRAINT records_user_fkey REFERENCES users(id) ON DELETE CASCADE,
+        id TEXT COLLATE "C" NOT NULL,
+        kind TEXT NOT NULL CONSTRAINT records_kind_check CHECK (kind IN ('memory', 'entity', 'relation', 'index')),
+        token TEXT NOT NULL,
+        lookup TEXT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        CONSTRAINT records_pkey PRIMARY KEY (user_id, id),
+        CONSTRAINT records_lookup_unique UNIQUE (user_id, kind, lookup)
+      );
+      CREATE INDEX records_list_idx ON records(user_id, kind, created_at DESC, id DESC);
+
+      CREATE TABLE audit (
+        id BIGINT GENERATED ALWAYS AS IDENTITY CONSTRAINT audit_pkey PRIMARY KEY,
+        user_id TEXT CONSTRAINT audit_user_fkey REFERENCES users(id) ON DELETE CASCADE,
+        action TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        at BIGINT NOT NULL
+      );
+      CREATE INDEX audit_user_idx ON audit(user_id, at DESC, id DESC);
+    `,
+  },
+];
+
+function checkNotNewer(applied: number[], known: readonly Migration[]): void {
+  const newest = known.reduce((m, x) => Math.max(m, x.version), 0);
+  const ahead = applied.filter((v) => v > newest);
+  if (ahead.length > 0) {
+    throw new StorageError(
+      'SCHEMA_TOO_NEW',
+      `database schema version ${Math.max(...ahead)} is newer than this build knows (${newest})`,
+    );
+  }
+}
+
+/**
+ * SQLite: `BEGIN IMMEDIATE` takes the database's write lock before the
+ * version check, so concurrent openers (other processes) wait for each other.
+ */
+export function migrateSqlite(db: BetterSqlite3.Database, migrations: readonly Migration[] = sqliteMigrations): void {
+  const ensure = () =>
+    db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT',
+    );
+  const appliedVersions = () =>
+    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version);
+
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      ensure();
+      const applied = appliedVersions();
+      checkNotNewer(applied, migrations);
+      if (!applied.includes(m.version)) {
+        db.exec(m.sql);
+        db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, Date.now());
+      }
+      db.exec('COMMIT');
+    } catch (err) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+}
+
+/**
+ * PostgreSQL: each migration runs in a transaction that first takes a
+ * transaction-scoped advisory lock named after the schema, so two app
+ * processes starting at once apply each version exactly once; the loser waits
+ * and then sees the version recorded. `schema`, when given, was validated as a
+ * plain identifier by the caller and is created here (under the same lock).
+ */
+export async function migratePostgres(
+  client: pg.ClientBase,
+  schema: string | null,
+  migrations: readonly Migration[] = postgresMigrations,
+): Promise<void> {
+  const lockName = `anamnesis.migrate:${schema ?? ''}`;
+  const inLockedTx = async (work: () => Promise<void>) => {
+    await client.query('BEGIN');
+    try {
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lockName]);
+      await work();
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  };
+
+  await inLockedTx(async () => {
+    if (schema !== null) await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL)',
+    );
+  });
+
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    await inLockedTx(async () => {
+      const res = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
+      const applied = res.rows.map((r) => Number(r.version));
+      checkNotNewer(applied, migrations);
+      if (!applied.includes(m.version)) {
+        await client.query(m.sql);
+        await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [
+          m.version,
+          Date.now(),
+        ]);
+      }
+    });
+  }
+}

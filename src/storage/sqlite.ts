@@ -1,0 +1,198 @@
+// The embedded driver: one better-sqlite3 connection per store, WAL mode.
+//
+// better-sqlite3 is synchronous but `transaction(work)` takes an async
+// callback, so between two statements of a transaction the event loop runs
+// other requests. On one connection anything those requests executed would
+// silently join the open transaction (and roll back with it). So the store
+// serialises: a transaction holds the store's mutex from BEGIN IMMEDIATE to
+// COMMIT/ROLLBACK, and every statement issued on the store itself (not on the
+// `tx` object) first waits for the mutex. Statements on `tx` run directly.
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { endable, makeOps, StorageError, txAborted, type Executor, type Ops, type Param } from './common.ts';
+import { migrateSqlite } from './migrations.ts';
+import { StoreUnavailable, UniqueViolation, type Store, type Transaction } from './store.ts';
+
+export interface SqliteStoreOptions {
+  /** Path of the database file (its folder is created if missing), or `:memory:`. */
+  file: string;
+  /** How long a statement waits for another process's write lock. Default 5000. */
+  busyTimeoutMs?: number;
+}
+
+/** A FIFO lock: `run` starts `fn` once every earlier holder has finished. */
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => T | Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|NOTADB|CORRUPT|READONLY|PROTOCOL)/;
+
+function mapSqliteError(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const code = (err as { code?: unknown }).code;
+  if (err instanceof Database.SqliteError && typeof code === 'string') {
+    if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+      // The message names columns only, e.g. "UNIQUE constraint failed: users.email".
+      const cols = err.message.slice(err.message.indexOf(':') + 1).trim();
+      if (cols === 'users.email') return new UniqueViolation('email');
+      if (cols === 'users.api_key_hash' || cols === 'users.pending_key_hash') return new UniqueViolation('api-key');
+      if (cols === 'records.user_id, records.kind, records.lookup') return new UniqueViolation('record-lookup');
+      if (cols === 'records.user_id, records.id') return new UniqueViolation('record-id');
+      return new StorageError(code, `unique constraint failed: ${cols}`);
+    }
+    if (UNAVAILABLE_CODES.test(code)) return new StoreUnavailable(new StorageError(code, `sqlite ${code}`));
+    // SQLite messages name tables, columns and constraints; values are bound, never part of the SQL.
+    return new StorageError(code, `sqlite ${code}: ${err.message}`);
+  }
+  // better-sqlite3 throws a TypeError once the connection is closed.
+  if (err instanceof TypeError && /database connection is not open/i.test(err.message)) {
+    return new StoreUnavailable(new StorageError('SQLITE_CLOSED', 'database connection is not open'));
+  }
+  return err;
+}
+
+
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
+  const { file } = options;
+  const inMemory = file === ':memory:' || file === '';
+  let db: Database.Database;
+  try {
+    if (!inMemory) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+    db = new Database(file);
+  } catch (err) {
+    const mapped = mapSqliteError(err);
+    throw mapped instanceof StoreUnavailable ? mapped : new StoreUnavailable(mapped);
+  }
+  try {
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    migrateSqlite(db);
+  } catch (err) {
+    db.close();
+    throw mapSqliteError(err);
+  }
+
+  const statements = new Map<string, Database.Statement>();
+  const prepare = (sql: string): Database.Statement => {
+    let stmt = statements.get(sql);
+    if (!stmt) {
+      stmt = db.prepare(sql);
+      statements.set(sql, stmt);
+    }
+    return stmt;
+  };
+
+  // Runs at once, on whatever transaction is open: only for `tx` and for code holding the mutex.
+  const direct: Executor = {
+    async all(sql, params: readonly Param[]) {
+      try {
+        return prepare(sql).all(...params) as Record<string, unknown>[];
+      } catch (err) {
+        throw mapSqliteError(err);
+      }
+    },
+    async run(sql, params: readonly Param[]) {
+      try {
+        return prepare(sql).run(...params).changes;
+      } catch (err) {
+        throw mapSqliteError(err);
+      }
+    },
+  };
+
+  // A transaction's statements: never run in autocommit mode after SQLite
+  // aborted the transaction on its own.
+  const inOpenTransaction: Executor = {
+    async all(sql, params) {
+      if (!db.inTransaction) throw txAborted();
+      return direct.all(sql, params);
+    },
+    async run(sql, params) {
+      if (!db.inTransaction) throw txAborted();
+      return direct.run(sql, params);
+    },
+  };
+
+  const mutex = new Mutex();
+  const guarded: Executor = {
+    all: (sql, params) => mutex.run(() => direct.all(sql, params)),
+    run: (sql, params) => mutex.run(() => direct.run(sql, params)),
+  };
+
+  const exec = (sql: string) => {
+    try {
+      db.exec(sql);
+    } catch (err) {
+      throw mapSqliteError(err);
+    }
+  };
+
+  const transaction = <T>(work: (tx: Transaction) => Promise<T>): Promise<T> =>
+    mutex.run(async () => {
+      exec('BEGIN IMMEDIATE');
+      const scoped = endable(inOpenTransaction);
+      const tx: Transaction = {
+        ...makeOps(scoped.ex, (w) => w(tx)),
+        // No-op beyond what is already held: BEGIN IMMEDIATE took SQLite's one
+        // database-wide write lock (other processes wait in BEGIN IMMEDIATE)
+        // and the store mutex keeps this process's other callers out, so no
+        // other writer of this user can interleave until COMMIT/ROLLBACK.
+        async lockUser() {},
+      };
+      let result: T;
+      try {
+        result = await work(tx);
+      } catch (err) {
+        scoped.end();
+        if (db.inTransaction) {
+          try {
+            db.exec('ROLLBACK');
+          } catch {
+            // The original error matters more; SQLite rolls back on its own when the connection closes.
+          }
+        }
+        throw err;
+      }
+      scoped.end();
+      // SQLite rolls a whole transaction back by itself on some errors (I/O,
+      // disk full, busy); if the caller caught one and went on, refuse to commit.
+      if (!db.inTransaction) throw txAborted();
+      try {
+        exec('COMMIT');
+      } catch (err) {
+        if (db.inTransaction) {
+          try {
+            db.exec('ROLLBACK');
+          } catch {
+            // see above
+          }
+        }
+        throw err;
+      }
+      return result;
+    });
+
+  const ops: Ops = makeOps(guarded, (work) => transaction((tx) => work(tx)));
+  let closed = false;
+
+  return {
+    driver: 'sqlite',
+    ...ops,
+    transaction,
+    close: () =>
+      mutex.run(() => {
+        if (closed) return;
+        closed = true;
+        statements.clear();
+        db.close();
+      }),
+  };
+}

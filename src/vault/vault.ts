@@ -1,0 +1,79 @@
+// The request-scoped vault: created when a request is authenticated, it alone
+// holds the user's data key (inside its codec) and serves that request's reads
+// and writes. Nothing keeps a reference to it after the response.
+import { type DataKey, deriveDataKey } from '../crypto/keys.ts';
+import type { RecordRow, Store, Transaction } from '../storage/store.ts';
+import { RecordCodec, UnreadableRecord } from './codec.ts';
+import { KnowledgeGraph } from './graph.ts';
+import { MemoryBook } from './memories.ts';
+import { type MemoryIndex, ScanningMemoryIndex } from './memory-index.ts';
+import { entitySchema, type MemoryRecord, memorySchema, type PlainRecord, plainRecordSchema, relationSchema } from './records.ts';
+import { Transfer } from './transfer.ts';
+
+export class Vault {
+  readonly #codec: RecordCodec;
+  readonly index: MemoryIndex;
+  readonly memories: MemoryBook;
+  readonly graph: KnowledgeGraph;
+  readonly transfer: Transfer;
+
+  constructor(
+    private readonly store: Store,
+    readonly userId: string,
+    key: DataKey,
+  ) {
+    this.#codec = new RecordCodec(key);
+    this.index = new ScanningMemoryIndex(this.#codec, userId);
+    this.memories = new MemoryBook(store, this.#codec, userId, this.index);
+    this.graph = new KnowledgeGraph(store, this.#codec, userId);
+    this.transfer = new Transfer(store, userId, this);
+  }
+
+  static forApiKey(store: Store, userId: string, apiKey: string): Vault {
+    return new Vault(store, userId, deriveDataKey(apiKey, userId));
+  }
+
+  /** This vault's key wrapped for a session token or a pending API key. */
+  wrapFor(credential: string): string {
+    return this.#codec.wrapFor(credential, this.userId);
+  }
+
+  /** Decrypts one stored record of any kind and checks its shape. */
+  openRow(row: RecordRow): PlainRecord {
+    const parsed = plainRecordSchema.safeParse(this.#codec.open(row.id, row.token));
+    if (!parsed.success || parsed.data.kind !== row.kind) throw new UnreadableRecord(row.id, `not a ${row.kind}`);
+    return parsed.data;
+  }
+
+  /** Seals a plaintext record as a row of this vault, with its keyed lookup tag. */
+  sealRow(record: PlainRecord, id: string, createdAt: number, updatedAt: number): RecordRow {
+    switch (record.kind) {
+      case 'memory':
+        return { userId: this.userId, id, kind: 'memory', token: this.#codec.seal(memorySchema.parse(record)), lookup: null, createdAt, updatedAt };
+      case 'entity':
+        return this.graph.sealEntity(entitySchema.parse(record), id, createdAt, updatedAt);
+      case 'relation':
+        return this.graph.sealRelation(relationSchema.parse(record), id, createdAt, updatedAt);
+    }
+  }
+
+  /**
+   * Re-encrypts every record of the user from this vault's key to `target`'s,
+   * inside the caller's transaction, and rebuilds the search index under the
+   * new key. A record that does not open under this key aborts the whole change.
+   */
+  async reencryptInto(tx: Transaction, target: Vault): Promise<number> {
+    const rows = await tx.allRecords(this.userId, ['memory', 'entity', 'relation']);
+    const memories: MemoryRecord[] = [];
+    const resealed = rows.map((row) => {
+      const record = this.openRow(row);
+      if (record.kind === 'memory') memories.push(record);
+      return target.sealRow(record, row.id, row.createdAt, row.updatedAt);
+    });
+    const staleIndex = await tx.allRecords(this.userId, ['index']);
+    await tx.deleteRecords(this.userId, staleIndex.map((row) => row.id));
+    await tx.putRecords(resealed);
+    await target.index.upsert(tx, memories);
+    return resealed.length;
+  }
+}

@@ -1,0 +1,798 @@
+// One behavioural contract for every Store driver. Each test gets a fresh,
+// empty store from `makeStore` and disposes of it afterwards.
+import { describe, it, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import {
+  UniqueViolation,
+  type AuditEvent,
+  type RecordKind,
+  type RecordRow,
+  type SessionRow,
+  type Store,
+  type UserRow,
+} from '../../src/storage/store.ts';
+
+export type StoreFactory = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
+
+// Epoch milliseconds well past 2^31 and 2^32: a 32-bit column or a BIGINT
+// returned as a string would show here.
+const T0 = 1_767_225_600_123;
+const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+const fakeToken = () => `gAAAAA${randomBytes(72).toString('base64url')}`;
+
+export function newUser(over: Partial<UserRow> = {}): UserRow {
+  const id = randomUUID();
+  return {
+    id,
+    email: `${id.slice(0, 8)}@example.test`,
+    passwordHash: `$argon2id$v=19$m=19456,t=2,p=1$${randomBytes(16).toString('base64')}$${randomBytes(32).toString('base64')}`,
+    apiKeyHash: hex(32),
+    pendingKeyHash: null,
+    pendingKeyWrap: null,
+    pendingKeyExpiresAt: null,
+    createdAt: T0,
+    ...over,
+  };
+}
+
+export function newSession(userId: string, over: Partial<SessionRow> = {}): SessionRow {
+  return {
+    id: randomUUID(),
+    tokenHash: hex(32),
+    userId,
+    wrappedKey: fakeToken(),
+    createdAt: T0,
+    lastSeenAt: T0,
+    expiresAt: T0 + 30 * 86_400_000,
+    label: 'Firefox',
+    ...over,
+  };
+}
+
+export function newRecord(userId: string, over: Partial<RecordRow> = {}): RecordRow {
+  return {
+    userId,
+    id: randomUUID(),
+    kind: 'memory',
+    token: fakeToken(),
+    lookup: null,
+    createdAt: T0,
+    updatedAt: T0,
+    ...over,
+  };
+}
+
+const byNewest = (a: RecordRow, b: RecordRow) =>
+  b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+const byOldest = (a: RecordRow, b: RecordRow) => -byNewest(a, b);
+const ids = (rows: { id: string }[]) => rows.map((r) => r.id);
+
+function assertNumbers(row: object, keys: string[]): void {
+  for (const key of keys) {
+    const value = (row as Record<string, unknown>)[key];
+    if (value !== null) assert.equal(typeof value, 'number', `${key} must be a JS number, got ${typeof value}`);
+  }
+}
+
+async function rejectsWithUnique(p: Promise<unknown>, what: UniqueViolation['what']): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof UniqueViolation, `expected UniqueViolation, got ${String(err)}`);
+    assert.equal(err.what, what);
+    return true;
+  });
+}
+
+/** Every string reachable from an error: message, stack, cause chain, own properties. */
+function errorText(err: unknown, depth = 0): string {
+  if (depth > 5 || err === null || err === undefined) return '';
+  if (typeof err !== 'object') return String(err);
+  const e = err as Record<string, unknown> & { cause?: unknown };
+  const own = Object.getOwnPropertyNames(e)
+    .filter((k) => k !== 'cause')
+    .map((k) => {
+      try {
+        return String(e[k]);
+      } catch {
+        return '';
+      }
+    });
+  return [String(err), ...own, errorText(e.cause, depth + 1)].join('\n');
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function describeStoreConformance(name: string, makeStore: StoreFactory): void {
+  describe(`Store conformance: ${name}`, () => {
+    let store: Store;
+    let cleanup: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ store, cleanup } = await makeStore());
+    });
+    afterEach(async () => {
+      await cleanup();
+    });
+
+    it('names its driver', () => {
+      assert.ok(store.driver === 'sqlite' || store.driver === 'postgres');
+    });
+
+    describe('users', () => {
+      it('creates a user and finds it by id, email and API key hash, every field intact', async () => {
+        const u = newUser({
+          pendingKeyHash: hex(32),
+          pendingKeyWrap: fakeToken(),
+          pendingKeyExpiresAt: T0 + 3_600_000,
+        });
+        await store.createUser(u);
+        for (const found of [
+          await store.findUserById(u.id),
+          await store.findUserByEmail(u.email),
+          await store.findUserByApiKeyHash(u.apiKeyHash),
+          await store.findUserByPendingKeyHash(u.pendingKeyHash!),
+        ]) {
+          assert.deepEqual(found, u);
+          assertNumbers(found!, ['createdAt', 'pendingKeyExpiresAt']);
+        }
+        assert.equal(await store.findUserById(randomUUID()), null);
+        assert.equal(await store.findUserByEmail('nobody@example.test'), null);
+        assert.equal(await store.findUserByApiKeyHash(hex(32)), null);
+        assert.equal(await store.findUserByPendingKeyHash(hex(32)), null);
+      });
+
+      it('rejects a second account with the same email as UniqueViolation(email), changing nothing', async () => {
+        const a = newUser();
+        await store.createUser(a);
+        const b = newUser({ email: a.email });
+        await rejectsWithUnique(store.createUser(b), 'email');
+        assert.equal(await store.findUserById(b.id), null);
+        assert.deepEqual(await store.findUserByEmail(a.email), a);
+      });
+
+      it('rejects a second account with the same API key hash as UniqueViolation(api-key)', async () => {
+        const a = newUser();
+        await store.createUser(a);
+        const b = newUser({ apiKeyHash: a.apiKeyHash });
+        await rejectsWithUnique(store.createUser(b), 'api-key');
+        assert.equal(await store.findUserById(b.id), null);
+        // Switching to a hash another user holds is refused too.
+        const c = newUser();
+        await store.createUser(c);
+        await rejectsWithUnique(store.setApiKeyHash(c.id, a.apiKeyHash), 'api-key');
+        assert.deepEqual(await store.findUserById(c.id), c);
+      });
+
+      it('updates the password hash of one user only', async () => {
+        const a = newUser();
+        const b = newUser();
+        await store.createUser(a);
+        await store.createUser(b);
+        const phc = '$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaA';
+        await store.updatePasswordHash(a.id, phc);
+        assert.deepEqual(await store.findUserById(a.id), { ...a, passwordHash: phc });
+        assert.deepEqual(await store.findUserById(b.id), b);
+      });
+
+      it('sets, finds and clears a pending key', async () => {
+        const a = newUser();
+        const b = newUser();
+        await store.createUser(a);
+        await store.createUser(b);
+        const pending = { hash: hex(32), wrap: fakeToken(), expiresAt: T0 + 3_600_000 };
+        await store.setPendingKey(a.id, pending);
+        const found = await store.findUserByPendingKeyHash(pending.hash);
+        assert.deepEqual(found, {
+          ...a,
+          pendingKeyHash: pending.hash,
+          pendingKeyWrap: pending.wrap,
+          pendingKeyExpiresAt: pending.expiresAt,
+        });
+        assertNumbers(found!, ['pendingKeyExpiresAt']);
+        // The current key still finds the user while a rotation is pending.
+        assert.equal((await store.findUserByApiKeyHash(a.apiKeyHash))?.id, a.id);
+        assert.deepEqual(await store.findUserById(b.id), b);
+
+        await store.setPendingKey(a.id, null);
+        assert.equal(await store.findUserByPendingKeyHash(pending.hash), null);
+        assert.deepEqual(await store.findUserById(a.id), a);
+      });
+
+      it('setApiKeyHash switches the key and clears any pending key', async () => {
+        const a = newUser();
+        await store.createUser(a);
+        const pending = { hash: hex(32), wrap: fakeToken(), expiresAt: T0 + 3_600_000 };
+        await store.setPendingKey(a.id, pending);
+        await store.setApiKeyHash(a.id, pending.hash);
+        assert.deepEqual(await store.findUserById(a.id), { ...a, apiKeyHash: pending.hash });
+        assert.equal(await store.findUserByApiKeyHash(a.apiKeyHash), null);
+        assert.equal((await store.findUserByApiKeyHash(pending.hash))?.id, a.id);
+        assert.equal(await store.findUserByPendingKeyHash(pending.hash), null);
+      });
+
+      it("deleteUser removes the user's sessions, records and audit rows and nobody else's", async () => {
+        const a = newUser();
+        const b = newUser();
+        await store.createUser(a);
+        await store.createUser(b);
+        const sa = newSession(a.id);
+        const sb = newSession(b.id);
+        await store.createSession(sa);
+        await store.createSession(sb);
+        const ra = [newRecord(a.id), newRecord(a.id, { kind: 'entity', lookup: hex(32) })];
+        const rb = [newRecord(b.id), newRecord(b.id, { kind: 'entity', lookup: ra[1]!.lookup })];
+        await store.putRecords([...ra, ...rb]);
+        await store.appendAudit({ userId: a.id, action: 'account.create', outcome: 'ok', at: T0 });
+        await store.appendAudit({ userId: b.id, action: 'account.create', outcome: 'ok', at: T0 });
+
+        await store.deleteUser(a.id);
+
+        assert.equal(await store.findUserById(a.id), null);
+        assert.equal(await store.findUserByEmail(a.email), null);
+        assert.equal(await store.findSessionByTokenHash(sa.tokenHash), null);
+        assert.deepEqual(await store.listSessions(a.id), []);
+        assert.deepEqual(await store.allRecords(a.id), []);
+        assert.deepEqual(await store.listAudit(a.id, 10), []);
+
+        assert.deepEqual(await store.findUserById(b.id), b);
+        assert.deepEqual(await store.findSessionByTokenHash(sb.tokenHash), sb);
+        assert.deepEqual(await store.allRecords(b.id), [...rb].sort(byOldest));
+        assert.equal((await store.listAudit(b.id, 10)).length, 1);
+
+        // Deleting an unknown user is harmless.
+        await store.deleteUser(randomUUID());
+        assert.deepEqual(await store.findUserById(b.id), b);
+      });
+    });
+
+    describe('sessions', () => {
+      it('creates a session, finds it by token hash and lists the user\'s sessions newest first', async () => {
+        const a = newUser();
+        const b = newUser();
+        await store.createUser(a);
+        await store.createUser(b);
+        const s1 = newSession(a.id, { createdAt: T0, wrappedKey: null, label: 'Safari' });
+        const s2 = newSession(a.id, { createdAt: T0 + 1000, lastSeenAt: T0 + 1000 });
+        const s3 = newSession(b.id);
+        for (const s of [s1, s2, s3]) await store.createSession(s);
+
+        const found = await store.findSessionByTokenHash(s1.tokenHash);
+        assert.deepEqual(found, s1);
+        assertNumbers(found!, ['createdAt', 'lastSeenAt', 'expiresAt']);
+        assert.equal(await store.findSessionByTokenHash(hex(32)), null);
+        assert.deepEqual(await store.listSessions(a.id), [s2, s1]);
+        assert.deepEqual(await store.listSessions(b.id), [s3]);
+        assert.deepEqual(await store.listSessions(randomUUID()), []);
+      });
+
+      it('touches a session and sets or clears its wrapped key', async () => {
+        const a = newUser();
+        await store.createUser(a);
+        const s = newSession(a.id, { wrappedKey: null });
+        const other = newSession(a.id, { wrappedKey: null });
+        await store.createSession(s);
+        await store.createSession(other);
+
+        await store.touchSession(s.id, T0 + 60_000);
+        assert.deepEqual(await store.findSessionByTokenHash(s.tokenHash), { ...s, lastSeenAt: T0 + 60_000 });
+
+        const wrap = fakeToken();
+        await store.setSessionWrappedKey(s.id, wrap);
+        assert.equal((await store.findSessionByTokenHash(s.tokenHash))?.wrappedKey, wrap);
+        assert.equal((await store.findSessionByTokenHash(other.tokenHash))?.wrappedKey, null);
+
+        await store.setSessionWrappedKey(s.id, null);
+        assert.deepEqual(await store.findSessionByTokenHash(s.tokenHash), { ...s, lastSeenAt: T0 + 60_000 });
+      });
+
+      it('clearWrappedKeys locks every session of one user and keeps them', async () => {
+        const a = newUser();
+        const b = newUser();
+        await store.createUser(a);
+        await store.createUser(b);
+        const a1 = newSession(a.id);
+        const a2 = newSession(a.id);
+        const b1 = newSession(b.id);
+        for (const s of [a1, a2, b1]) await store.createSession(s);
+
+        await store.clearWrappedKeys(a.id);
+
+        assert.deepEqual(await store.findSessionByTokenHash(a1.tokenHash), { ...a1, wrappedKey: null });
+        assert.deepEqual(await store.findSessionByTokenHash(a2.tokenHash), { ...a2, wrappedKey: null });
+        assert.deepEqual(await store.findSessionByTokenHash(b1.tokenHash), b1);
+      });
+
+      it("deleteSession removes only the user's own session", async () => {
+        const a = newUser();
+        const b = newUser();
+        await store.createUser(a);
+        await store.createUser(b);
+        const sa = newSession(a.id);
+        const sb = newSession(b.id);
+        await store.createSession(sa);
+        await store.createSession(sb);
+
+        assert.equal(await store.deleteSession(a.id, sb.id), false, "another user's session id");
+        assert.deepEqual(await store.findSessionByTokenHash(sb.tokenHash), sb);
+        assert.equal(await store.deleteSession(a.id, randomUUID()), false, 'unknown session id');
+
+        assert.equal(await store.deleteSession(a.id, sa.id), true);
+        assert.equal(await store.findSessionByTokenHash(sa.tokenHash), null);
+        assert.equal(await store.deleteSession(a.id, sa.id), false, 'already deleted');
+        assert.deepEqual(await store.listSessions(b.id), [sb]);
+      });
+
+      it('deleteExpiredSessions removes sessions past their absolute expiry or idle limit', async () => {
+        const a = newUser();
+        await store.createUser(a);
+        const now = T0 + 10 * 86_400_000;
+        const idleMs = 86_400_000;
+        const fresh = newSession(a.id, { lastSeenAt: now - 1000, expiresAt: now + 1000 });
+        const expired = newSession(a.id, { lastSeenAt: now - 1000, expiresAt: now - 1 });
+        const expiresNow = newSession(a.id, { lastSeenAt: now - 1000, expiresAt: now });
+        const idle = newSession(a.id, { lastSeenAt: now - idleMs - 1, expiresAt: now + 86_400_000 });
+        const idleExactly = newSession(a.id, { lastSeenAt: now - idleMs, expiresAt: now + 86_400_000 });
+        const nearlyIdle = newSession(a.id, { lastSeenAt: now - idleMs + 1, expiresAt: now + 86_400_000 });
+        for (const s of [fresh, expired, expiresNow, idle, idleExactly, nearlyIdle]) await store.createSession(s);
+
+        assert.equal(await store.deleteExpiredSessions(now, idleMs), 4);
+        const left = (await store.listSessions(a.id)).map((s) => s.id).sort();
+        assert.deepEqual(left, [fresh.id, nearlyIdle.id].sort());
+        assert.equal(await store.deleteExpiredSessions(now, idleMs), 0);
+
+        // Touching a session keeps it from going idle.
+        await store.touchSession(nearlyIdle.id, now + 1000);
+        assert.equal(await store.deleteExpiredSessions(now + 2, idleMs), 0);
+        assert.equal(await store.deleteExpiredSessions(now + 1000 + idleMs, idleMs), 2);
+      });
+    });
+
+    describe('records', () => {
+      it('puts records and gets them back exactly, per user', async () => {
+        const a = newUser();
+        const b = newUser();
+        await store.createUser(a);
+        await store.createUser(b);
+        const r = newRecord(a.id, { kind: 'entity', lookup: hex(32), createdAt: T0 + 5, updatedAt: T0 + 9 });
+        await store.putRecords([r]);
+        const got = await store.getRecord(a.id, r.id);
+        assert.deepEqual(got, r);
+        assertNumbers(got!, ['createdAt', 'updatedAt']);
+        assert.equal(Buffer.compare(Buffer.from(got!.token), Buffer.from(r.token)), 0);
+        assert.equal(await store.getRecord(b.id, r.id), null, "another user's id space");
+        assert.equal(await store.getRecord(a.id, randomUUID()), null);
+        await store.putRecords([]);
+        assert.equal(await store.countRecords(a.id, 'entity'), 1);
+      });
+
+      it('putRecords inserts or replaces by (user, id)', async () => {
+        const a = newUser();
+        const b = newUser();
+        await store.createUser(a);
+        await store.createUser(b);
+        const r1 = newRecord(a.id, { lookup: hex(32) });
+        const r2 = newRecord(a.id);
+        await store.putRecords([r1, r2]);
+
+        const r1b: RecordRow = { ...r1, token: fakeToken(), lookup: null, kind: 'entity', updatedAt: T0 + 100 };
+        const r3 = newRecord(a.id);
+        await store.putRecords([r1b, r3]);
+        assert.deepEqual(await store.getRecord(a.id, r1.id), r1b);
+        assert.deepEqual(await store.getRecord(a.id, r2.id), r2);
+        assert.equal(await store.countRecords(a.id, 'memory'), 2);
+        assert.equal(await store.countRecords(a.id, 'entity'), 1);
+        // r1's old lookup is free again.
+        await store.putRecords([newRecord(a.id, { lookup: r1.lookup })]);
+
+        // The same id under another user is another record.
+        const rb: RecordRow = { ...r2, userId: b.id, token: fakeToken() };
+        await store.putRecords([rb]);
+        assert.deepEqual(await store.getRecord(b.id, r2.id), rb);
+        assert.deepEqual(await store.getRecord(a.id, r2.id), r2);
+
+        // The same id twice in one call: the later one wins.
+        const first = { ...r2, token: fakeToken() };
+        const last = { ...r2, token: fakeToken(), updatedAt: T0 + 200 };
+        await store.putRecords([first, last]);
+        assert.deepEqual(await store.getRecord(a.id, r2.id), last);
+      });
+
+      it('a lookup is unique per (user, kind): UniqueViolation(record-lookup), and the failed call writes nothing', async () => {
+        const a = newUser();
+        const b = newUser();
+        await store.createUser(a);
+        await store.createUser(b);
+        const lookup = hex(32);
+        const e1 = newRecord(a.id, { kind: 'entity', lookup });
+        await store.putRecords([e1]);
+
+        const innocent = newRecord(a.id);
+        await rejectsWithUnique(
+          store.putRecords([innocent, newRecord(a.id, { kind: 'entity', lookup })]),
+          'record-lookup',
+        );
+        assert.equal(await store.getRecord(a.id, innocent.id), null, 'the whole call fails');
+        // Replacing another record so that it takes the lookup is refused too.
+        const e2 = newRecord(a.id, { kind: 'entity', lookup: hex(32) });
+        await store.putRecords([e2]);
+        await rejectsWithUnique(store.putRecords([{ ...e2, lookup }]), 'record-lookup');
+        assert.deepEqual(await store.getRecord(a.id, e2.id), e2);
+
+        // Same value: another kind, another user, and any number of nulls are fine.
+        await store.putRecords([newRecord(a.id, { kind: 'relation', lookup })]);
+        await store.putRecords([newRecord(b.id, { kind: 'entity', lookup })]);
+        await store.putRecords([newRecord(a.id, { kind: 'entity' }), newRecord(a.id, { kind: 'entity' })]);
+        assert.equal(await store.countRecords(a.id, 'entity'), 4);
+        // Re-putting the owner of the lookup keeps it.
+        await store.putRecords([{ ...e1, token: fakeToken() }]);
+      });
+
+      it('a failing batch larger than one statement writes nothing', async () => {
+        const a = newUser();
+        await store.createUser(a);
+        const lookup = hex(32);
+        await store.putRecords([newRecord(a.id, { kind: 'entity', lookup })]);
+        const batch = Array.from({ length: 1203 }, (_, i) => newRecord(a.id, { createdAt: T0 + i }));
+        batch.push(newRecord(a.id, { kind: 'entity', lookup }));
+        await rejectsWithUnique(store.putRecords(batch), 'record-lookup');
+        assert.equal(await store.countRecords(a.id, 'memory'), 0);
+        assert.equal(await store.countRecords(a.id, 'entity'), 1);
+      });
+
+      it('handles batches of many records (put, get, find by lookup, delete)', async () => {
+        const a = newUser();
+        await store.createUser(a);
+        const rows = Array.from({ length: 1207 }, (_, i) =>
+          newRecord(a.id, { kind: 'entity', lookup: hex(16), createdAt: T0 + (i % 50) }),
+        );
+        await store.putRecords(rows);
+        assert.equal(await store.countRecords(a.id, 'entity'), rows.length);
+        const wanted = rows.filter((_, i) => i % 2 === 0);
+        assert.deepEqual(await store.getRecords(a.id, ids(wanted)), wanted);
+        const byLookup = await store.findRecordsByLookup(a.id, 'entity', wanted.map((r) => r.lookup!));
+        assert.deepEqual(ids(byLookup).sort(), ids(wanted).sort());
+        assert.deepEqual(await store.allRecords(a.id), [...rows].sort(byOldest));
+        assert.equal(await store.deleteRecords(a.id, ids(wanted)), wanted.length);
+        assert.equal(await store.countRecords(a.id, 'entity'), rows.length - wanted.length);
+      });
+
+      it('getRecords returns the known ids in the order asked, skipping unknown ones', async () => {
+        const a = newUser();
+        const b = newUser();
+        await store.createUser(a);
+        await store.createUser(b);
+        const [r1, r2, r3] = [newRecord(a.id), newRecord(a.id, { kind: 'entity' }), newRecord(a.id)];
+        const rb = newRecord(b.id);
+        await store.putRecords([r1!, r2!, r3!, rb]);
+        assert.deepEqual(await store.getRecords(a.id, [r3!.id, randomUUID(), r1!.id, rb.id, r2!.id, r3!.id]), [
+          r3,
+          r1,
+          r2,
+        ]);
+        assert.deepEqual(await store.getRecords(a.id, []), []);
+        assert.deepEqual(await store.getRecords(a.id, [randomUUID()]), []);
+      });
+
+      it('findRecordsByLookup matches one user and one kind', async () => {
+        const a = newUser();
+        const b = newUser();
+        await store.createUser(a);
+        await store.createUser(b);
+        const [l1, l2, l3] = [hex(32), hex(32), hex(32)];
+        const e1 = newRecord(a.id, { kind: 'entity', lookup: l1 });
+        const e2 = newRecord(a.id, { kind: 'entity', lookup: l2 });
+        const rel = newRecord(a.id, { kind: 'relation', lookup: l1 });
+        const eb = newRecord(b.id, { kind: 'entity', lookup: l3 });
+        await store.putRecords([e1, e2, rel, eb, newRecord(a.id, { kind: 'entity' })]);
+
+        const found = await store.findRecordsByLookup(a.id, 'entity', [l1, l2, l3, hex(32)]);
+        assert.deepEqual(
+          [...found].sort((x, y) => (x.id < y.id ? -1 : 1)),
+          [e1, e2].sort((x, y) => (x.id < y.id ? -1 : 1)),
+        );
+        assert.deepEqual(await store.findRecordsByLookup(a.id, 'relation', [l1]), [rel]);
+        assert.deepEqual(await store.findRecordsByLookup(b.id, 'entity', [l1, l2]), []);
+        assert.deepEqual(await store.findRecordsByLookup(a.id, 'entity', []), []);
+      });
+
+      it('listRecords pages newest first by (createdAt desc, id desc) with no duplicate or gap, ties included', async () => {
+        const a = newUser();
+        const b = newUser();
+        await store.createUser(a);
+        await store.createUser(b);
+        // Three timestamps for 29 records: every page boundary falls inside a tie.
+        // Ids of mixed case and shape check that id order is bytewise on every driver.
+        const odd = ['A-1', 'a-1', 'B', '_z', 'Z9', 'z0', '0', '9a'];
+        const mine = Array.from({ length: 29 }, (_, i) =>
+          newRecord(a.id, { id: odd[i] ?? randomUUID(), createdAt: T0 + (i % 3) * 1000 }),
+        );
+        const noise = [
+          ...Array.from({ length: 5 }, () => newRecord(a.id, { kind: 'entity', createdAt: T0 + 1000 })),
+          ...Array.from({ length: 5 }, () => newRecord(b.id, { createdAt: T0 + 1000 })),
+        ];
+        await store.putRecords([...noise, ...mine]);
+        const expected = [...mine].sort(byNewest);
+
+        assert.deepEqual(await store.listRecords(a.id, { kind: 'memory', limit: 100 }), expected);
+
+        for (const limit of [1, 4, 7, 29]) {
+          const seen: RecordRow[] = [];
+          let after: { createdAt: number; id: string } | undefined;
+          for (let guard = 0; guard < 100; guard++) {
+            const page = await store.listRecords(a.id, { kind: 'memory', limit, ...(after ? { after } : {}) });
+            assert.ok(page.length <= limit);
+            seen.push(...page);
+            if (page.length < limit) break;
+            const last = page[page.length - 1]!;
+            after = { createdAt: last.createdAt, id: last.id };
+          }
+          assert.deepEqual(ids(seen), ids(expected), `pages of ${limit}`);
+          assert.equal(new Set(ids(seen)).size, expected.length);
+        }
+
+        // A cursor is a position, not a row: it need not exist.
+        const cursor = { createdAt: T0 + 1000, id: 'm' };
+        assert.deepEqual(
+          await store.listRecords(a.id, { kind: 'memory', limit: 100, after: cursor }),
+          expected.filter((r) => r.createdAt < cursor.createdAt || (r.createdAt === cursor.createdAt && r.id < cursor.id)),
+        );
+        assert.deepEqual(ids(await store.listRecords(a.id, { kind: 'entity', limit: 100 })).sort(), ids(noise.slice(0, 5)).sort());
+        assert.deepEqual(await store.listRecords(a.id, { kind: 'relation', limit: 10 }), []);
+      });
+
+      it('allRecords lists oldest first, all kinds or only the kinds asked', async () => {
+        const a = newUser();
+        const b = newUser();
+        await store.createUser(a);
+        await store.createUser(b);
+        const kinds: RecordKind[] = ['memory', 'entity', 'relation', 'index'];
+        const rows = Array.from({ length: 20 }, (_, i) =>
+          newRecord(a.id, { kind: kinds[i % 4]!, createdAt: T0 + ((i * 7) % 5) }),
+        );
+        await store.putRecords([...rows, newRecord(b.id)]);
+        assert.deepEqual(await store.allRecords(a.id), [...rows].sort(byOldest));
+        assert.deepEqual(
+          await store.allRecords(a.id, ['entity', 'relation']),
+          rows.filter((r) => r.kind === 'entity' || r.kind === 'relation').sort(byOldest),
+        );
+        assert.deepEqual(await store.allRecords(a.id, ['index']), rows.filter((r) => r.kind === 'index').sort(byOldest));
+        assert.deepEqual(await store.allRecords(a.id, []), []);
+        assert.deepEqual(await store.allRecords(randomUUID()), []);
+      });
+
+      it('counts records per user and kind', async () => {
+        const a = newUser();
+        const b = newUser();
+        await store.createUser(a);
+        await store.createUser(b);
+        await store.putRecords([
+          newRecord(a.id),
+          newRecord(a.id),
+          newRecord(a.id, { kind: 'entity' }),
+          newRecord(b.id),
+        ]);
+        const n = await store.countRecords(a.id, 'memory');
+        assert.equal(typeof n, 'number');
+        assert.equal(n, 2);
+        assert.equal(await store.countRecords(a.id, 'entity'), 1);
+        assert.equal(await store.countRecords(a.id, 'relation'), 0);
+        assert.equal(await store.countRecords(b.id, 'memory'), 1);
+      });
+
+      it('deleteRecords and deleteAllRecords report how many rows went, touching one user only', async () => {
+        const a = newUser();
+        const b = newUser();
+        await store.createUser(a);
+        await store.createUser(b);
+        const mine = Array.from({ length: 6 }, (_, i) => newRecord(a.id, { kind: i % 2 ? 'entity' : 'memory' }));
+        const theirs = newRecord(b.id);
+        await store.putRecords([...mine, theirs]);
+
+        const n = await store.deleteRecords(a.id, [mine[0]!.id, mine[1]!.id, mine[0]!.id, randomUUID(), theirs.id]);
+        assert.equal(typeof n, 'number');
+        assert.equal(n, 2);
+        assert.equal(await store.getRecord(a.id, mine[0]!.id), null);
+        assert.deepEqual(await store.getRecord(b.id, theirs.id), theirs);
+        assert.equal(await store.deleteRecords(a.id, []), 0);
+        assert.equal(await store.deleteRecords(a.id, [mine[0]!.id]), 0);
+
+        assert.equal(await store.deleteAllRecords(a.id), 4);
+        assert.deepEqual(await store.allRecords(a.id), []);
+        assert.equal(await store.deleteAllRecords(a.id), 0);
+        assert.deepEqual(await store.allRecords(b.id), [theirs]);
+      });
+    });
+
+    describe('audit', () => {
+      it('appends events and lists one user\'s newest first, limited', async () => {
+        const a = newUser();
+        const b = newUser();
+        await store.createUser(a);
+        await store.createUser(b);
+        const events: AuditEvent[] = [
+          { userId: a.id, action: 'account.create', outcome: 'ok', at: T0 },
+          { userId: a.id, action: 'session.login', outcome: 'denied', at: T0 + 10 },
+          { userId: a.id, action: 'session.login', outcome: 'ok', at: T0 + 10 },
+          { userId: a.id, action: 'key.rotate', outcome: 'ok', at: T0 + 20 },
+          { userId: b.id, action: 'account.create', outcome: 'ok', at: T0 + 30 },
+          { userId: null, action: 'session.login', outcome: 'rate-limited', at: T0 + 40 },
+        ];
+        for (const e of events) await store.appendAudit(e);
+
+        const listed = await store.listAudit(a.id, 10);
+        // Equal times: the later appended comes first.
+        assert.deepEqual(listed, [events[3], events[2], events[1], events[0]]);
+        assertNumbers(listed[0]!, ['at']);
+        assert.deepEqual(await store.listAudit(a.id, 2), [events[3], events[2]]);
+        assert.deepEqual(await store.listAudit(b.id, 10), [events[4]]);
+        assert.deepEqual(await store.listAudit(randomUUID(), 10), []);
+      });
+    });
+
+    describe('transactions', () => {
+      it('commits every change made through tx together and returns the result', async () => {
+        const existing = newUser();
+        await store.createUser(existing);
+        const u = newUser();
+        const s = newSession(u.id);
+        const r = newRecord(u.id);
+        const result = await store.transaction(async (tx) => {
+          await tx.createUser(u);
+          await tx.createSession(s);
+          await tx.putRecords([r]);
+          await tx.appendAudit({ userId: u.id, action: 'account.create', outcome: 'ok', at: T0 });
+          await tx.updatePasswordHash(existing.id, 'changed');
+          // A transaction reads its own writes.
+          assert.deepEqual(await tx.getRecord(u.id, r.id), r);
+          assert.deepEqual(await tx.findUserById(u.id), u);
+          return 42;
+        });
+        assert.equal(result, 42);
+        assert.deepEqual(await store.findUserById(u.id), u);
+        assert.deepEqual(await store.findSessionByTokenHash(s.tokenHash), s);
+        assert.deepEqual(await store.getRecord(u.id, r.id), r);
+        assert.equal((await store.listAudit(u.id, 5)).length, 1);
+        assert.equal((await store.findUserById(existing.id))?.passwordHash, 'changed');
+      });
+
+      it('an error thrown inside rolls back every change and is rethrown as is', async () => {
+        const a = newUser();
+        await store.createUser(a);
+        const sa = newSession(a.id);
+        await store.createSession(sa);
+        const ra = [newRecord(a.id), newRecord(a.id, { kind: 'entity', lookup: hex(32) })];
+        await store.putRecords(ra);
+        await store.appendAudit({ userId: a.id, action: 'account.create', outcome: 'ok', at: T0 });
+
+        const fresh = newUser();
+        const boom = new Error('boom');
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.createUser(fresh);
+            await tx.createSession(newSession(fresh.id));
+            await tx.putRecords([newRecord(fresh.id), { ...ra[0]!, token: fakeToken() }]);
+            await tx.appendAudit({ userId: a.id, action: 'key.rotate', outcome: 'ok', at: T0 + 1 });
+            await tx.setApiKeyHash(a.id, hex(32));
+            await tx.clearWrappedKeys(a.id);
+            await tx.deleteRecords(a.id, [ra[1]!.id]);
+            await tx.deleteUser(a.id);
+            assert.equal(await tx.findUserById(a.id), null);
+            throw boom;
+          }),
+          (err: unknown) => {
+            assert.equal(err, boom);
+            return true;
+          },
+        );
+
+        assert.equal(await store.findUserById(fresh.id), null);
+        assert.deepEqual(await store.listSessions(fresh.id), []);
+        assert.deepEqual(await store.allRecords(fresh.id), []);
+        assert.deepEqual(await store.findUserById(a.id), a);
+        assert.deepEqual(await store.listSessions(a.id), [sa]);
+        assert.deepEqual(await store.allRecords(a.id), [...ra].sort(byOldest));
+        assert.equal((await store.listAudit(a.id, 10)).length, 1);
+      });
+
+      it('a store error caught inside a transaction undoes that statement only; the rest commits', async () => {
+        const a = newUser();
+        const b = newUser();
+        await store.createUser(a);
+        const r1 = newRecord(a.id);
+        const r2 = newRecord(a.id);
+        await store.transaction(async (tx) => {
+          await tx.putRecords([r1]);
+          await rejectsWithUnique(tx.createUser(newUser({ email: a.email })), 'email');
+          await rejectsWithUnique(
+            tx.putRecords([newRecord(a.id, { lookup: hex(8) }), { ...r1, token: fakeToken(), lookup: null }, newRecord(a.id, { lookup: 'x' }), newRecord(a.id, { lookup: 'x' })]),
+            'record-lookup',
+          );
+          await tx.createUser(b);
+          await tx.putRecords([r2]);
+        });
+        assert.deepEqual(await store.findUserById(b.id), b);
+        assert.deepEqual(await store.allRecords(a.id), [r1, r2].sort(byOldest));
+      });
+
+      it('a tx object refuses work once its transaction has ended', async () => {
+        const a = newUser();
+        await store.createUser(a);
+        let leaked: Parameters<Parameters<Store['transaction']>[0]>[0] | undefined;
+        await store.transaction(async (tx) => {
+          leaked = tx;
+        });
+        await assert.rejects(leaked!.putRecords([newRecord(a.id)]));
+        await assert.rejects(leaked!.findUserById(a.id));
+        assert.equal(await store.countRecords(a.id, 'memory'), 0);
+      });
+
+      it('lockUser serialises read-modify-write: 20 concurrent increments lose nothing', async () => {
+        const a = newUser();
+        await store.createUser(a);
+        const counter = newRecord(a.id, { id: 'counter', kind: 'index', token: '0' });
+        await store.putRecords([counter]);
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            store.transaction(async (tx) => {
+              await tx.lockUser(a.id);
+              const row = await tx.getRecord(a.id, 'counter');
+              assert.ok(row);
+              await sleep(i % 3); // let the others run in between
+              await tx.putRecords([{ ...row, token: String(Number(row.token) + 1), updatedAt: row.updatedAt + 1 }]);
+            }),
+          ),
+        );
+        const final = await store.getRecord(a.id, 'counter');
+        assert.equal(final?.token, '20');
+        assert.equal(final?.updatedAt, counter.updatedAt + 20);
+      });
+
+      it('a statement issued on the store while a transaction is open does not join it', async () => {
+        const inside = newUser();
+        const outside = newUser();
+        const boom = new Error('roll back');
+        let outsideWrite: Promise<void> | undefined;
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.createUser(inside);
+            outsideWrite = store.createUser(outside);
+            await sleep(30);
+            throw boom;
+          }),
+          (err: unknown) => err === boom,
+        );
+        await outsideWrite;
+        assert.equal(await store.findUserById(inside.id), null);
+        assert.deepEqual(await store.findUserById(outside.id), outside);
+      });
+    });
+
+    it('errors never quote the row values involved', async () => {
+      const a = newUser();
+      await store.createUser(a);
+      const dup = newUser({ email: a.email });
+      const err1 = await store.createUser(dup).then(
+        () => assert.fail('duplicate email accepted'),
+        (e: unknown) => e,
+      );
+      const orphan = newSession(randomUUID());
+      const err2 = await store.createSession(orphan).then(
+        () => assert.fail('session of an unknown user accepted'),
+        (e: unknown) => e,
+      );
+      const orphanRecord = newRecord(randomUUID(), { lookup: hex(32) });
+      const err3 = await store.putRecords([orphanRecord]).then(
+        () => assert.fail('record of an unknown user accepted'),
+        (e: unknown) => e,
+      );
+      for (const [err, secrets] of [
+        [err1, [dup.email, dup.apiKeyHash, dup.passwordHash]],
+        [err2, [orphan.tokenHash, orphan.wrappedKey!, orphan.userId]],
+        [err3, [orphanRecord.token, orphanRecord.lookup!, orphanRecord.userId]],
+      ] as const) {
+        const text = errorText(err);
+        for (const secret of secrets) assert.ok(!text.includes(secret), `error text quotes a value: ${text}`);
+      }
+    });
+  });
+}
