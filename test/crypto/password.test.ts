@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { PASSWORD_HASH_PARAMS, hashPassword, makeDecoyPasswordHash, passwordNeedsRehash, verifyPassword } from '../../src/crypto/password.ts';
+import { argon2idPrehash, argon2id as argon2idReference, blake2b } from '../helpers/argon2-reference.ts';
 import { type Argon2PhcVector, type Argon2RfcVector, hex, loadVectors } from '../helpers/shared-vectors.ts';
 
 const phcVector = loadVectors<Argon2PhcVector>('argon2/phc-argon2id-reference.json');
@@ -87,11 +88,26 @@ describe('verifyPassword', () => {
 });
 
 describe('RFC 9106 section 5.3 Argon2id vector', () => {
-  // @node-rs/argon2 has a `secret` option but no associated-data input, so it
-  // cannot compute this vector's tag (the AD enters H0). The TAG is checked
-  // through PyCA cryptography's Argon2id in test/crypto/pyca-interop.test.ts
-  // (skipped there when the installed cryptography is older than 44). Here we
-  // check H0, the BLAKE2b-512 pre-hash over every input, with node:crypto.
+  // @node-rs/argon2 takes a `secret` but has no associated-data input, so the
+  // library we hash with cannot compute this vector (the AD enters H0). The
+  // vector is checked three ways instead:
+  //  - H0, the BLAKE2b-512 pre-hash over every input, with node:crypto (here);
+  //  - the tag with a plain test-only Argon2id (test/helpers/argon2-reference.ts),
+  //    itself shown equal to @node-rs/argon2 on inputs without AD (here);
+  //  - the tag with PyCA cryptography's Argon2id (test/crypto/pyca-interop.test.ts,
+  //    skipped there when the installed cryptography is older than 44, as
+  //    Debian's python3-cryptography 38 and 43 are).
+  const input = {
+    password: hex(rfcVector.password),
+    salt: hex(rfcVector.salt),
+    secret: hex(rfcVector.secret),
+    ad: hex(rfcVector.ad),
+    t: rfcVector.t,
+    m: rfcVector.m,
+    p: rfcVector.p,
+    tagLength: rfcVector.tagLength,
+  };
+
   it('H0 pre-hash over (p, T, m, t, v, y, P, S, K, X) matches the RFC', () => {
     const le32 = (n: number): Buffer => {
       const b = Buffer.alloc(4);
@@ -108,6 +124,41 @@ describe('RFC 9106 section 5.3 Argon2id vector', () => {
       .update(withLength(hex(rfcVector.ad)))
       .digest('hex');
     assert.equal(h0, rfcVector.prehash);
+    assert.equal(argon2idPrehash(input).toString('hex'), rfcVector.prehash);
+  });
+
+  it('the tag matches the RFC (secret and associated data included), via the reference Argon2id', () => {
+    assert.equal(argon2idReference(input).toString('hex'), rfcVector.tag);
+  });
+
+  it('the reference BLAKE2b agrees with node blake2b512 and with BLAKE2b-256("abc")', () => {
+    for (const length of [0, 1, 64, 127, 128, 129, 1024, 1031]) {
+      const data = randomBytes(length);
+      assert.deepEqual(blake2b(data), createHash('blake2b512').update(data).digest(), `${length} bytes`);
+    }
+    // RFC 7693 appendix A (512) and Python hashlib.blake2b(b"abc", digest_size=32) (256).
+    assert.equal(blake2b(Buffer.from('abc')).toString('hex').slice(0, 32), 'ba80a53f981c4d0d6a2797b69f12f6e9');
+    assert.equal(blake2b(Buffer.from('abc'), 32).toString('hex'), 'bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319');
+  });
+
+  it('the reference Argon2id equals @node-rs/argon2 wherever the library can follow (no AD)', async () => {
+    const cases = [
+      { m: 8, t: 1, p: 1, tagLength: 32 },
+      { m: 64, t: 2, p: 1, tagLength: 32 },
+      { m: 256, t: 2, p: 2, tagLength: 16 },
+      { m: 1024, t: 1, p: 1, tagLength: 64 }, // segments of 256 blocks: several address blocks
+      { m: 32, t: 3, p: 4, tagLength: 32, secret: input.secret }, // the RFC vector without its AD
+    ];
+    for (const c of cases) {
+      const password = randomBytes(12);
+      const salt = randomBytes(16);
+      const ours = argon2idReference({ password, salt, ...c });
+      const lib = await hashRaw(password, { algorithm: Algorithm.Argon2id, memoryCost: c.m, timeCost: c.t, parallelism: c.p, outputLen: c.tagLength, salt, ...(c.secret ? { secret: c.secret } : {}) });
+      assert.deepEqual(ours, lib, JSON.stringify({ ...c, secret: undefined }));
+    }
+    // and the RFC vector minus its AD is not the RFC tag: the AD is really an input
+    const withoutAd = await hashRaw(input.password, { algorithm: Algorithm.Argon2id, memoryCost: input.m, timeCost: input.t, parallelism: input.p, outputLen: input.tagLength, salt: input.salt, secret: input.secret });
+    assert.notEqual(withoutAd.toString('hex'), rfcVector.tag);
   });
 });
 
