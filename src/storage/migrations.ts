@@ -49,7 +49,7 @@ export const sqliteMigrations: readonly Migration[] = [
       CREATE TABLE records (
         user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
         id TEXT NOT NULL,
-        kind TEXT NOT NULL CHECK (kind IN ('memory', 'entity', 'relation', 'index')),
+        kind TEXT NOT NULL CHECK (kind IN ('memory', 'entity', 'relation', 'memory-index', 'memory-delta', 'graph-index', 'graph-delta')),
         token TEXT NOT NULL,
         lookup TEXT,
         created_at INTEGER NOT NULL,
@@ -107,7 +107,7 @@ export const postgresMigrations: readonly Migration[] = [
       CREATE TABLE records (
         user_id TEXT NOT NULL CONSTRAINT records_user_fkey REFERENCES users(id) ON DELETE CASCADE,
         id TEXT COLLATE "C" NOT NULL,
-        kind TEXT NOT NULL CONSTRAINT records_kind_check CHECK (kind IN ('memory', 'entity', 'relation', 'index')),
+        kind TEXT NOT NULL CONSTRAINT records_kind_check CHECK (kind IN ('memory', 'entity', 'relation', 'memory-index', 'memory-delta', 'graph-index', 'graph-delta')),
         token TEXT NOT NULL,
         lookup TEXT,
         created_at BIGINT NOT NULL,

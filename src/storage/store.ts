@@ -2,8 +2,12 @@
 // and passes test/storage/conformance.ts. Rows hold ciphertext, hashes and
 // addressing metadata only: never content, names, tags, keys or passwords.
 
-/** What kind of plaintext a record's token holds. `index` records hold the encrypted search index. */
-export type RecordKind = 'memory' | 'entity' | 'relation' | 'index';
+/**
+ * What kind of plaintext a record's token holds. The `*-index` and `*-delta`
+ * kinds hold the encrypted search indexes (segments and recent changes),
+ * derived from the other records and rebuilt under a new key on rotation.
+ */
+export type RecordKind = 'memory' | 'entity' | 'relation' | 'memory-index' | 'memory-delta' | 'graph-index' | 'graph-delta';
 
 export interface UserRow {
   id: string;

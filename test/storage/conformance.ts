@@ -545,7 +545,7 @@ export function describeStoreConformance(name: string, makeStore: StoreFactory):
         const b = newUser();
         await store.createUser(a);
         await store.createUser(b);
-        const kinds: RecordKind[] = ['memory', 'entity', 'relation', 'index'];
+        const kinds: RecordKind[] = ['memory', 'entity', 'relation', 'memory-index'];
         const rows = Array.from({ length: 20 }, (_, i) =>
           newRecord(a.id, { kind: kinds[i % 4]!, createdAt: T0 + ((i * 7) % 5) }),
         );
@@ -555,7 +555,7 @@ export function describeStoreConformance(name: string, makeStore: StoreFactory):
           await store.allRecords(a.id, ['entity', 'relation']),
           rows.filter((r) => r.kind === 'entity' || r.kind === 'relation').sort(byOldest),
         );
-        assert.deepEqual(await store.allRecords(a.id, ['index']), rows.filter((r) => r.kind === 'index').sort(byOldest));
+        assert.deepEqual(await store.allRecords(a.id, ['memory-index']), rows.filter((r) => r.kind === 'memory-index').sort(byOldest));
         assert.deepEqual(await store.allRecords(a.id, []), []);
         assert.deepEqual(await store.allRecords(randomUUID()), []);
       });
@@ -729,7 +729,7 @@ export function describeStoreConformance(name: string, makeStore: StoreFactory):
       it('lockUser serialises read-modify-write: 20 concurrent increments lose nothing', async () => {
         const a = newUser();
         await store.createUser(a);
-        const counter = newRecord(a.id, { id: 'counter', kind: 'index', token: '0' });
+        const counter = newRecord(a.id, { id: 'counter', kind: 'memory-index', token: '0' });
         await store.putRecords([counter]);
         await Promise.all(
           Array.from({ length: 20 }, (_, i) =>
