@@ -1,12 +1,15 @@
 // The knowledge graph of the MCP reference memory server
 // (@modelcontextprotocol/server-memory), kept as one sealed record per entity
 // and per relation. Entities and relations are found by keyed lookup tags
-// (HMAC under a sub-key of K), so no name is ever stored in plaintext.
+// (HMAC under a sub-key of K), so no name is ever stored in plaintext; queries
+// over the whole graph read its encrypted index (graph-index.ts) instead of
+// decrypting every record.
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../errors.ts';
 import type { RecordRow, Store, Transaction } from '../storage/store.ts';
 import { RecordCodec, UnreadableRecord } from './codec.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
+import { type GraphDoc, GraphIndex, type GraphView } from './graph-index.ts';
 import {
   type Entity,
   type EntityRecord,
@@ -42,6 +45,7 @@ export class KnowledgeGraph {
     private readonly store: Store,
     private readonly codec: RecordCodec,
     private readonly userId: string,
+    readonly index: GraphIndex,
   ) {}
 
   entityLookup(name: string): string {
@@ -94,15 +98,23 @@ export class KnowledgeGraph {
     return new Map(found.map((e) => [e.record.name, e]));
   }
 
-  private async allRelations(tx: Store | Transaction, unreadable: string[] = []): Promise<Sealed<RelationRecord>[]> {
-    return this.openAll(await tx.allRecords(this.userId, ['relation']), (row) => this.openRelation(row), unreadable);
-  }
-
   private async write<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
     return this.store.transaction(async (tx) => {
       await tx.lockUser(this.userId);
       return work(tx);
     });
+  }
+
+  /**
+   * The creation time for the first of a call's new rows; the i-th gets this
+   * plus i. Graph order is creation order (as in the reference file), and rows
+   * of one call share a millisecond, so ids alone would shuffle them; starting
+   * after the newest row of the kind keeps quick successive calls in order too.
+   * Called under the user's lock, so no other writer can interleave.
+   */
+  private async nextCreatedAt(tx: Transaction, kind: 'entity' | 'relation', now: number): Promise<number> {
+    const [newest] = await tx.listRecords(this.userId, { kind, limit: 1 });
+    return newest ? Math.max(now, newest.createdAt + 1) : now;
   }
 
   /** Entities whose name already exists are skipped (as are repeats within the call); returns those created. */
@@ -111,16 +123,18 @@ export class KnowledgeGraph {
       const existing = await tx.findRecordsByLookup(this.userId, 'entity', entities.map((e) => this.entityLookup(e.name)));
       const taken = new Set(existing.map((row) => row.lookup));
       const now = Date.now();
+      const firstCreatedAt = await this.nextCreatedAt(tx, 'entity', now);
       const created: Entity[] = [];
       const rows: RecordRow[] = [];
       for (const entity of entities) {
-        const row = this.sealEntity(entity, randomUUID(), now, now);
+        const row = this.sealEntity(entity, randomUUID(), firstCreatedAt + rows.length, now);
         if (taken.has(row.lookup)) continue;
         taken.add(row.lookup);
         rows.push(row);
         created.push(toEntity({ kind: 'entity', ...entity }));
       }
       await tx.putRecords(rows);
+      await this.index.apply(tx, rows.map((row, i) => ({ id: row.id, doc: entityDoc(created[i]!, row.createdAt), isNew: true })));
       return created;
     });
   }
@@ -131,16 +145,18 @@ export class KnowledgeGraph {
       const existing = await tx.findRecordsByLookup(this.userId, 'relation', relations.map((r) => this.relationLookup(r)));
       const taken = new Set(existing.map((row) => row.lookup));
       const now = Date.now();
+      const firstCreatedAt = await this.nextCreatedAt(tx, 'relation', now);
       const created: Relation[] = [];
       const rows: RecordRow[] = [];
       for (const relation of relations) {
-        const row = this.sealRelation(relation, randomUUID(), now, now);
+        const row = this.sealRelation(relation, randomUUID(), firstCreatedAt + rows.length, now);
         if (taken.has(row.lookup)) continue;
         taken.add(row.lookup);
         rows.push(row);
         created.push(toRelation({ kind: 'relation', ...relation }));
       }
       await tx.putRecords(rows);
+      await this.index.apply(tx, rows.map((row, i) => ({ id: row.id, doc: relationDoc(created[i]!, row.createdAt), isNew: true })));
       return created;
     });
   }
@@ -157,7 +173,7 @@ export class KnowledgeGraph {
         entity.record.observations.push(...added);
         return { entityName, addedObservations: added };
       });
-      await tx.putRecords([...entities.values()].map(({ row, record }) => this.sealEntity(record, row.id, row.createdAt, now)));
+      await this.rewriteEntities(tx, [...entities.values()], now);
       return results;
     });
   }
@@ -167,8 +183,10 @@ export class KnowledgeGraph {
     await this.write(async (tx) => {
       const entities = await this.entitiesByName(tx, names);
       const doomed = new Set(names);
-      const relations = (await this.allRelations(tx)).filter(({ record }) => doomed.has(record.from) || doomed.has(record.to));
-      await tx.deleteRecords(this.userId, [...[...entities.values()].map((e) => e.row.id), ...relations.map((r) => r.row.id)]);
+      const relations = (await this.viewWithRepair(tx)).relations.filter((r) => doomed.has(r.from) || doomed.has(r.to));
+      const ids = [...[...entities.values()].map((e) => e.row.id), ...relations.map((r) => r.id)];
+      await tx.deleteRecords(this.userId, ids);
+      await this.index.apply(tx, ids.map((id) => ({ id, doc: null, isNew: false })));
     });
   }
 
@@ -181,7 +199,7 @@ export class KnowledgeGraph {
         const entity = entities.get(entityName);
         if (entity) entity.record.observations = entity.record.observations.filter((o) => !observations.includes(o));
       }
-      await tx.putRecords([...entities.values()].map(({ row, record }) => this.sealEntity(record, row.id, row.createdAt, now)));
+      await this.rewriteEntities(tx, [...entities.values()], now);
     });
   }
 
@@ -189,6 +207,7 @@ export class KnowledgeGraph {
     await this.write(async (tx) => {
       const rows = await tx.findRecordsByLookup(this.userId, 'relation', relations.map((r) => this.relationLookup(r)));
       await tx.deleteRecords(this.userId, rows.map((row) => row.id));
+      await this.index.apply(tx, rows.map((row) => ({ id: row.id, doc: null, isNew: false })));
     });
   }
 
@@ -215,32 +234,72 @@ export class KnowledgeGraph {
   /** Case-insensitive match on name, type or any observation, plus relations touching a match. */
   async searchNodes(query: string): Promise<Graph & { unreadable: string[] }> {
     const unreadable: string[] = [];
+    const view = await this.viewWithRepair(this.store, unreadable);
     const needle = query.toLowerCase();
-    const entities = this.openAll(await this.store.allRecords(this.userId, ['entity']), (row) => this.openEntity(row), unreadable)
-      .map((e) => e.record)
-      .filter(
-        (e) =>
-          e.name.toLowerCase().includes(needle) ||
-          e.entityType.toLowerCase().includes(needle) ||
-          e.observations.some((o) => o.toLowerCase().includes(needle)),
-      );
-    return { ...(await this.withTouchingRelations(entities, unreadable)), unreadable };
+    const entities = view.entities.filter(
+      (e) =>
+        e.name.toLowerCase().includes(needle) ||
+        e.entityType.toLowerCase().includes(needle) ||
+        e.observations.some((o) => o.toLowerCase().includes(needle)),
+    );
+    return { ...withTouchingRelations(entities, view), unreadable };
   }
 
   /** The named entities (unknown names ignored) and the relations touching them. */
   async openNodes(names: string[]): Promise<Graph & { unreadable: string[] }> {
     const unreadable: string[] = [];
-    const found = await this.entitiesByName(this.store, names);
-    // Keep the graph's own order (creation), as the reference does.
-    const entities = [...found.values()].sort((a, b) => a.row.createdAt - b.row.createdAt || a.row.id.localeCompare(b.row.id)).map((e) => e.record);
-    return { ...(await this.withTouchingRelations(entities, unreadable)), unreadable };
+    const view = await this.viewWithRepair(this.store, unreadable);
+    const wanted = new Set(names);
+    return { ...withTouchingRelations(view.entities.filter((e) => wanted.has(e.name)), view), unreadable };
   }
 
-  private async withTouchingRelations(entities: EntityRecord[], unreadable: string[]): Promise<Graph> {
-    const names = new Set(entities.map((e) => e.name));
-    const relations = entities.length === 0 ? [] : (await this.allRelations(this.store, unreadable)).map((r) => r.record).filter((r) => names.has(r.from) || names.has(r.to));
-    return { entities: entities.map(toEntity), relations: relations.map(toRelation) };
+  private async rewriteEntities(tx: Transaction, entities: Sealed<EntityRecord>[], now: number): Promise<void> {
+    await tx.putRecords(entities.map(({ row, record }) => this.sealEntity(record, row.id, row.createdAt, now)));
+    await this.index.apply(tx, entities.map(({ row, record }) => ({ id: row.id, doc: entityDoc(record, row.createdAt), isNew: false })));
   }
+
+  /** Every graph record as an index document, for a rebuild; unreadable records are set aside. */
+  async indexDocuments(tx: Pick<Store, 'allRecords'>, unreadable: string[] = []): Promise<Array<[string, GraphDoc]>> {
+    const entities = this.openAll(await tx.allRecords(this.userId, ['entity']), (row) => this.openEntity(row), unreadable);
+    const relations = this.openAll(await tx.allRecords(this.userId, ['relation']), (row) => this.openRelation(row), unreadable);
+    return [
+      ...entities.map(({ row, record }): [string, GraphDoc] => [row.id, entityDoc(record, row.createdAt)]),
+      ...relations.map(({ row, record }): [string, GraphDoc] => [row.id, relationDoc(record, row.createdAt)]),
+    ];
+  }
+
+  /**
+   * The index is derived data: if a segment was tampered with or corrupted,
+   * rebuild it from the records (setting aside unreadable ones) instead of
+   * failing every query.
+   */
+  private async viewWithRepair(store: Store | Transaction, unreadable: string[] = []): Promise<GraphView> {
+    try {
+      return await this.index.view(store);
+    } catch (error) {
+      if (!(error instanceof UnreadableRecord)) throw error;
+    }
+    const repair = async (tx: Transaction) => this.index.rebuild(tx, await this.indexDocuments(tx, unreadable));
+    if ('lockUser' in store) await repair(store);
+    else await this.write(repair);
+    return this.index.view(store);
+  }
+}
+
+export function entityDoc(entity: Entity, createdAt: number): GraphDoc {
+  return { kind: 'entity', name: entity.name, entityType: entity.entityType, observations: entity.observations, createdAt };
+}
+
+export function relationDoc(relation: Relation, createdAt: number): GraphDoc {
+  return { kind: 'relation', from: relation.from, to: relation.to, relationType: relation.relationType, createdAt };
+}
+
+function withTouchingRelations(entities: Entity[], view: GraphView): Graph {
+  const names = new Set(entities.map((e) => e.name));
+  return {
+    entities: entities.map((e) => toEntity({ kind: 'entity', ...e })),
+    relations: view.relations.filter((r) => names.has(r.from) || names.has(r.to)).map((r) => toRelation({ kind: 'relation', ...r })),
+  };
 }
 
 const GRAPH_ORDER: Record<string, number> = { entity: 0, relation: 1 };

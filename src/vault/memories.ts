@@ -8,7 +8,7 @@ import { RecordCodec, UnreadableRecord } from './codec.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { type Memory, type MemoryRecord, memorySchema, normaliseTags, toMemory } from './records.ts';
 import type { MemoryIndex } from './memory-index.ts';
-import { hasTag, rank } from './search.ts';
+import { hasTag } from './search.ts';
 
 export interface MemoryPage {
   items: Memory[];
@@ -41,26 +41,31 @@ export class MemoryBook {
   }
 
   async create(input: { content: string; tags?: string[] }): Promise<Memory> {
-    const now = Date.now();
-    const iso = new Date(now).toISOString();
-    const record: MemoryRecord = {
-      kind: 'memory',
-      id: randomUUID(),
-      content: input.content,
-      tags: normaliseTags(input.tags ?? []),
-      created_at: iso,
-      updated_at: iso,
-    };
-    await this.store.transaction(async (tx) => {
+    const record = await this.store.transaction(async (tx) => {
       await tx.lockUser(this.userId);
-      await tx.putRecords([this.sealRow(record, now, now)]);
-      await this.index.upsert(tx, [record]);
+      // Lists are newest first by creation time: two memories created in one
+      // millisecond would otherwise come back in random (id) order.
+      const [newest] = await tx.listRecords(this.userId, { kind: 'memory', limit: 1 });
+      const createdAt = newest ? Math.max(Date.now(), newest.createdAt + 1) : Date.now();
+      const iso = new Date(createdAt).toISOString();
+      const created: MemoryRecord = {
+        kind: 'memory',
+        id: randomUUID(),
+        content: input.content,
+        tags: normaliseTags(input.tags ?? []),
+        created_at: iso,
+        updated_at: iso,
+      };
+      await tx.putRecords([this.sealRow(created, createdAt, createdAt)]);
+      await this.index.record(tx, [{ record: created, isNew: true }]);
+      return created;
     });
     return toMemory(record);
   }
 
-  private async getRecord(id: string): Promise<{ row: RecordRow; record: MemoryRecord }> {
-    const row = await this.store.getRecord(this.userId, id);
+  /** Inside a transaction, pass its `tx`: on SQLite a statement on the store would wait for that transaction to end. */
+  private async getRecord(id: string, reader: Pick<Store, 'getRecord'> = this.store): Promise<{ row: RecordRow; record: MemoryRecord }> {
+    const row = await reader.getRecord(this.userId, id);
     if (!row || row.kind !== 'memory') throw notFound('memory');
     try {
       return { row, record: this.openRecord(row) };
@@ -77,7 +82,7 @@ export class MemoryBook {
   async update(id: string, patch: { content?: string; tags?: string[] }): Promise<Memory> {
     return this.store.transaction(async (tx) => {
       await tx.lockUser(this.userId);
-      const { row, record } = await this.getRecord(id);
+      const { row, record } = await this.getRecord(id, tx);
       const now = Date.now();
       const updated: MemoryRecord = {
         ...record,
@@ -86,7 +91,7 @@ export class MemoryBook {
         updated_at: new Date(now).toISOString(),
       };
       await tx.putRecords([this.sealRow(updated, row.createdAt, now)]);
-      await this.index.upsert(tx, [updated]);
+      await this.index.record(tx, [{ record: updated, isNew: false }]);
       return toMemory(updated);
     });
   }
@@ -97,7 +102,7 @@ export class MemoryBook {
       const row = await tx.getRecord(this.userId, id);
       if (!row || row.kind !== 'memory') throw notFound('memory');
       await tx.deleteRecords(this.userId, [id]);
-      await this.index.remove(tx, [id]);
+      await this.index.forget(tx, [id]);
     });
   }
 
@@ -116,7 +121,7 @@ export class MemoryBook {
         after = { createdAt: row.createdAt, id: row.id };
         try {
           const record = this.openRecord(row);
-          if (!options.tag || hasTag(record, options.tag)) items.push(toMemory(record));
+          if (!options.tag || hasTag(record.tags, options.tag)) items.push(toMemory(record));
         } catch (error) {
           if (!(error instanceof UnreadableRecord)) throw error;
           unreadable.push(row.id);
@@ -127,8 +132,8 @@ export class MemoryBook {
   }
 
   async search(options: { q: string; limit: number; tag?: string }): Promise<{ results: SearchHit[]; unreadable: string[] }> {
-    const { docs, unreadable } = await this.index.documents(this.store);
-    const ranked = rank(docs, options.q, options);
+    const unreadable: string[] = [];
+    const ranked = await this.rankWithRepair(options, unreadable);
     const rows = await this.store.getRecords(this.userId, ranked.map((r) => r.id));
     const byId = new Map(rows.map((row) => [row.id, row]));
     const results: SearchHit[] = [];
@@ -143,5 +148,32 @@ export class MemoryBook {
       }
     }
     return { results, unreadable };
+  }
+
+  /**
+   * The index is derived data: if a segment was tampered with or corrupted,
+   * rebuild it from the memories themselves (setting aside unreadable ones)
+   * and rank again, rather than failing every search.
+   */
+  private async rankWithRepair(options: { q: string; limit: number; tag?: string }, unreadable: string[]) {
+    try {
+      return await this.index.search(this.store, options.q, options);
+    } catch (error) {
+      if (!(error instanceof UnreadableRecord)) throw error;
+    }
+    await this.store.transaction(async (tx) => {
+      await tx.lockUser(this.userId);
+      const readable: MemoryRecord[] = [];
+      for (const row of await tx.allRecords(this.userId, ['memory'])) {
+        try {
+          readable.push(this.openRecord(row));
+        } catch (error) {
+          if (!(error instanceof UnreadableRecord)) throw error;
+          unreadable.push(row.id);
+        }
+      }
+      await this.index.rebuild(tx, readable);
+    });
+    return this.index.search(this.store, options.q, options);
   }
 }

@@ -1,43 +1,198 @@
-// Where search finds its documents. The index sees plaintext only inside the
-// request that owns the codec; whatever it stores is sealed like any record.
+// The encrypted search index of a user's memories. Each segment is an
+// inverted index of up to DEFAULT_SEGMENT_SIZE memories (sorted terms, packed
+// postings), sealed as one Fernet token; recent changes are small sealed
+// deltas (see segmented-index.ts). A search opens the segments and deltas,
+// ranks, and decrypts only the memories it returns. The stored bytes are
+// tokens under K: no term, tag or length is visible without the key.
 import type { Store, Transaction } from '../storage/store.ts';
-import { RecordCodec, UnreadableRecord } from './codec.ts';
-import { memorySchema, type MemoryRecord } from './records.ts';
-import { type IndexedDoc, indexDocument } from './search.ts';
+import { RecordCodec } from './codec.ts';
+import type { MemoryRecord } from './records.ts';
+import { type Corpus, type MemoryDoc, memoryDoc, rank, type Ranked } from './search.ts';
+import { type IndexChange, type IndexSnapshot, type SegmentFormat, SegmentedIndex } from './segmented-index.ts';
 
-export interface MemoryIndex {
-  /** Every memory as term statistics, plus the ids of records that could not be read. */
-  documents(store: Store): Promise<{ docs: IndexedDoc[]; unreadable: string[] }>;
-  /** Called inside the write's transaction, after the record rows are written. */
-  upsert(tx: Transaction, records: MemoryRecord[]): Promise<void>;
-  remove(tx: Transaction, ids: string[]): Promise<void>;
+/** A posting packs the document's position in its segment and the term frequency into one uint32. */
+const TF_BITS = 12;
+const TF_MAX = (1 << TF_BITS) - 1;
+
+interface MemorySegmentPayload {
+  v: 1;
+  ids: string[];
+  lens: number[];
+  tags: string[][];
+  /** Sorted unique terms joined by newlines (a term never holds one). */
+  terms: string;
+  /** base64 Uint32Array: postings of terms[i] are postings[offsets[i] .. offsets[i+1]). */
+  offsets: string;
+  /** base64 Uint32Array of (document << TF_BITS | tf). */
+  postings: string;
 }
 
-export function memoryDocument(record: MemoryRecord): IndexedDoc {
-  return indexDocument(record.id, record.content, record.tags);
+interface MemorySegment {
+  ids: string[];
+  lens: number[];
+  tags: string[][];
+  terms: string[];
+  offsets: Uint32Array;
+  postings: Uint32Array;
 }
 
-/** Decrypts every memory on each search: simple and always consistent. */
-export class ScanningMemoryIndex implements MemoryIndex {
-  constructor(private readonly codec: RecordCodec, private readonly userId: string) {}
+function uint32Base64(values: Uint32Array): string {
+  return Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64');
+}
 
-  async documents(store: Store): Promise<{ docs: IndexedDoc[]; unreadable: string[] }> {
-    const docs: IndexedDoc[] = [];
-    const unreadable: string[] = [];
-    for (const row of await store.allRecords(this.userId, ['memory'])) {
-      try {
-        const parsed = memorySchema.safeParse(this.codec.open(row.id, row.token));
-        if (!parsed.success) throw new UnreadableRecord(row.id, 'not a memory');
-        docs.push(memoryDocument(parsed.data));
-      } catch (error) {
-        if (!(error instanceof UnreadableRecord)) throw error;
-        unreadable.push(row.id);
+function base64Uint32(text: string): Uint32Array {
+  const bytes = Buffer.from(text, 'base64');
+  // Copied into an aligned buffer: a Buffer's offset in Node's pool need not be a multiple of 4.
+  return new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+}
+
+export const memorySegmentFormat: SegmentFormat<MemoryDoc, MemorySegment> = {
+  encode(entries) {
+    const byTerm = new Map<string, number[]>();
+    entries.forEach(([, doc], position) => {
+      for (const [term, tf] of doc.terms) {
+        let list = byTerm.get(term);
+        if (!list) byTerm.set(term, (list = []));
+        list.push((position << TF_BITS) | Math.min(tf, TF_MAX));
       }
+    });
+    const terms = [...byTerm.keys()].sort();
+    const offsets = new Uint32Array(terms.length + 1);
+    const postings: number[] = [];
+    terms.forEach((term, i) => {
+      offsets[i] = postings.length;
+      postings.push(...byTerm.get(term)!);
+    });
+    offsets[terms.length] = postings.length;
+    const payload: MemorySegmentPayload = {
+      v: 1,
+      ids: entries.map(([id]) => id),
+      lens: entries.map(([, doc]) => doc.len),
+      tags: entries.map(([, doc]) => doc.tags),
+      terms: terms.join('\n'),
+      offsets: uint32Base64(offsets),
+      postings: uint32Base64(Uint32Array.from(postings)),
+    };
+    return payload;
+  },
+
+  view(payload) {
+    const p = payload as MemorySegmentPayload;
+    if (p?.v !== 1 || !Array.isArray(p.ids) || typeof p.terms !== 'string') throw new TypeError('not a memory index segment');
+    return { ids: p.ids, lens: p.lens, tags: p.tags, terms: p.terms === '' ? [] : p.terms.split('\n'), offsets: base64Uint32(p.offsets), postings: base64Uint32(p.postings) };
+  },
+
+  entries(segment) {
+    const docs: MemoryDoc[] = segment.ids.map((_, i) => ({ terms: [], len: segment.lens[i]!, tags: segment.tags[i]! }));
+    segment.terms.forEach((term, t) => {
+      for (let p = segment.offsets[t]!; p < segment.offsets[t + 1]!; p++) {
+        const packed = segment.postings[p]!;
+        docs[packed >>> TF_BITS]!.terms.push([term, packed & TF_MAX]);
+      }
+    });
+    return segment.ids.map((id, i) => [id, docs[i]!] as [string, MemoryDoc]);
+  },
+};
+
+/** First index in sorted `terms` whose term is >= prefix. */
+function lowerBound(terms: readonly string[], prefix: string): number {
+  let lo = 0;
+  let hi = terms.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (terms[mid]! < prefix) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The segments and recent changes of one snapshot, numbered as one corpus for ranking. */
+class SnapshotCorpus implements Corpus {
+  readonly size: number;
+  private readonly bases: number[] = [];
+  private readonly recent: Array<[string, MemoryDoc]>;
+  private readonly recentBase: number;
+
+  constructor(private readonly snapshot: IndexSnapshot<MemoryDoc, MemorySegment>) {
+    let base = 0;
+    for (const segment of snapshot.segments) {
+      this.bases.push(base);
+      base += segment.ids.length;
     }
-    return { docs, unreadable };
+    this.recentBase = base;
+    this.recent = [...snapshot.changed].filter((entry): entry is [string, MemoryDoc] => entry[1] !== null);
+    this.size = base + this.recent.length;
   }
 
-  async upsert(): Promise<void> {}
+  private locate(doc: number): { segment: MemorySegment; position: number } | null {
+    if (doc >= this.recentBase) return null;
+    let s = this.bases.length - 1;
+    while (this.bases[s]! > doc) s--;
+    return { segment: this.snapshot.segments[s]!, position: doc - this.bases[s]! };
+  }
 
-  async remove(): Promise<void> {}
+  isLive(doc: number): boolean {
+    const found = this.locate(doc);
+    return !found || !this.snapshot.changed.has(found.segment.ids[found.position]!);
+  }
+
+  id(doc: number): string {
+    const found = this.locate(doc);
+    return found ? found.segment.ids[found.position]! : this.recent[doc - this.recentBase]![0];
+  }
+
+  length(doc: number): number {
+    const found = this.locate(doc);
+    return found ? found.segment.lens[found.position]! : this.recent[doc - this.recentBase]![1].len;
+  }
+
+  tags(doc: number): readonly string[] {
+    const found = this.locate(doc);
+    return found ? found.segment.tags[found.position]! : this.recent[doc - this.recentBase]![1].tags;
+  }
+
+  forEachPrefix(prefix: string, visit: (term: string, doc: number, tf: number) => void): void {
+    this.snapshot.segments.forEach((segment, s) => {
+      const base = this.bases[s]!;
+      for (let t = lowerBound(segment.terms, prefix); t < segment.terms.length && segment.terms[t]!.startsWith(prefix); t++) {
+        for (let p = segment.offsets[t]!; p < segment.offsets[t + 1]!; p++) {
+          const packed = segment.postings[p]!;
+          visit(segment.terms[t]!, base + (packed >>> TF_BITS), packed & TF_MAX);
+        }
+      }
+    });
+    this.recent.forEach(([, doc], i) => {
+      for (const [term, tf] of doc.terms) if (term.startsWith(prefix)) visit(term, this.recentBase + i, tf);
+    });
+  }
+}
+
+export function memoryDocOf(record: MemoryRecord): MemoryDoc {
+  return memoryDoc(record.content, record.tags);
+}
+
+export class MemoryIndex {
+  private readonly index: SegmentedIndex<MemoryDoc, MemorySegment>;
+
+  constructor(codec: RecordCodec, userId: string) {
+    this.index = new SegmentedIndex(codec, userId, { segment: 'memory-index', delta: 'memory-delta', prefix: 'm' }, memorySegmentFormat);
+  }
+
+  /** Ranked ids; throws UnreadableRecord when a segment or delta does not open. */
+  async search(store: Pick<Store, 'allRecords'>, query: string, options: { limit: number; tag?: string }): Promise<Ranked[]> {
+    return rank(new SnapshotCorpus(await this.index.snapshot(store)), query, options);
+  }
+
+  /** Inside the write's transaction, after the memory rows are written. */
+  async record(tx: Transaction, changes: ReadonlyArray<{ record: MemoryRecord; isNew: boolean }>): Promise<void> {
+    await this.index.apply(tx, changes.map(({ record, isNew }): IndexChange<MemoryDoc> => ({ id: record.id, doc: memoryDocOf(record), isNew })));
+  }
+
+  async forget(tx: Transaction, ids: readonly string[]): Promise<void> {
+    await this.index.apply(tx, ids.map((id): IndexChange<MemoryDoc> => ({ id, doc: null, isNew: false })));
+  }
+
+  async rebuild(tx: Transaction, records: readonly MemoryRecord[]): Promise<void> {
+    await this.index.rebuild(tx, records.map((record) => [record.id, memoryDocOf(record)] as const));
+  }
 }

@@ -3,8 +3,15 @@
 // ranking serves REST search, MCP recall and the dashboard.
 
 const WORD = /[\p{L}\p{N}\p{M}]+/gu;
-/** Scripts written without spaces: indexed as single characters and bigrams. */
-const UNSPACED = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/u;
+/**
+ * Scripts written without spaces: indexed as single characters and bigrams.
+ * Script_Extensions, so marks shared by two scripts (the katakana long-vowel
+ * mark ー) stay inside their run.
+ */
+const UNSPACED_CLASS = '\\p{scx=Han}\\p{scx=Hiragana}\\p{scx=Katakana}\\p{scx=Thai}\\p{scx=Lao}\\p{scx=Khmer}\\p{scx=Myanmar}';
+const UNSPACED = new RegExp(`[${UNSPACED_CLASS}]`, 'u');
+/** A word such as "iphoneを買った" mixes scripts with no space: each run is tokenised on its own. */
+const SCRIPT_RUN = new RegExp(`[${UNSPACED_CLASS}]+|[^${UNSPACED_CLASS}]+`, 'gu');
 const K1 = 1.2;
 const B = 0.75;
 /** A prefix match counts for less than the exact word. */
@@ -13,43 +20,57 @@ const MAX_QUERY_TERMS = 32;
 
 /** Case- and accent-folded form used on both the indexed text and the query. */
 export function fold(text: string): string {
-  return text.normalize('NFKD').replace(/\p{Mn}/gu, '').normalize('NFC').toLowerCase();
+  // ß and final ς fold as Unicode full case folding does, so "strasse" finds "Straße".
+  return text.normalize('NFKD').replace(/\p{Mn}/gu, '').normalize('NFC').toLowerCase().replace(/ß/g, 'ss').replace(/ς/g, 'σ');
 }
 
 export function tokenize(text: string): string[] {
   const terms: string[] = [];
   for (const [word] of fold(text).matchAll(WORD)) {
-    if (!UNSPACED.test(word)) {
-      terms.push(word);
-      continue;
-    }
-    const chars = [...word];
-    for (let i = 0; i < chars.length; i++) {
-      terms.push(chars[i]!);
-      if (i + 1 < chars.length) terms.push(chars[i]! + chars[i + 1]!);
+    for (const [run] of word.matchAll(SCRIPT_RUN)) {
+      if (!UNSPACED.test(run)) {
+        terms.push(run);
+        continue;
+      }
+      const chars = [...run];
+      for (let i = 0; i < chars.length; i++) {
+        terms.push(chars[i]!);
+        if (i + 1 < chars.length) terms.push(chars[i]! + chars[i + 1]!);
+      }
     }
   }
   return terms;
 }
 
-/** One document as the ranker sees it: term frequencies and length, no content. */
-export interface IndexedDoc {
-  id: string;
-  terms: Map<string, number>;
-  length: number;
+/** A memory as the search index keeps it: term frequencies, length and tags; nothing else. */
+export interface MemoryDoc {
+  terms: Array<[string, number]>;
+  len: number;
   tags: string[];
 }
 
-export function indexDocument(id: string, text: string, tags: string[]): IndexedDoc {
-  const terms = new Map<string, number>();
+export function memoryDoc(text: string, tags: string[]): MemoryDoc {
+  const counts = new Map<string, number>();
   const tokens = tokenize([text, ...tags].join(' '));
-  for (const term of tokens) terms.set(term, (terms.get(term) ?? 0) + 1);
-  return { id, terms, length: tokens.length, tags };
+  for (const term of tokens) counts.set(term, (counts.get(term) ?? 0) + 1);
+  return { terms: [...counts], len: tokens.length, tags };
 }
 
-export function hasTag(doc: { tags: string[] }, tag: string): boolean {
+export function hasTag(tags: readonly string[], tag: string): boolean {
   const wanted = fold(tag.trim());
-  return doc.tags.some((t) => fold(t) === wanted);
+  return tags.some((t) => fold(t) === wanted);
+}
+
+/** What ranking needs from an index; documents are numbered 0..size-1. */
+export interface Corpus {
+  readonly size: number;
+  /** False for a slot whose document was deleted or replaced. */
+  isLive(doc: number): boolean;
+  id(doc: number): string;
+  length(doc: number): number;
+  tags(doc: number): readonly string[];
+  /** Visits every (term, doc, tf) whose term starts with `prefix`; a document has each term once. */
+  forEachPrefix(prefix: string, visit: (term: string, doc: number, tf: number) => void): void;
 }
 
 export interface Ranked {
@@ -57,42 +78,56 @@ export interface Ranked {
   score: number;
 }
 
-/** Ranks documents for a query; documents matching no query term are left out. */
-export function rank(docs: readonly IndexedDoc[], query: string, options: { limit: number; tag?: string }): Ranked[] {
+/**
+ * BM25 over the live documents (k1 = 1.2, b = 0.75). A query term matches
+ * indexed terms it is a prefix of, a prefix match weighing PREFIX_WEIGHT of
+ * an exact one; each query term counts its best match per document.
+ * Documents matching no query term are left out.
+ */
+export function rank(corpus: Corpus, query: string, options: { limit: number; tag?: string }): Ranked[] {
   const queryTerms = [...new Set(tokenize(query))].slice(0, MAX_QUERY_TERMS);
-  const pool = options.tag === undefined ? docs : docs.filter((d) => hasTag(d, options.tag!));
-  if (queryTerms.length === 0 || pool.length === 0) return [];
+  if (queryTerms.length === 0) return [];
+  const live = new Uint8Array(corpus.size);
+  let count = 0;
+  let totalLength = 0;
+  for (let doc = 0; doc < corpus.size; doc++) {
+    if (corpus.isLive(doc) && (options.tag === undefined || hasTag(corpus.tags(doc), options.tag))) {
+      live[doc] = 1;
+      count++;
+      totalLength += corpus.length(doc);
+    }
+  }
+  if (count === 0) return [];
+  const averageLength = totalLength / count || 1;
 
-  const averageLength = pool.reduce((sum, d) => sum + d.length, 0) / pool.length || 1;
-  // Document frequency of every indexed term a query term matches (exactly or as a prefix).
-  const documentFrequency = new Map<string, number>();
-  const matchesPerDoc = pool.map((doc) => {
-    const matches: Array<{ queryIndex: number; term: string; tf: number }> = [];
-    for (const [term, tf] of doc.terms) {
-      queryTerms.forEach((q, queryIndex) => {
-        if (term.startsWith(q)) matches.push({ queryIndex, term, tf });
-      });
+  const best = new Map<number, Float64Array>();
+  queryTerms.forEach((q, qi) => {
+    const postings = new Map<string, number[]>();
+    corpus.forEachPrefix(q, (term, doc, tf) => {
+      if (!live[doc]) return;
+      let list = postings.get(term);
+      if (!list) postings.set(term, (list = []));
+      list.push(doc, tf);
+    });
+    for (const [term, list] of postings) {
+      const df = list.length / 2;
+      const idf = Math.log(1 + (count - df + 0.5) / (df + 0.5));
+      const weight = term === q ? 1 : PREFIX_WEIGHT;
+      for (let i = 0; i < list.length; i += 2) {
+        const doc = list[i]!;
+        const tf = list[i + 1]!;
+        const score = (weight * idf * tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * corpus.length(doc)) / averageLength));
+        let scores = best.get(doc);
+        if (!scores) best.set(doc, (scores = new Float64Array(queryTerms.length)));
+        if (score > scores[qi]!) scores[qi] = score;
+      }
     }
-    for (const { term } of new Map(matches.map((m) => [m.term, m])).values()) {
-      documentFrequency.set(term, (documentFrequency.get(term) ?? 0) + 1);
-    }
-    return matches;
   });
 
   const ranked: Ranked[] = [];
-  pool.forEach((doc, i) => {
-    const matches = matchesPerDoc[i]!;
-    if (matches.length === 0) return;
-    const best = new Array<number>(queryTerms.length).fill(0);
-    for (const { queryIndex, term, tf } of matches) {
-      const df = documentFrequency.get(term)!;
-      const idf = Math.log(1 + (pool.length - df + 0.5) / (df + 0.5));
-      const saturation = (tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * doc.length) / averageLength));
-      const weight = term === queryTerms[queryIndex] ? 1 : PREFIX_WEIGHT;
-      best[queryIndex] = Math.max(best[queryIndex]!, weight * idf * saturation);
-    }
-    ranked.push({ id: doc.id, score: Number(best.reduce((a, b) => a + b, 0).toFixed(6)) });
-  });
+  for (const [doc, scores] of best) {
+    ranked.push({ id: corpus.id(doc), score: Number(scores.reduce((a, b) => a + b, 0).toFixed(6)) });
+  }
   ranked.sort((a, b) => b.score - a.score || a.id.localeCompare(b.id));
   return ranked.slice(0, options.limit);
 }

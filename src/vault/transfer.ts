@@ -7,7 +7,9 @@ import { z } from 'zod';
 import { FORMAT_VERSION } from '../crypto/keys.ts';
 import { AppError, badRequest } from '../errors.ts';
 import type { RecordRow, Store } from '../storage/store.ts';
-import { relationKey } from './graph.ts';
+import type { GraphDoc } from './graph-index.ts';
+import { entityDoc, relationDoc, relationKey } from './graph.ts';
+import type { IndexChange } from './segmented-index.ts';
 import {
   type Entity,
   entitySchema,
@@ -222,6 +224,7 @@ export class Transfer {
 
       const writes = new Map<string, RecordRow>();
       const newMemories: MemoryRecord[] = [];
+      const graphChanges = new Map<string, IndexChange<GraphDoc>>();
       for (const { row, record } of records) {
         if (record.kind === 'memory') {
           if (existingIds.has(row.id) || writes.has(row.id)) report.skipped.memories++;
@@ -235,6 +238,7 @@ export class Transfer {
           if (!existing) {
             entitiesByName.set(record.name, { row, record: toEntity(record) });
             writes.set(row.id, row);
+            graphChanges.set(row.id, { id: row.id, doc: entityDoc(record, row.createdAt), isNew: true });
             report.imported.entities++;
             continue;
           }
@@ -244,18 +248,21 @@ export class Transfer {
           existing.record.observations.push(...added);
           report.imported.observations += added.length;
           writes.set(existing.row.id, this.vault.sealRow({ kind: 'entity', ...existing.record }, existing.row.id, existing.row.createdAt, Date.now()));
+          graphChanges.set(existing.row.id, { id: existing.row.id, doc: entityDoc(existing.record, existing.row.createdAt), isNew: graphChanges.get(existing.row.id)?.isNew ?? false });
         } else {
           const key = relationKey(record);
           if (existingRelations.has(key)) report.skipped.relations++;
           else {
             existingRelations.add(key);
             writes.set(row.id, row);
+            graphChanges.set(row.id, { id: row.id, doc: relationDoc(record, row.createdAt), isNew: true });
             report.imported.relations++;
           }
         }
       }
       await tx.putRecords([...writes.values()]);
-      await this.vault.index.upsert(tx, newMemories);
+      await this.vault.index.record(tx, newMemories.map((record) => ({ record, isNew: true })));
+      await this.vault.graph.index.apply(tx, [...graphChanges.values()]);
     });
   }
 }

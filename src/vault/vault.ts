@@ -4,9 +4,10 @@
 import { type DataKey, deriveDataKey } from '../crypto/keys.ts';
 import type { RecordRow, Store, Transaction } from '../storage/store.ts';
 import { RecordCodec, UnreadableRecord } from './codec.ts';
-import { KnowledgeGraph } from './graph.ts';
+import { type GraphDoc, GraphIndex } from './graph-index.ts';
+import { entityDoc, KnowledgeGraph, relationDoc } from './graph.ts';
 import { MemoryBook } from './memories.ts';
-import { type MemoryIndex, ScanningMemoryIndex } from './memory-index.ts';
+import { MemoryIndex } from './memory-index.ts';
 import { entitySchema, type MemoryRecord, memorySchema, type PlainRecord, plainRecordSchema, relationSchema } from './records.ts';
 import { Transfer } from './transfer.ts';
 
@@ -23,9 +24,9 @@ export class Vault {
     key: DataKey,
   ) {
     this.#codec = new RecordCodec(key);
-    this.index = new ScanningMemoryIndex(this.#codec, userId);
+    this.index = new MemoryIndex(this.#codec, userId);
     this.memories = new MemoryBook(store, this.#codec, userId, this.index);
-    this.graph = new KnowledgeGraph(store, this.#codec, userId);
+    this.graph = new KnowledgeGraph(store, this.#codec, userId, new GraphIndex(this.#codec, userId));
     this.transfer = new Transfer(store, userId, this);
   }
 
@@ -65,15 +66,16 @@ export class Vault {
   async reencryptInto(tx: Transaction, target: Vault): Promise<number> {
     const rows = await tx.allRecords(this.userId, ['memory', 'entity', 'relation']);
     const memories: MemoryRecord[] = [];
+    const graph: Array<[string, GraphDoc]> = [];
     const resealed = rows.map((row) => {
       const record = this.openRow(row);
       if (record.kind === 'memory') memories.push(record);
+      else graph.push([row.id, record.kind === 'entity' ? entityDoc(record, row.createdAt) : relationDoc(record, row.createdAt)]);
       return target.sealRow(record, row.id, row.createdAt, row.updatedAt);
     });
-    const staleIndex = await tx.allRecords(this.userId, ['index']);
-    await tx.deleteRecords(this.userId, staleIndex.map((row) => row.id));
     await tx.putRecords(resealed);
-    await target.index.upsert(tx, memories);
+    await target.index.rebuild(tx, memories);
+    await target.graph.index.rebuild(tx, graph);
     return resealed.length;
   }
 }

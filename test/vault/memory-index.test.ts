@@ -1,0 +1,124 @@
+// The encrypted, segmented memory index must rank exactly as a brute-force
+// BM25 over the live memories does, whatever sequence of creates, updates and
+// deletes (and merges, and segment roll-overs) led there.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { deriveDataKey, generateApiKey } from '../../src/crypto/keys.ts';
+import { openSqliteStore } from '../../src/storage/sqlite.ts';
+import type { Store } from '../../src/storage/store.ts';
+import { type Corpus, memoryDoc, type MemoryDoc, rank } from '../../src/vault/search.ts';
+import { SegmentedIndex } from '../../src/vault/segmented-index.ts';
+import { memorySegmentFormat } from '../../src/vault/memory-index.ts';
+import { RecordCodec } from '../../src/vault/codec.ts';
+import { Vault } from '../../src/vault/vault.ts';
+
+/** The reference: every live document in one array, searched by scanning. */
+function arrayCorpus(docs: Array<[string, MemoryDoc]>): Corpus {
+  return {
+    size: docs.length,
+    isLive: () => true,
+    id: (d) => docs[d]![0],
+    length: (d) => docs[d]![1].len,
+    tags: (d) => docs[d]![1].tags,
+    forEachPrefix(prefix, visit) {
+      docs.forEach(([, doc], d) => {
+        for (const [term, tf] of doc.terms) if (term.startsWith(prefix)) visit(term, d, tf);
+      });
+    },
+  };
+}
+
+const WORDS = ['tea', 'teapot', 'coffee', 'katze', 'kater', 'café', 'straße', '東京', 'москва', 'green', 'morning', 'garden'];
+const TAGS = ['food', 'pets', 'travel'];
+
+async function newUser(store: Store): Promise<string> {
+  const id = randomUUID();
+  await store.createUser({ id, email: `${id}@example.com`, passwordHash: 'x', apiKeyHash: randomUUID(), pendingKeyHash: null, pendingKeyWrap: null, pendingKeyExpiresAt: null, createdAt: Date.now() });
+  return id;
+}
+
+describe('segmented memory index', () => {
+  let store: Store;
+  before(async () => {
+    store = await openSqliteStore({ file: ':memory:' });
+  });
+  after(async () => store.close());
+
+  it('ranks like a brute-force scan after any sequence of changes, merges and roll-overs', async () => {
+    const op = fc.oneof(
+      fc.record({ type: fc.constant('put' as const), slot: fc.nat(30), words: fc.array(fc.constantFrom(...WORDS), { minLength: 1, maxLength: 6 }), tags: fc.subarray(TAGS) }),
+      fc.record({ type: fc.constant('delete' as const), slot: fc.nat(30) }),
+      fc.record({ type: fc.constant('bulk' as const), slots: fc.uniqueArray(fc.nat(30), { minLength: 2, maxLength: 8 }), words: fc.array(fc.constantFrom(...WORDS), { minLength: 1, maxLength: 4 }) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 60 }), fc.constantFrom(...WORDS, 'te', 'kat', 'cafe', 'strasse', '東'), fc.option(fc.constantFrom(...TAGS), { nil: undefined }), async (ops, query, tag) => {
+        const userId = await newUser(store);
+        const codec = new RecordCodec(deriveDataKey(generateApiKey(), userId));
+        // Tiny segments and merge threshold, so few operations exercise roll-over and merging.
+        const index = new SegmentedIndex(codec, userId, { segment: 'memory-index', delta: 'memory-delta', prefix: 'm' }, memorySegmentFormat, 4, 3);
+        const live = new Map<string, MemoryDoc>();
+        for (const o of ops) {
+          await store.transaction(async (tx) => {
+            await tx.lockUser(userId);
+            if (o.type === 'bulk') {
+              // Several documents in one change, as an import writes them: large enough to skip the deltas.
+              const changes = o.slots.map((slot) => ({ id: `doc-${slot}`, doc: memoryDoc(`${o.words.join(' ')} ${slot}`, []), isNew: !live.has(`doc-${slot}`) }));
+              await index.apply(tx, changes);
+              for (const change of changes) live.set(change.id, change.doc);
+            } else if (o.type === 'put') {
+              const id = `doc-${o.slot}`;
+              const doc = memoryDoc(o.words.join(' '), o.tags);
+              await index.apply(tx, [{ id, doc, isNew: !live.has(id) }]);
+              live.set(id, doc);
+            } else if (live.has(`doc-${o.slot}`)) {
+              await index.apply(tx, [{ id: `doc-${o.slot}`, doc: null, isNew: false }]);
+              live.delete(`doc-${o.slot}`);
+            }
+          });
+        }
+        const snapshot = await index.snapshot(store);
+        const docs: Array<[string, MemoryDoc]> = [];
+        for (const segment of snapshot.segments) for (const [id, doc] of memorySegmentFormat.entries(segment)) if (!snapshot.changed.has(id)) docs.push([id, doc]);
+        for (const [id, doc] of snapshot.changed) if (doc) docs.push([id, doc]);
+        // The index holds exactly the live documents, each once.
+        assert.deepEqual(docs.map(([id]) => id).sort(), [...live.keys()].sort());
+        const expected = rank(arrayCorpus([...live]), query, { limit: 50, ...(tag ? { tag } : {}) });
+        const actual = rank(arrayCorpus(docs), query, { limit: 50, ...(tag ? { tag } : {}) });
+        assert.deepEqual(actual, expected);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('stores no term, tag or id of a memory in plaintext', async () => {
+    const userId = await newUser(store);
+    const apiKey = generateApiKey();
+    const vault = Vault.forApiKey(store, userId, apiKey);
+    for (let i = 0; i < 70; i++) await vault.memories.create({ content: `zebrafinch observation number ${i}`, tags: ['ornithology'] });
+    const rows = await store.allRecords(userId, ['memory-index', 'memory-delta']);
+    assert.ok(rows.some((r) => r.kind === 'memory-index'), 'a merge has produced a segment');
+    for (const row of rows) {
+      assert.match(row.token, /^gAAAAA/);
+      assert.doesNotMatch(row.token + row.id, /zebrafinch|ornithology|observation/);
+    }
+    const found = await vault.memories.search({ q: 'zebra', limit: 100 });
+    assert.equal(found.results.length, 70);
+    // A different key reads nothing of it.
+    const stranger = new Vault(store, userId, deriveDataKey(generateApiKey(), userId));
+    await assert.rejects(() => stranger.index.search(store, 'zebra', { limit: 5 }));
+  });
+
+  it('rebuilds a tampered index from the memories and still finds them', async () => {
+    const userId = await newUser(store);
+    const vault = Vault.forApiKey(store, userId, generateApiKey());
+    for (let i = 0; i < 70; i++) await vault.memories.create({ content: `heron sighting ${i}` });
+    const [segment] = await store.allRecords(userId, ['memory-index']);
+    assert.ok(segment);
+    await store.putRecords([{ ...segment, token: segment.token.slice(0, -8) + 'AAAAAAA=' }]);
+    const found = await vault.memories.search({ q: 'heron', limit: 100 });
+    assert.equal(found.results.length, 70);
+    assert.deepEqual(found.unreadable, []);
+  });
+});
