@@ -14,6 +14,12 @@ export interface Config {
   trustProxy: string[];
   /** Multiplies every rate limit; 0 turns them off (load tests only). */
   rateLimitFactor: number;
+  /**
+   * Host names (optionally `name:port`) /mcp answers besides localhost,
+   * 127.0.0.1 and [::1]: the public site's host behind the edge. Guards
+   * against DNS rebinding.
+   */
+  allowedHosts: string[];
 }
 
 export class ConfigError extends Error {
@@ -65,6 +71,16 @@ function parseRateLimitFactor(raw: string): number {
   return factor;
 }
 
+const HOST_ENTRY = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
+
+function parseAllowedHosts(raw: string): string[] {
+  const entries = raw.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  for (const entry of entries) {
+    if (!HOST_ENTRY.test(entry)) throw new ConfigError('ANAMNESIS_ALLOWED_HOSTS', `"${entry}" is not a host name or host:port`);
+  }
+  return entries;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const logLevel = env.LOG_LEVEL ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -80,5 +96,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: logLevel as Config['logLevel'],
     trustProxy: parseTrustProxy(env.TRUST_PROXY ?? ''),
     rateLimitFactor: parseRateLimitFactor(env.ANAMNESIS_RATE_LIMIT_FACTOR ?? '1'),
+    allowedHosts: parseAllowedHosts(env.ANAMNESIS_ALLOWED_HOSTS ?? ''),
   };
 }

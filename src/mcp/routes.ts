@@ -1,0 +1,97 @@
+// /mcp over Streamable HTTP, stateless: each POST gets a new MCP server and
+// transport bound to the request's Vault, dropped with the response. Only a
+// Bearer API key authenticates here (no cookies, so no CSRF surface), after
+// the Host and Origin checks that stop DNS rebinding. GET (the server-sent
+// event stream) and DELETE (session end) have no meaning without sessions:
+// 405. Every /.well-known/* path answers JSON, because MCP clients probe
+// them for OAuth metadata even when a header is configured.
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { authenticateApiKey } from '../accounts/authenticate.ts';
+import { AppError, unauthorized } from '../errors.ts';
+import { BEARER_CHALLENGE, bearerCredential, vaultOf } from '../http/auth.ts';
+import { errorBody } from '../http/errors.ts';
+import type { Services } from '../http/services.ts';
+import { describeErrorForLog } from '../logger.ts';
+import type { Store } from '../storage/store.ts';
+import { allowedHostsFor, isAllowedHost, isAllowedOrigin } from './host-check.ts';
+import { createMcpServer } from './server.ts';
+
+/** Tool calls carry whole entity lists; bounded like every body. */
+export const MCP_BODY_LIMIT = 4 * 1024 * 1024;
+
+function rejectForeignHosts(allowedHosts: string[]) {
+  return async (request: FastifyRequest): Promise<void> => {
+    if (!isAllowedHost(request.host, allowedHosts)) {
+      throw new AppError('forbidden', 'this server does not answer to that Host name (see ANAMNESIS_ALLOWED_HOSTS)');
+    }
+    if (!isAllowedOrigin(request.headers.origin, `${request.protocol}://${request.host}`, allowedHosts)) {
+      throw new AppError('forbidden', 'requests from this Origin are not accepted');
+    }
+  };
+}
+
+function requireApiKey(store: Store) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const apiKey = bearerCredential(request);
+    const found = apiKey ? await authenticateApiKey(store, apiKey) : null;
+    if (!found) {
+      reply.header('www-authenticate', BEARER_CHALLENGE);
+      throw unauthorized(apiKey === undefined ? 'an API key is required: Authorization: Bearer anm_…' : 'the API key is not valid');
+    }
+    request.auth = { ...found, via: 'api-key' };
+  };
+}
+
+async function serveMcp(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const server = createMcpServer(vaultOf(request), request.log);
+  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+  // The transport writes the answer itself: Fastify's onSend hooks do not run (its
+  // onResponse request log line still does), so the usual headers are set here.
+  reply.hijack();
+  const res = reply.raw;
+  res.setHeader('cache-control', 'no-store');
+  res.setHeader('x-content-type-options', 'nosniff');
+  res.on('close', () => {
+    void transport.close();
+    void server.close();
+  });
+  try {
+    await server.connect(transport);
+    await transport.handleRequest(request.raw, res, request.body);
+  } catch (error) {
+    request.log.error({ route: '/mcp', ...describeErrorForLog(error) }, 'request failed');
+    if (!res.headersSent) {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(errorBody('internal', 'something went wrong on our side')));
+    }
+  }
+}
+
+const mcpEndpoint: FastifyPluginAsync<Services> = async (app, { config, store }) => {
+  app.addHook('onRequest', rejectForeignHosts(allowedHostsFor(config)));
+  app.addHook('onRequest', requireApiKey(store));
+
+  app.post('/mcp', { bodyLimit: MCP_BODY_LIMIT, schema: { hide: true } }, serveMcp);
+
+  app.route({
+    method: ['GET', 'DELETE', 'PUT', 'PATCH'],
+    url: '/mcp',
+    schema: { hide: true },
+    handler: async (_request, reply) => {
+      reply.header('allow', 'POST');
+      throw new AppError('method_not_allowed', 'this MCP endpoint is stateless: send JSON-RPC messages with POST');
+    },
+  });
+};
+
+const wellKnown: FastifyPluginAsync = async (app) => {
+  app.all('/.well-known/*', { schema: { hide: true } }, async (_request, reply) => {
+    reply.code(404).type('application/json').send(errorBody('not_found', 'no such document here: /mcp takes an API key as `Authorization: Bearer anm_…`, not OAuth'));
+  });
+};
+
+export const mcpRoutes: FastifyPluginAsync<Services> = async (app, services) => {
+  await app.register(mcpEndpoint, services);
+  await app.register(wellKnown);
+};
