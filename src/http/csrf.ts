@@ -9,7 +9,9 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function isSameOriginWrite(request: FastifyRequest): boolean {
   if (SAFE_METHODS.has(request.method)) return true;
   const origin = request.headers.origin;
-  if (origin !== undefined) return origin === `${request.protocol}://${request.host}`;
+  // A page served with Referrer-Policy: no-referrer makes browsers send `Origin: null` even on
+  // same-origin form posts; then Sec-Fetch-Site (which no page can set) says where it came from.
+  if (origin !== undefined && origin !== 'null') return origin === `${request.protocol}://${request.host}`;
   const site = request.headers['sec-fetch-site'];
   return site === 'same-origin';
 }

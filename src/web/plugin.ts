@@ -1,0 +1,47 @@
+// The web pages, served by the same process as the API: server-rendered with
+// auto-escaping templates (html.ts), a strict Content-Security-Policy and no
+// inline script; a little JavaScript (assets/app.js) only enhances forms that
+// work without it. Registered from src/http/app.ts.
+import fastifyFormbody from '@fastify/formbody';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Services } from '../http/services.ts';
+import { Assets, assetRoutes } from './assets.ts';
+import type { WebDeps } from './deps.ts';
+import { htmlErrorHandler } from './errors.ts';
+import { accountPages } from './routes/account.ts';
+import { authPages } from './routes/auth.ts';
+import { dataPages } from './routes/data.ts';
+import { graphPages } from './routes/graph.ts';
+import { keyPages } from './routes/key.ts';
+import { memoryPages } from './routes/memories.ts';
+import { publicPages } from './routes/public.ts';
+import { sessionPages } from './routes/sessions.ts';
+import { guardPage, resolveWebSession } from './session.ts';
+
+export const CONTENT_SECURITY_POLICY = "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+/** Ordinary forms are small; the import form raises its own limit. */
+const FORM_BODY_LIMIT = 256 * 1024;
+
+async function pageSecurityHeaders(_request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
+  reply.header('referrer-policy', 'no-referrer');
+  reply.header('x-frame-options', 'DENY');
+}
+
+export const webPages: FastifyPluginAsync<Services> = async (app, services) => {
+  const deps: WebDeps = { ...services, assets: new Assets() };
+  await app.register(assetRoutes(deps.assets));
+
+  // Pages in their own context: form bodies, session, guard, headers and HTML errors apply here only.
+  await app.register(async (pages) => {
+    await pages.register(fastifyFormbody, { bodyLimit: FORM_BODY_LIMIT });
+    pages.addHook('onRequest', resolveWebSession(services.store));
+    pages.addHook('preValidation', guardPage);
+    pages.addHook('onSend', pageSecurityHeaders);
+    pages.setErrorHandler(htmlErrorHandler(deps.assets));
+    for (const routes of [publicPages, authPages, memoryPages, graphPages, dataPages, keyPages, sessionPages, accountPages]) {
+      await pages.register(routes, deps);
+    }
+  });
+};

@@ -1,0 +1,82 @@
+// Browser-test support: the real app listening on 127.0.0.1 (port 0) and
+// Debian's Chromium driven by playwright-core (never a browser download).
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page, type Response } from 'playwright-core';
+import { CONTENT_SECURITY_POLICY } from '../../src/web/plugin.ts';
+import { makeTestApp, type TestApp } from '../helpers/app.ts';
+
+export const SCREENSHOT_DIR = path.resolve('test-artifacts/screenshots');
+
+export async function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+export interface LiveApp {
+  test: TestApp;
+  baseUrl: string;
+  close(): Promise<void>;
+}
+
+export async function startLiveApp(options: { rateLimitFactor?: number } = {}): Promise<LiveApp> {
+  const test = await makeTestApp({ logLevel: 'info', ...options });
+  const address = await test.app.listen({ host: '127.0.0.1', port: 0 });
+  return { test, baseUrl: address, close: () => test.close() };
+}
+
+/**
+ * A fresh browser profile that records every dialog (alert, confirm) and
+ * every console error, so tests can assert none happened.
+ */
+export interface WatchedPage {
+  context: BrowserContext;
+  page: Page;
+  dialogs: string[];
+  consoleErrors: string[];
+}
+
+export async function openPage(browser: Browser, baseUrl: string, viewport = { width: 1200, height: 900 }): Promise<WatchedPage> {
+  const context = await browser.newContext({ baseURL: baseUrl, viewport, acceptDownloads: true, reducedMotion: 'reduce' });
+  const page = await context.newPage();
+  const dialogs: string[] = [];
+  const consoleErrors: string[] = [];
+  page.on('dialog', (dialog) => {
+    dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  page.on('console', (message) => {
+    // A refused form answers 4xx on purpose, which Chromium reports as a failed load; sub-resources are checked below.
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) consoleErrors.push(message.text());
+  });
+  page.on('response', (response) => {
+    if (response.request().resourceType() !== 'document' && response.status() >= 400) consoleErrors.push(`${response.status()} ${response.url()}`);
+  });
+  page.on('pageerror', (error) => consoleErrors.push(error.message));
+  return { context, page, dialogs, consoleErrors };
+}
+
+/** Every HTML page: the strict CSP and framing headers, and no script except same-origin files. */
+export async function assertHardenedPage(page: Page, response: Response | null): Promise<void> {
+  assert.ok(response, 'the navigation has a response');
+  const headers = response.headers();
+  assert.equal(headers['content-security-policy'], CONTENT_SECURITY_POLICY);
+  assert.equal(headers['x-frame-options'], 'DENY');
+  assert.equal(headers['referrer-policy'], 'no-referrer');
+  const found = await page.evaluate(() => ({
+    inlineScripts: document.querySelectorAll('script:not([src])').length,
+    foreignScripts: [...document.querySelectorAll('script[src]')].filter((s) => new URL((s as HTMLScriptElement).src).origin !== location.origin).length,
+    handlerAttributes: [...document.querySelectorAll('*')].flatMap((el) => [...el.attributes].filter((a) => a.name.startsWith('on')).map((a) => a.name)),
+    styleAttributes: document.querySelectorAll('[style]').length,
+    javascriptUrls: [...document.querySelectorAll('[href],[src],[action]')].filter((el) => /^\s*javascript:/i.test(el.getAttribute('href') ?? el.getAttribute('src') ?? el.getAttribute('action') ?? '')).length,
+  }));
+  assert.deepEqual(found, { inlineScripts: 0, foreignScripts: 0, handlerAttributes: [], styleAttributes: 0, javascriptUrls: 0 });
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+}
