@@ -9,7 +9,7 @@ import { AppError } from '../errors.ts';
 import type { RecordRow, Store, Transaction } from '../storage/store.ts';
 import { RecordCodec, UnreadableRecord } from './codec.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import { type GraphDoc, GraphIndex, type GraphView } from './graph-index.ts';
+import { type GraphDoc, GraphIndex, type GraphPosition, type GraphView } from './graph-index.ts';
 import {
   type Entity,
   type EntityRecord,
@@ -183,7 +183,7 @@ export class KnowledgeGraph {
     await this.write(async (tx) => {
       const entities = await this.entitiesByName(tx, names);
       const doomed = new Set(names);
-      const relations = (await this.viewWithRepair(tx)).relations.filter((r) => doomed.has(r.from) || doomed.has(r.to));
+      const relations = (await this.viewWithRepair(tx)).relationsTouching(doomed);
       const ids = [...[...entities.values()].map((e) => e.row.id), ...relations.map((r) => r.id)];
       await tx.deleteRecords(this.userId, ids);
       await this.index.apply(tx, ids.map((id) => ({ id, doc: null, isNew: false })));
@@ -217,16 +217,13 @@ export class KnowledgeGraph {
    */
   async readGraph(options: { limit: number; cursor?: string }): Promise<GraphPage> {
     const unreadable: string[] = [];
-    const after = options.cursor ? decodeCursor(options.cursor) : undefined;
-    const rows = [...(await this.store.allRecords(this.userId, ['entity'])), ...(await this.store.allRecords(this.userId, ['relation']))];
-    const start = after ? rows.findIndex((row) => comesAfter(row, after)) : 0;
-    const slice = start < 0 ? [] : rows.slice(start, start + options.limit);
-    const last = slice.at(-1);
-    const more = start >= 0 && start + slice.length < rows.length;
+    const cursor = options.cursor ? decodeCursor(options.cursor) : undefined;
+    const after: GraphPosition | undefined = cursor && { phase: cursor.phase === 'relation' ? 'relation' : 'entity', createdAt: cursor.createdAt, id: cursor.id };
+    const page = (await this.viewWithRepair(this.store, unreadable)).page(after, options.limit);
     return {
-      entities: this.openAll(slice.filter((r) => r.kind === 'entity'), (row) => this.openEntity(row), unreadable).map((e) => toEntity(e.record)),
-      relations: this.openAll(slice.filter((r) => r.kind === 'relation'), (row) => this.openRelation(row), unreadable).map((r) => toRelation(r.record)),
-      next_cursor: more && last ? encodeCursor({ createdAt: last.createdAt, id: last.id, phase: last.kind }) : null,
+      entities: page.entities,
+      relations: page.relations,
+      next_cursor: page.more && page.last ? encodeCursor(page.last) : null,
       unreadable,
     };
   }
@@ -236,11 +233,9 @@ export class KnowledgeGraph {
     const unreadable: string[] = [];
     const view = await this.viewWithRepair(this.store, unreadable);
     const needle = query.toLowerCase();
-    const entities = view.entities.filter(
-      (e) =>
-        e.name.toLowerCase().includes(needle) ||
-        e.entityType.toLowerCase().includes(needle) ||
-        e.observations.some((o) => o.toLowerCase().includes(needle)),
+    const entities = view.entities(
+      (name, entityType, observations) =>
+        name.toLowerCase().includes(needle) || entityType.toLowerCase().includes(needle) || observations.some((o) => o.toLowerCase().includes(needle)),
     );
     return { ...withTouchingRelations(entities, view), unreadable };
   }
@@ -250,7 +245,7 @@ export class KnowledgeGraph {
     const unreadable: string[] = [];
     const view = await this.viewWithRepair(this.store, unreadable);
     const wanted = new Set(names);
-    return { ...withTouchingRelations(view.entities.filter((e) => wanted.has(e.name)), view), unreadable };
+    return { ...withTouchingRelations(view.entities((name) => wanted.has(name)), view), unreadable };
   }
 
   private async rewriteEntities(tx: Transaction, entities: Sealed<EntityRecord>[], now: number): Promise<void> {
@@ -295,19 +290,9 @@ export function relationDoc(relation: Relation, createdAt: number): GraphDoc {
 }
 
 function withTouchingRelations(entities: Entity[], view: GraphView): Graph {
-  const names = new Set(entities.map((e) => e.name));
   return {
     entities: entities.map((e) => toEntity({ kind: 'entity', ...e })),
-    relations: view.relations.filter((r) => names.has(r.from) || names.has(r.to)).map((r) => toRelation({ kind: 'relation', ...r })),
+    relations: view.relationsTouching(new Set(entities.map((e) => e.name))).map((r) => toRelation({ kind: 'relation', ...r })),
   };
 }
 
-const GRAPH_ORDER: Record<string, number> = { entity: 0, relation: 1 };
-
-/** Whether a row lies after a page position in read_graph's order (kind, then age, then id). */
-function comesAfter(row: RecordRow, position: { createdAt: number; id: string; phase?: string }): boolean {
-  const byKind = GRAPH_ORDER[row.kind]! - (GRAPH_ORDER[position.phase ?? 'entity'] ?? 0);
-  if (byKind !== 0) return byKind > 0;
-  if (row.createdAt !== position.createdAt) return row.createdAt > position.createdAt;
-  return row.id > position.id;
-}

@@ -19,7 +19,7 @@ export class Vault {
   readonly transfer: Transfer;
 
   constructor(
-    private readonly store: Store,
+    store: Store,
     readonly userId: string,
     key: DataKey,
   ) {
