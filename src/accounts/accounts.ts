@@ -6,6 +6,7 @@ import { hashPassword, makeDecoyPasswordHash, passwordNeedsRehash, verifyPasswor
 import { AppError, badRequest, unauthorized } from '../errors.ts';
 import { type Store, UniqueViolation, type UserRow } from '../storage/store.ts';
 import { Vault } from '../vault/vault.ts';
+import { countSealed } from './key-rotation.ts';
 import { passwordProblem } from './password-policy.ts';
 
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,189}\.[^\s@]{2,63}$/;
@@ -104,7 +105,8 @@ export class Accounts {
     const apiKey = generateApiKey();
     const deleted = await this.store.transaction(async (tx) => {
       await tx.lockUser(user.id);
-      const count = await tx.deleteAllRecords(user.id);
+      const count = await countSealed(tx, user.id);
+      await tx.deleteAllRecords(user.id);
       await tx.setApiKeyHash(user.id, secretLookupHash(apiKey));
       await tx.clearWrappedKeys(user.id);
       return count;

@@ -55,7 +55,8 @@ export async function confirmRotation(store: Store, pendingKey: string): Promise
   return result;
 }
 
-async function countSealed(store: Pick<Store, 'countRecords'>, userId: string): Promise<number> {
+/** The user's memories, entities and relations (search-index records are not counted: they are derived). */
+export async function countSealed(store: Pick<Store, 'countRecords'>, userId: string): Promise<number> {
   const counts = await Promise.all((['memory', 'entity', 'relation'] as const).map((kind) => store.countRecords(userId, kind)));
   return counts.reduce((a, b) => a + b, 0);
 }

@@ -8,8 +8,10 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import type { Logger } from 'pino';
 import { Accounts } from '../accounts/accounts.ts';
 import type { Config } from '../config.ts';
+import { mcpRoutes } from '../mcp/routes.ts';
 import type { Store } from '../storage/store.ts';
-import { registerErrorHandling } from './errors.ts';
+import { webPages } from '../web/plugin.ts';
+import { registerErrorHandling, sendError } from './errors.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { publicAccountRoutes, sessionAccountRoutes, vaultAccountRoutes } from './routes/accounts.ts';
 import { confirmRotationRoute, rotateRoute } from './routes/keys.ts';
@@ -33,6 +35,7 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
     bodyLimit: DEFAULT_BODY_LIMIT,
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     return503OnClosing: true,
+    frameworkErrors: sendError,
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<ZodTypeProvider>();
 
@@ -45,7 +48,7 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
   // Import files arrive as raw text; parsed by the route, which reports bad lines by number.
   app.addContentTypeParser(['text/plain', 'application/x-ndjson', 'application/jsonl'], { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_request, body, done) => done(null, body));
 
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', async (_request, reply) => {
     reply.header('x-content-type-options', 'nosniff');
     // Answers carry decrypted memories: no cache anywhere may keep them.
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
@@ -60,6 +63,7 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
         ...(request.auth ? { user_id: request.auth.user.id } : {}),
+        ...(request.errorCode ? { error_code: request.errorCode } : {}),
       },
       'request',
     );
@@ -86,6 +90,8 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
   await app.register(confirmRotationRoute, services);
   await app.register(memoryRoutes, services);
   await app.register(transferRoutes, services);
+  await app.register(mcpRoutes, services);
+  await app.register(webPages, services);
 
   return app;
 }

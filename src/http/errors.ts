@@ -1,12 +1,19 @@
 // The one place errors become HTTP answers: `{"error":{"code","message"}}`,
 // fixed messages, no stack traces, 5xx details hidden (and logged without
 // their message, which could carry a driver's view of a row).
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { describeErrorForLog } from '../logger.ts';
 import { AppError, type ErrorCode } from '../errors.ts';
 import { StoreUnavailable } from '../storage/store.ts';
 import { UnreadableRecord } from '../vault/codec.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The code of the error this request was answered with, for its log line. */
+    errorCode: ErrorCode | null;
+  }
+}
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; [detail: string]: unknown };
@@ -51,14 +58,24 @@ export function toErrorAnswer(error: unknown): { status: number; body: ErrorBody
   return { status: 500, body: errorBody('internal', 'something went wrong on our side; nothing was changed by the failed step') };
 }
 
+/**
+ * Answers any error in the one shape. Also Fastify's `frameworkErrors`
+ * handler: a URL that does not decode never reaches the error handler, and
+ * Fastify's own answer would echo the URL (and the search text in its query).
+ */
+export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const answer = toErrorAnswer(error);
+  request.errorCode = answer.body.error.code;
+  if (answer.status >= 500) request.log.error({ route: request.routeOptions.url, ...describeErrorForLog(error) }, 'request failed');
+  if (answer.retryAfter) reply.header('retry-after', String(answer.retryAfter));
+  reply.code(answer.status).type('application/json').send(answer.body);
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error, request, reply) => {
-    const answer = toErrorAnswer(error);
-    if (answer.status >= 500) request.log.error({ route: request.routeOptions.url, ...describeErrorForLog(error) }, 'request failed');
-    if (answer.retryAfter) reply.header('retry-after', String(answer.retryAfter));
-    reply.code(answer.status).type('application/json').send(answer.body);
-  });
+  app.decorateRequest('errorCode', null);
+  app.setErrorHandler(sendError);
   app.setNotFoundHandler((request, reply) => {
+    request.errorCode = 'not_found';
     reply.code(404).type('application/json').send(errorBody('not_found', 'no such route'));
   });
 }

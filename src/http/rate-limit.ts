@@ -4,19 +4,21 @@
 import { AppError } from '../errors.ts';
 
 export interface Limit {
+  /** Names the counter: two limits never share one, whatever their numbers. */
+  name: string;
   /** Requests allowed per window at factor 1. */
   max: number;
   windowMs: number;
 }
 
 export const LIMITS = {
-  signupPerAddress: { max: 5, windowMs: 3600_000 },
-  loginPerAddress: { max: 20, windowMs: 15 * 60_000 },
-  loginPerAccount: { max: 10, windowMs: 15 * 60_000 },
-  unlockPerAddress: { max: 20, windowMs: 15 * 60_000 },
-  unlockPerAccount: { max: 10, windowMs: 15 * 60_000 },
-  passwordCheckPerAccount: { max: 10, windowMs: 15 * 60_000 },
-  rotateConfirmPerAddress: { max: 30, windowMs: 15 * 60_000 },
+  signupPerAddress: { name: 'signup-address', max: 5, windowMs: 3600_000 },
+  loginPerAddress: { name: 'login-address', max: 20, windowMs: 15 * 60_000 },
+  loginPerAccount: { name: 'login-account', max: 10, windowMs: 15 * 60_000 },
+  unlockPerAddress: { name: 'unlock-address', max: 20, windowMs: 15 * 60_000 },
+  unlockPerAccount: { name: 'unlock-account', max: 10, windowMs: 15 * 60_000 },
+  passwordCheckPerAccount: { name: 'password-check-account', max: 10, windowMs: 15 * 60_000 },
+  rotateConfirmPerAddress: { name: 'rotate-confirm-address', max: 30, windowMs: 15 * 60_000 },
 } as const satisfies Record<string, Limit>;
 
 export class RateLimiter {
@@ -29,7 +31,7 @@ export class RateLimiter {
     if (this.factor === 0) return;
     const max = Math.max(1, Math.round(limit.max * this.factor));
     const now = Date.now();
-    const key = `${limit.max}/${limit.windowMs}:${subject}`;
+    const key = `${limit.name}:${subject}`;
     let window = this.#windows.get(key);
     if (!window || window.resetAt <= now) {
       if (this.#windows.size > 100_000) this.sweep(now);

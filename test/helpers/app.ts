@@ -23,6 +23,8 @@ export interface TestApp {
   logs: string[];
   /** The SQLite data folder (null on PostgreSQL). */
   dataDir: string | null;
+  /** Where the PostgreSQL store's tables are, for tests that read rows directly (null on SQLite). */
+  postgres: { url: string; schema: string } | null;
   close(): Promise<void>;
 }
 
@@ -39,6 +41,7 @@ export async function makeTestApp(options: { driver?: Driver; rateLimitFactor?: 
   });
   let store: Store;
   let dataDir: string | null = null;
+  let postgres: TestApp['postgres'] = null;
   let cleanupStore: () => Promise<void>;
   if (driver === 'sqlite') {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'anamnesis-test-'));
@@ -51,6 +54,7 @@ export async function makeTestApp(options: { driver?: Driver; rateLimitFactor?: 
   } else {
     const made = await makePostgresTestStore();
     store = made.store;
+    postgres = { url: made.url, schema: made.schema };
     cleanupStore = made.cleanup;
   }
   const config: Config = {
@@ -61,6 +65,7 @@ export async function makeTestApp(options: { driver?: Driver; rateLimitFactor?: 
     logLevel: options.logLevel ?? 'debug',
     trustProxy: [],
     rateLimitFactor: options.rateLimitFactor ?? 0,
+    allowedHosts: [],
   };
   const app = await buildApp({ config, store, logger: createLogger(config.logLevel, sink) });
   await app.ready();
@@ -70,6 +75,7 @@ export async function makeTestApp(options: { driver?: Driver; rateLimitFactor?: 
     config,
     logs,
     dataDir,
+    postgres,
     async close() {
       await app.close();
       await cleanupStore();

@@ -1,0 +1,75 @@
+// Shared by the HTTP tests: which drivers to run on, and a second, direct
+// connection to the app's database so tests can read and age rows the way an
+// attacker with a copy of the database (or a clock) would, bypassing the Store.
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import type { Driver, TestApp } from '../helpers/app.ts';
+import { postgresAvailableForTests } from '../helpers/postgres.ts';
+
+/** SQLite always; PostgreSQL too when it answers (mandatory in CI, loudly skipped elsewhere). */
+export async function testDrivers(what: string): Promise<Driver[]> {
+  return (await postgresAvailableForTests(what)) ? ['sqlite', 'postgres'] : ['sqlite'];
+}
+
+export type Row = Record<string, unknown>;
+
+export interface DirectDb {
+  /** Runs one statement with `?` placeholders (rewritten to $n on PostgreSQL). */
+  query(sql: string, params?: unknown[]): Promise<Row[]>;
+  close(): Promise<void>;
+}
+
+export const USER_TABLES = ['users', 'sessions', 'records', 'audit'] as const;
+
+export async function openDirectDb(t: TestApp): Promise<DirectDb> {
+  if (t.postgres) {
+    const client = new pg.Client({ connectionString: t.postgres.url, options: `-c search_path=${t.postgres.schema}` });
+    await client.connect();
+    return {
+      async query(sql, params = []) {
+        let n = 0;
+        const result = await client.query(sql.replace(/\?/g, () => `$${++n}`), params);
+        // BIGINT comes back as text; the app's rows are epoch milliseconds that fit a number.
+        return result.rows.map((row: Row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'string' && /_at$/.test(k) ? Number(v) : v])));
+      },
+      close: () => client.end(),
+    };
+  }
+  const db = new Database(path.join(t.dataDir!, 'anamnesis.db'));
+  db.pragma('busy_timeout = 5000');
+  return {
+    async query(sql, params = []) {
+      const statement = db.prepare(sql);
+      if (statement.reader) return statement.all(...params) as Row[];
+      statement.run(...params);
+      return [];
+    },
+    async close() {
+      db.close();
+    },
+  };
+}
+
+/** Every row of the four user tables, ordered, for before/after comparisons. */
+export async function snapshotTables(db: DirectDb): Promise<Record<string, Row[]>> {
+  const snapshot: Record<string, Row[]> = {};
+  for (const table of USER_TABLES) snapshot[table] = await db.query(`SELECT * FROM ${table} ORDER BY 1, 2`);
+  return snapshot;
+}
+
+/** Rows of every user table that belong to a user (the users row itself by id). */
+export async function rowsOfUser(db: DirectDb, userId: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const table of USER_TABLES) {
+    const column = table === 'users' ? 'id' : 'user_id';
+    const [row] = await db.query(`SELECT COUNT(*) AS n FROM ${table} WHERE ${column} = ?`, [userId]);
+    counts[table] = Number(row!.n);
+  }
+  return counts;
+}
+
+/** The user's memories, entities and relations as stored rows (search-index rows left out). */
+export async function sealedRecords(db: DirectDb, userId: string): Promise<Row[]> {
+  return db.query("SELECT * FROM records WHERE user_id = ? AND kind IN ('memory', 'entity', 'relation') ORDER BY id", [userId]);
+}
