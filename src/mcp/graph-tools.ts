@@ -73,119 +73,139 @@ function checkRelation(relation: z.infer<typeof RelationSchema>): void {
   checkText(relation.relationType, LIMITS.nameChars, 'a relation type');
 }
 
+// Tool definitions (schemas, descriptions) are built once per process; each
+// request's server only registers them with handlers bound to its vault.
+const CREATE_ENTITIES_TOOL = {
+  title: 'Create Entities',
+  description: 'Create multiple new entities in the knowledge graph',
+  inputSchema: { entities: z.array(EntitySchema) },
+  outputSchema: { entities: z.array(EntitySchema) },
+  annotations: writes,
+};
+
+const CREATE_RELATIONS_TOOL = {
+  title: 'Create Relations',
+  description: 'Create multiple new relations between entities in the knowledge graph. Relations should be in active voice',
+  inputSchema: { relations: z.array(RelationSchema) },
+  outputSchema: { relations: z.array(RelationSchema) },
+  annotations: writes,
+};
+
+const ADD_OBSERVATIONS_TOOL = {
+  title: 'Add Observations',
+  description: 'Add new observations to existing entities in the knowledge graph',
+  inputSchema: {
+    observations: z.array(z.object({
+      entityName: z.string().describe('The name of the entity to add the observations to'),
+      contents: z.array(z.string()).describe('An array of observation contents to add'),
+    })),
+  },
+  outputSchema: { results: z.array(z.object({ entityName: z.string(), addedObservations: z.array(z.string()) })) },
+  annotations: writes,
+};
+
+const DELETE_ENTITIES_TOOL = {
+  title: 'Delete Entities',
+  description: 'Delete multiple entities and their associated relations from the knowledge graph',
+  inputSchema: { entityNames: z.array(z.string()).describe('An array of entity names to delete') },
+  outputSchema: deletionOutput,
+  annotations: deletes,
+};
+
+const DELETE_OBSERVATIONS_TOOL = {
+  title: 'Delete Observations',
+  description: 'Delete specific observations from entities in the knowledge graph',
+  inputSchema: {
+    deletions: z.array(z.object({
+      entityName: z.string().describe('The name of the entity containing the observations'),
+      observations: z.array(z.string()).describe('An array of observations to delete'),
+    })),
+  },
+  outputSchema: deletionOutput,
+  annotations: deletes,
+};
+
+const DELETE_RELATIONS_TOOL = {
+  title: 'Delete Relations',
+  description: 'Delete multiple relations from the knowledge graph',
+  inputSchema: { relations: z.array(RelationSchema).describe('An array of relations to delete') },
+  outputSchema: deletionOutput,
+  annotations: deletes,
+};
+
+const READ_GRAPH_TOOL = {
+  title: 'Read Graph',
+  description:
+    `Read the entire knowledge graph. Large graphs come a page at a time (${READ_GRAPH_DEFAULT_LIMIT} entities and relations by default): ` +
+    'when next_cursor is present, call again with that cursor to read on.',
+  inputSchema: {
+    limit: z.number().int().min(1).max(READ_GRAPH_MAX_LIMIT).optional().describe(`How many entities and relations to return at most (default ${READ_GRAPH_DEFAULT_LIMIT})`),
+    cursor: z.string().min(1).max(512).optional().describe('The next_cursor of the previous page, to read on'),
+  },
+  outputSchema: { ...graphOutput, next_cursor: z.string().optional().describe('Present when more of the graph remains: pass it as cursor') },
+  annotations: reads,
+};
+
+const SEARCH_NODES_TOOL = {
+  title: 'Search Nodes',
+  description: 'Search for nodes in the knowledge graph based on a query',
+  inputSchema: { query: z.string().describe('The search query to match against entity names, types, and observation content') },
+  outputSchema: graphOutput,
+  annotations: reads,
+};
+
+const OPEN_NODES_TOOL = {
+  title: 'Open Nodes',
+  description: 'Open specific nodes in the knowledge graph by their names',
+  inputSchema: { names: z.array(z.string()).describe('An array of entity names to retrieve') },
+  outputSchema: graphOutput,
+  annotations: reads,
+};
+
 export function registerGraphTools(server: McpServer, vault: Vault, log: FastifyBaseLogger): void {
   const graph = vault.graph;
 
-  server.registerTool('create_entities', {
-    title: 'Create Entities',
-    description: 'Create multiple new entities in the knowledge graph',
-    inputSchema: { entities: z.array(EntitySchema) },
-    outputSchema: { entities: z.array(EntitySchema) },
-    annotations: writes,
-  }, guarded(log, 'create_entities', async ({ entities }) => {
+  server.registerTool('create_entities', CREATE_ENTITIES_TOOL, guarded(log, 'create_entities', async ({ entities }) => {
     entities.forEach(checkEntity);
     const created = await graph.createEntities(entities);
     return jsonResult({ entities: created }, JSON.stringify(created, null, 2));
   }));
 
-  server.registerTool('create_relations', {
-    title: 'Create Relations',
-    description: 'Create multiple new relations between entities in the knowledge graph. Relations should be in active voice',
-    inputSchema: { relations: z.array(RelationSchema) },
-    outputSchema: { relations: z.array(RelationSchema) },
-    annotations: writes,
-  }, guarded(log, 'create_relations', async ({ relations }) => {
+  server.registerTool('create_relations', CREATE_RELATIONS_TOOL, guarded(log, 'create_relations', async ({ relations }) => {
     relations.forEach(checkRelation);
     const created = await graph.createRelations(relations);
     return jsonResult({ relations: created }, JSON.stringify(created, null, 2));
   }));
 
-  server.registerTool('add_observations', {
-    title: 'Add Observations',
-    description: 'Add new observations to existing entities in the knowledge graph',
-    inputSchema: {
-      observations: z.array(z.object({
-        entityName: z.string().describe('The name of the entity to add the observations to'),
-        contents: z.array(z.string()).describe('An array of observation contents to add'),
-      })),
-    },
-    outputSchema: { results: z.array(z.object({ entityName: z.string(), addedObservations: z.array(z.string()) })) },
-    annotations: writes,
-  }, guarded(log, 'add_observations', async ({ observations }) => {
+  server.registerTool('add_observations', ADD_OBSERVATIONS_TOOL, guarded(log, 'add_observations', async ({ observations }) => {
     for (const o of observations) o.contents.forEach((c) => checkText(c, LIMITS.observationChars, 'an observation'));
     const results = await graph.addObservations(observations);
     return jsonResult({ results }, JSON.stringify(results, null, 2));
   }));
 
-  server.registerTool('delete_entities', {
-    title: 'Delete Entities',
-    description: 'Delete multiple entities and their associated relations from the knowledge graph',
-    inputSchema: { entityNames: z.array(z.string()).describe('An array of entity names to delete') },
-    outputSchema: deletionOutput,
-    annotations: deletes,
-  }, guarded(log, 'delete_entities', async ({ entityNames }) => {
+  server.registerTool('delete_entities', DELETE_ENTITIES_TOOL, guarded(log, 'delete_entities', async ({ entityNames }) => {
     await graph.deleteEntities(entityNames);
     return deleted('Entities deleted successfully');
   }));
 
-  server.registerTool('delete_observations', {
-    title: 'Delete Observations',
-    description: 'Delete specific observations from entities in the knowledge graph',
-    inputSchema: {
-      deletions: z.array(z.object({
-        entityName: z.string().describe('The name of the entity containing the observations'),
-        observations: z.array(z.string()).describe('An array of observations to delete'),
-      })),
-    },
-    outputSchema: deletionOutput,
-    annotations: deletes,
-  }, guarded(log, 'delete_observations', async ({ deletions }) => {
+  server.registerTool('delete_observations', DELETE_OBSERVATIONS_TOOL, guarded(log, 'delete_observations', async ({ deletions }) => {
     await graph.deleteObservations(deletions);
     return deleted('Observations deleted successfully');
   }));
 
-  server.registerTool('delete_relations', {
-    title: 'Delete Relations',
-    description: 'Delete multiple relations from the knowledge graph',
-    inputSchema: { relations: z.array(RelationSchema).describe('An array of relations to delete') },
-    outputSchema: deletionOutput,
-    annotations: deletes,
-  }, guarded(log, 'delete_relations', async ({ relations }) => {
+  server.registerTool('delete_relations', DELETE_RELATIONS_TOOL, guarded(log, 'delete_relations', async ({ relations }) => {
     await graph.deleteRelations(relations);
     return deleted('Relations deleted successfully');
   }));
 
-  server.registerTool('read_graph', {
-    title: 'Read Graph',
-    description:
-      `Read the entire knowledge graph. Large graphs come a page at a time (${READ_GRAPH_DEFAULT_LIMIT} entities and relations by default): ` +
-      'when next_cursor is present, call again with that cursor to read on.',
-    inputSchema: {
-      limit: z.number().int().min(1).max(READ_GRAPH_MAX_LIMIT).optional().describe(`How many entities and relations to return at most (default ${READ_GRAPH_DEFAULT_LIMIT})`),
-      cursor: z.string().min(1).max(512).optional().describe('The next_cursor of the previous page, to read on'),
-    },
-    outputSchema: { ...graphOutput, next_cursor: z.string().optional().describe('Present when more of the graph remains: pass it as cursor') },
-    annotations: reads,
-  }, guarded(log, 'read_graph', async ({ limit, cursor }) => {
+  server.registerTool('read_graph', READ_GRAPH_TOOL, guarded(log, 'read_graph', async ({ limit, cursor }) => {
     const page = await graph.readGraph({ limit: limit ?? READ_GRAPH_DEFAULT_LIMIT, ...(cursor ? { cursor } : {}) });
     if (!page.next_cursor) return graphResult(page);
     const note = `\n\nMore of the graph remains: call read_graph with cursor "${page.next_cursor}" to read the next page.`;
     return graphResult(page, { next_cursor: page.next_cursor }, note);
   }));
 
-  server.registerTool('search_nodes', {
-    title: 'Search Nodes',
-    description: 'Search for nodes in the knowledge graph based on a query',
-    inputSchema: { query: z.string().describe('The search query to match against entity names, types, and observation content') },
-    outputSchema: graphOutput,
-    annotations: reads,
-  }, guarded(log, 'search_nodes', async ({ query }) => graphResult(await graph.searchNodes(query))));
+  server.registerTool('search_nodes', SEARCH_NODES_TOOL, guarded(log, 'search_nodes', async ({ query }) => graphResult(await graph.searchNodes(query))));
 
-  server.registerTool('open_nodes', {
-    title: 'Open Nodes',
-    description: 'Open specific nodes in the knowledge graph by their names',
-    inputSchema: { names: z.array(z.string()).describe('An array of entity names to retrieve') },
-    outputSchema: graphOutput,
-    annotations: reads,
-  }, guarded(log, 'open_nodes', async ({ names }) => graphResult(await graph.openNodes(names))));
+  server.registerTool('open_nodes', OPEN_NODES_TOOL, guarded(log, 'open_nodes', async ({ names }) => graphResult(await graph.openNodes(names))));
 }

@@ -2,6 +2,7 @@
 // stateless, so the server (and the key inside the vault) is dropped with
 // the response.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Vault } from '../vault/vault.ts';
 import { registerGraphTools } from './graph-tools.ts';
@@ -16,8 +17,15 @@ const INSTRUCTIONS =
   'compatible with the reference MCP memory server. Recall (or search_nodes) early when the user\'s history, preferences ' +
   'or projects may matter; remember durable facts as they come up, without asking each time, unless the user objects.';
 
+/**
+ * One JSON-schema validator for the process: the SDK would otherwise build a
+ * new Ajv instance for every request's server. It holds compiled schemas
+ * only, nothing of any user.
+ */
+const jsonSchemaValidator = new AjvJsonSchemaValidator();
+
 export function createMcpServer(vault: Vault, log: FastifyBaseLogger): McpServer {
-  const server = new McpServer(MCP_SERVER_INFO, { instructions: INSTRUCTIONS });
+  const server = new McpServer(MCP_SERVER_INFO, { instructions: INSTRUCTIONS, jsonSchemaValidator });
   registerMemoryTools(server, vault, log);
   registerGraphTools(server, vault, log);
   return server;
