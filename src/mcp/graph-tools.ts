@@ -78,58 +78,58 @@ function checkRelation(relation: z.infer<typeof RelationSchema>): void {
 const CREATE_ENTITIES_TOOL = {
   title: 'Create Entities',
   description: 'Create multiple new entities in the knowledge graph',
-  inputSchema: { entities: z.array(EntitySchema) },
-  outputSchema: { entities: z.array(EntitySchema) },
+  inputSchema: z.object({ entities: z.array(EntitySchema) }),
+  outputSchema: z.object({ entities: z.array(EntitySchema) }),
   annotations: writes,
 };
 
 const CREATE_RELATIONS_TOOL = {
   title: 'Create Relations',
   description: 'Create multiple new relations between entities in the knowledge graph. Relations should be in active voice',
-  inputSchema: { relations: z.array(RelationSchema) },
-  outputSchema: { relations: z.array(RelationSchema) },
+  inputSchema: z.object({ relations: z.array(RelationSchema) }),
+  outputSchema: z.object({ relations: z.array(RelationSchema) }),
   annotations: writes,
 };
 
 const ADD_OBSERVATIONS_TOOL = {
   title: 'Add Observations',
   description: 'Add new observations to existing entities in the knowledge graph',
-  inputSchema: {
+  inputSchema: z.object({
     observations: z.array(z.object({
       entityName: z.string().describe('The name of the entity to add the observations to'),
       contents: z.array(z.string()).describe('An array of observation contents to add'),
     })),
-  },
-  outputSchema: { results: z.array(z.object({ entityName: z.string(), addedObservations: z.array(z.string()) })) },
+  }),
+  outputSchema: z.object({ results: z.array(z.object({ entityName: z.string(), addedObservations: z.array(z.string()) })) }),
   annotations: writes,
 };
 
 const DELETE_ENTITIES_TOOL = {
   title: 'Delete Entities',
   description: 'Delete multiple entities and their associated relations from the knowledge graph',
-  inputSchema: { entityNames: z.array(z.string()).describe('An array of entity names to delete') },
-  outputSchema: deletionOutput,
+  inputSchema: z.object({ entityNames: z.array(z.string()).describe('An array of entity names to delete') }),
+  outputSchema: z.object(deletionOutput),
   annotations: deletes,
 };
 
 const DELETE_OBSERVATIONS_TOOL = {
   title: 'Delete Observations',
   description: 'Delete specific observations from entities in the knowledge graph',
-  inputSchema: {
+  inputSchema: z.object({
     deletions: z.array(z.object({
       entityName: z.string().describe('The name of the entity containing the observations'),
       observations: z.array(z.string()).describe('An array of observations to delete'),
     })),
-  },
-  outputSchema: deletionOutput,
+  }),
+  outputSchema: z.object(deletionOutput),
   annotations: deletes,
 };
 
 const DELETE_RELATIONS_TOOL = {
   title: 'Delete Relations',
   description: 'Delete multiple relations from the knowledge graph',
-  inputSchema: { relations: z.array(RelationSchema).describe('An array of relations to delete') },
-  outputSchema: deletionOutput,
+  inputSchema: z.object({ relations: z.array(RelationSchema).describe('An array of relations to delete') }),
+  outputSchema: z.object(deletionOutput),
   annotations: deletes,
 };
 
@@ -138,27 +138,27 @@ const READ_GRAPH_TOOL = {
   description:
     `Read the entire knowledge graph. Large graphs come a page at a time (${READ_GRAPH_DEFAULT_LIMIT} entities and relations by default): ` +
     'when next_cursor is present, call again with that cursor to read on.',
-  inputSchema: {
+  inputSchema: z.object({
     limit: z.number().int().min(1).max(READ_GRAPH_MAX_LIMIT).optional().describe(`How many entities and relations to return at most (default ${READ_GRAPH_DEFAULT_LIMIT})`),
     cursor: z.string().min(1).max(512).optional().describe('The next_cursor of the previous page, to read on'),
-  },
-  outputSchema: { ...graphOutput, next_cursor: z.string().optional().describe('Present when more of the graph remains: pass it as cursor') },
+  }),
+  outputSchema: z.object({ ...graphOutput, next_cursor: z.string().optional().describe('Present when more of the graph remains: pass it as cursor') }),
   annotations: reads,
 };
 
 const SEARCH_NODES_TOOL = {
   title: 'Search Nodes',
   description: 'Search for nodes in the knowledge graph based on a query',
-  inputSchema: { query: z.string().describe('The search query to match against entity names, types, and observation content') },
-  outputSchema: graphOutput,
+  inputSchema: z.object({ query: z.string().describe('The search query to match against entity names, types, and observation content') }),
+  outputSchema: z.object(graphOutput),
   annotations: reads,
 };
 
 const OPEN_NODES_TOOL = {
   title: 'Open Nodes',
   description: 'Open specific nodes in the knowledge graph by their names',
-  inputSchema: { names: z.array(z.string()).describe('An array of entity names to retrieve') },
-  outputSchema: graphOutput,
+  inputSchema: z.object({ names: z.array(z.string()).describe('An array of entity names to retrieve') }),
+  outputSchema: z.object(graphOutput),
   annotations: reads,
 };
 

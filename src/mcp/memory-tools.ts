@@ -43,11 +43,11 @@ const REMEMBER_TOOL = {
     'sense months from now without this conversation (say who and what, not "he" or "this"). Not worth remembering: passing ' +
     'small talk, things already stored (recall first), and secrets such as passwords or API keys. Tags (optional, a few short ' +
     'words such as "preference" or a project name) help filter later.',
-  inputSchema: {
+  inputSchema: z.object({
     content: memoryContent.describe('The memory: one self-contained fact or note, in plain text'),
     tags: memoryTags.optional().describe('Optional short labels, e.g. ["preference", "project-x"]'),
-  },
-  outputSchema: memoryOutput,
+  }),
+  outputSchema: z.object(memoryOutput),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
 };
 
@@ -58,15 +58,15 @@ const RECALL_TOOL = {
     'and whenever the user refers to something from before ("as I said", "my project", "the usual way"), asks what you know ' +
     'about them, or when their preferences would change your answer. Use a few distinctive keywords rather than a whole ' +
     'question; words match by prefix and ignore case and accents. Also recall before remembering, to avoid storing duplicates.',
-  inputSchema: {
+  inputSchema: z.object({
     query: z.string().trim().min(1).max(500).describe('Keywords to look for, e.g. "coffee preference" or "deploy staging"'),
     limit: z.number().int().min(1).max(RECALL_MAX_LIMIT).optional().describe(`How many memories to return at most (default ${RECALL_DEFAULT_LIMIT})`),
     tag: tagFilter.optional().describe('Only memories carrying this tag'),
-  },
-  outputSchema: {
+  }),
+  outputSchema: z.object({
     results: z.array(z.object({ memory, score: z.number().describe('Relevance: higher is better') })),
     unreadable: unreadable.optional(),
-  },
+  }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
 };
 
@@ -75,16 +75,16 @@ const LIST_MEMORIES_TOOL = {
   description:
     'List the user\'s memories, newest first, a page at a time. Use it to review or tidy what is stored, or when the user asks ' +
     'to see everything; to find something specific, use recall instead. When next_cursor is not null, call again with it to read on.',
-  inputSchema: {
+  inputSchema: z.object({
     limit: z.number().int().min(1).max(LIST_MEMORIES_MAX_LIMIT).optional().describe(`Page size (default ${LIST_MEMORIES_DEFAULT_LIMIT})`),
     cursor: cursor.optional().describe('The next_cursor of the previous page, to read on'),
     tag: tagFilter.optional().describe('Only memories carrying this tag'),
-  },
-  outputSchema: {
+  }),
+  outputSchema: z.object({
     items: z.array(memory),
     next_cursor: z.string().nullable().describe('Null on the last page; otherwise pass it as cursor to read on'),
     unreadable: unreadable.optional(),
-  },
+  }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
 };
 
@@ -94,12 +94,12 @@ const UPDATE_MEMORY_TOOL = {
     'Correct or replace a stored memory, found by its id (from recall or list_memories): use it when a remembered fact has ' +
     'changed (a new job, a changed preference) instead of storing a contradicting second memory. Give the new content, new ' +
     'tags, or both; what you give replaces the old value.',
-  inputSchema: {
+  inputSchema: z.object({
     id: memoryId.describe('The memory\'s id'),
     content: memoryContent.optional().describe('The new content, replacing the old'),
     tags: memoryTags.optional().describe('The new tags, replacing the old'),
-  },
-  outputSchema: memoryOutput,
+  }),
+  outputSchema: z.object(memoryOutput),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
 };
 
@@ -108,8 +108,8 @@ const FORGET_TOOL = {
   description:
     'Delete a stored memory for good, found by its id (from recall or list_memories). Use it when the user asks you to forget ' +
     'something, or a memory is wrong and cannot be corrected with update_memory. It cannot be undone.',
-  inputSchema: { id: memoryId.describe('The memory\'s id') },
-  outputSchema: { deleted: z.boolean(), id: z.string() },
+  inputSchema: z.object({ id: memoryId.describe('The memory\'s id') }),
+  outputSchema: z.object({ deleted: z.boolean(), id: z.string() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
 };
 

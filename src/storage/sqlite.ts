@@ -19,6 +19,8 @@ export interface SqliteStoreOptions {
   file: string;
   /** How long a statement waits for another process's write lock. Default 5000. */
   busyTimeoutMs?: number;
+  /** Page cache of the connection in KiB (default: the build's, 16 MiB). A transaction larger than this spills uncommitted pages into the WAL. */
+  cacheSizeKiB?: number;
 }
 
 /** A FIFO lock: `run` starts `fn` once every earlier holder has finished. */
@@ -74,6 +76,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
+    if (options.cacheSizeKiB !== undefined) db.pragma(`cache_size = ${-Math.max(64, Math.floor(options.cacheSizeKiB))}`);
     migrateSqlite(db);
   } catch (err) {
     db.close();

@@ -112,6 +112,10 @@ class SnapshotCorpus implements Corpus {
   private readonly bases: number[] = [];
   private readonly recent: Array<[string, MemoryDoc]>;
   private readonly recentBase: number;
+  /** Per document number, flattened once so ranking's per-document lookups are array reads. */
+  private readonly lengths: Uint32Array;
+  private readonly live: Uint8Array;
+  private readonly tagLists: Array<readonly string[]>;
 
   constructor(private readonly snapshot: IndexSnapshot<MemoryDoc, MemorySegment>) {
     let base = 0;
@@ -122,33 +126,40 @@ class SnapshotCorpus implements Corpus {
     this.recentBase = base;
     this.recent = [...snapshot.changed].filter((entry): entry is [string, MemoryDoc] => entry[1] !== null);
     this.size = base + this.recent.length;
-  }
-
-  private locate(doc: number): { segment: MemorySegment; position: number } | null {
-    if (doc >= this.recentBase) return null;
-    let s = this.bases.length - 1;
-    while (this.bases[s]! > doc) s--;
-    return { segment: this.snapshot.segments[s]!, position: doc - this.bases[s]! };
+    this.lengths = new Uint32Array(this.size);
+    this.live = new Uint8Array(this.size).fill(1);
+    this.tagLists = new Array(this.size);
+    snapshot.segments.forEach((segment, s) => {
+      const b = this.bases[s]!;
+      for (let i = 0; i < segment.ids.length; i++) {
+        this.lengths[b + i] = segment.lens[i]!;
+        this.tagLists[b + i] = segment.tags[i]!;
+        if (snapshot.changed.has(segment.ids[i]!)) this.live[b + i] = 0;
+      }
+    });
+    this.recent.forEach(([, doc], i) => {
+      this.lengths[base + i] = doc.len;
+      this.tagLists[base + i] = doc.tags;
+    });
   }
 
   isLive(doc: number): boolean {
-    const found = this.locate(doc);
-    return !found || !this.snapshot.changed.has(found.segment.ids[found.position]!);
+    return this.live[doc] === 1;
   }
 
   id(doc: number): string {
-    const found = this.locate(doc);
-    return found ? found.segment.ids[found.position]! : this.recent[doc - this.recentBase]![0];
+    if (doc >= this.recentBase) return this.recent[doc - this.recentBase]![0];
+    let s = this.bases.length - 1;
+    while (this.bases[s]! > doc) s--;
+    return this.snapshot.segments[s]!.ids[doc - this.bases[s]!]!;
   }
 
   length(doc: number): number {
-    const found = this.locate(doc);
-    return found ? found.segment.lens[found.position]! : this.recent[doc - this.recentBase]![1].len;
+    return this.lengths[doc]!;
   }
 
   tags(doc: number): readonly string[] {
-    const found = this.locate(doc);
-    return found ? found.segment.tags[found.position]! : this.recent[doc - this.recentBase]![1].tags;
+    return this.tagLists[doc]!;
   }
 
   forEachPrefix(prefix: string, visit: (term: string, doc: number, tf: number) => void): void {
