@@ -59,7 +59,6 @@ function mapSqliteError(err: unknown): unknown {
   return err;
 }
 
-
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   const { file } = options;
   const inMemory = file === ':memory:' || file === '';
@@ -87,6 +86,8 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   const prepare = (sql: string): Database.Statement => {
     let stmt = statements.get(sql);
     if (!stmt) {
+      // IN lists of every length make distinct texts: keep the cache bounded.
+      if (statements.size >= 1000) statements.clear();
       stmt = db.prepare(sql);
       statements.set(sql, stmt);
     }

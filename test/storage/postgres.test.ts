@@ -188,10 +188,11 @@ if (await postgresAvailableForTests('PostgreSQL storage driver')) {
 
     it('a lock wait longer than the statement timeout ends in StoreUnavailable, not a hang', async () => {
       const { store, cleanup } = await makePostgresTestStore({ statementTimeoutMs: 300 });
-      const u = newUser();
-      await store.createUser(u);
-      const lock = await holdUserLock(store, u.id);
+      let lock: { release: () => Promise<void> } | undefined;
       try {
+        const u = newUser();
+        await store.createUser(u);
+        lock = await holdUserLock(store, u.id);
         const t0 = Date.now();
         await assert.rejects(
           store.transaction(async (tx) => {
@@ -204,29 +205,29 @@ if (await postgresAvailableForTests('PostgreSQL storage driver')) {
         // the user needs the user row (foreign key) and waits, here until timeout.
         await assert.rejects(store.putRecords([newRecord(u.id)]), StoreUnavailable);
       } finally {
-        await lock.release();
+        await lock?.release();
         await cleanup();
       }
     });
 
     it('a transaction whose failed statement was swallowed by the caller does not silently roll back', async () => {
       const { store, cleanup } = await makePostgresTestStore({ statementTimeoutMs: 300 });
-      const u = newUser();
-      await store.createUser(u);
-      const lock = await holdUserLock(store, u.id);
-      const other = newUser();
       try {
-        await assert.rejects(
-          store.transaction(async (tx) => {
-            await tx.createUser(other);
-            await tx.lockUser(u.id).catch(() => undefined); // times out: the transaction is now aborted
-          }),
-          (err: unknown) => err instanceof StorageError && err.code === 'TX_ABORTED',
-        );
-      } finally {
-        await lock.release();
-      }
-      try {
+        const u = newUser();
+        await store.createUser(u);
+        const lock = await holdUserLock(store, u.id);
+        const other = newUser();
+        try {
+          await assert.rejects(
+            store.transaction(async (tx) => {
+              await tx.createUser(other);
+              await tx.lockUser(u.id).catch(() => undefined); // times out: the transaction is now aborted
+            }),
+            (err: unknown) => err instanceof StorageError && err.code === 'TX_ABORTED',
+          );
+        } finally {
+          await lock.release();
+        }
         assert.equal(await store.findUserById(other.id), null);
       } finally {
         await cleanup();
