@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError } from '../errors.ts';
 import type { RecordRow, Store, Transaction } from '../storage/store.ts';
 import { RecordCodec, UnreadableRecord } from './codec.ts';
+import { nextCreatedAt } from './creation-order.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { type GraphDoc, GraphIndex, type GraphPosition, type GraphView } from './graph-index.ts';
 import {
@@ -105,59 +106,39 @@ export class KnowledgeGraph {
     });
   }
 
-  /**
-   * The creation time for the first of a call's new rows; the i-th gets this
-   * plus i. Graph order is creation order (as in the reference file), and rows
-   * of one call share a millisecond, so ids alone would shuffle them; starting
-   * after the newest row of the kind keeps quick successive calls in order too.
-   * Called under the user's lock, so no other writer can interleave.
-   */
-  private async nextCreatedAt(tx: Transaction, kind: 'entity' | 'relation', now: number): Promise<number> {
-    const [newest] = await tx.listRecords(this.userId, { kind, limit: 1 });
-    return newest ? Math.max(now, newest.createdAt + 1) : now;
-  }
-
   /** Entities whose name already exists are skipped (as are repeats within the call); returns those created. */
   async createEntities(entities: Entity[]): Promise<Entity[]> {
-    return this.write(async (tx) => {
-      const existing = await tx.findRecordsByLookup(this.userId, 'entity', entities.map((e) => this.entityLookup(e.name)));
-      const taken = new Set(existing.map((row) => row.lookup));
-      const now = Date.now();
-      const firstCreatedAt = await this.nextCreatedAt(tx, 'entity', now);
-      const created: Entity[] = [];
-      const rows: RecordRow[] = [];
-      for (const entity of entities) {
-        const row = this.sealEntity(entity, randomUUID(), firstCreatedAt + rows.length, now);
-        if (taken.has(row.lookup)) continue;
-        taken.add(row.lookup);
-        rows.push(row);
-        created.push(toEntity({ kind: 'entity', ...entity }));
-      }
-      await tx.putRecords(rows);
-      await this.index.apply(tx, rows.map((row, i) => ({ id: row.id, doc: entityDoc(created[i]!, row.createdAt), isNew: true })));
-      return created;
-    });
+    return this.createNew('entity', entities.map((e) => toEntity({ kind: 'entity', ...e })), (e) => this.entityLookup(e.name), (e, id, createdAt, now) => this.sealEntity(e, id, createdAt, now), entityDoc);
   }
 
   /** Relations that already exist (same from, to and type) are skipped; returns those created. */
   async createRelations(relations: Relation[]): Promise<Relation[]> {
+    return this.createNew('relation', relations.map((r) => toRelation({ kind: 'relation', ...r })), (r) => this.relationLookup(r), (r, id, createdAt, now) => this.sealRelation(r, id, createdAt, now), relationDoc);
+  }
+
+  /** Creates the items whose lookup tag is not taken yet (by a stored record or an earlier item), in order. */
+  private async createNew<T>(
+    kind: 'entity' | 'relation',
+    items: T[],
+    lookupOf: (item: T) => string,
+    seal: (item: T, id: string, createdAt: number, now: number) => RecordRow,
+    docOf: (item: T, createdAt: number) => GraphDoc,
+  ): Promise<T[]> {
     return this.write(async (tx) => {
-      const existing = await tx.findRecordsByLookup(this.userId, 'relation', relations.map((r) => this.relationLookup(r)));
+      const existing = await tx.findRecordsByLookup(this.userId, kind, items.map(lookupOf));
       const taken = new Set(existing.map((row) => row.lookup));
+      const fresh = items.filter((item) => {
+        const lookup = lookupOf(item);
+        if (taken.has(lookup)) return false;
+        taken.add(lookup);
+        return true;
+      });
       const now = Date.now();
-      const firstCreatedAt = await this.nextCreatedAt(tx, 'relation', now);
-      const created: Relation[] = [];
-      const rows: RecordRow[] = [];
-      for (const relation of relations) {
-        const row = this.sealRelation(relation, randomUUID(), firstCreatedAt + rows.length, now);
-        if (taken.has(row.lookup)) continue;
-        taken.add(row.lookup);
-        rows.push(row);
-        created.push(toRelation({ kind: 'relation', ...relation }));
-      }
+      const firstCreatedAt = await nextCreatedAt(tx, this.userId, kind, now);
+      const rows = fresh.map((item, i) => seal(item, randomUUID(), firstCreatedAt + i, now));
       await tx.putRecords(rows);
-      await this.index.apply(tx, rows.map((row, i) => ({ id: row.id, doc: relationDoc(created[i]!, row.createdAt), isNew: true })));
-      return created;
+      await this.index.apply(tx, rows.map((row, i) => ({ id: row.id, doc: docOf(fresh[i]!, row.createdAt), isNew: true })));
+      return fresh;
     });
   }
 

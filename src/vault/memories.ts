@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError, notFound } from '../errors.ts';
 import type { RecordRow, Store } from '../storage/store.ts';
 import { RecordCodec, UnreadableRecord } from './codec.ts';
+import { nextCreatedAt } from './creation-order.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { type Memory, type MemoryRecord, memorySchema, normaliseTags, toMemory } from './records.ts';
 import type { MemoryIndex } from './memory-index.ts';
@@ -45,8 +46,7 @@ export class MemoryBook {
       await tx.lockUser(this.userId);
       // Lists are newest first by creation time: two memories created in one
       // millisecond would otherwise come back in random (id) order.
-      const [newest] = await tx.listRecords(this.userId, { kind: 'memory', limit: 1 });
-      const createdAt = newest ? Math.max(Date.now(), newest.createdAt + 1) : Date.now();
+      const createdAt = await nextCreatedAt(tx, this.userId, 'memory');
       const iso = new Date(createdAt).toISOString();
       const created: MemoryRecord = {
         kind: 'memory',
