@@ -131,45 +131,24 @@ const ignore = () => undefined;
 
 
 /**
- * Inside a transaction. A failed statement aborts a PostgreSQL transaction
- * as a whole, where SQLite only undoes that statement. So that a caller may
- * catch, say, a UniqueViolation and carry on (as it can on SQLite), every
- * write runs under a savepoint and a failed one is undone alone. A failed
- * read, or a savepoint that cannot be restored, marks the transaction failed:
- * it will not commit.
+ * Inside a transaction: any failed statement fails the transaction, even if
+ * the caller catches the error (as PostgreSQL itself does), so it can never
+ * commit half of its work. SQLite's driver keeps the same rule.
  */
-function transactionExecutor(client: pg.PoolClient, markFailed: () => void): Executor {
+function transactionExecutor(client: pg.PoolClient, failed: { value: boolean }): Executor {
   const inner = executorOn(client);
+  const failing = async <T>(run: () => Promise<T>): Promise<T> => {
+    if (failed.value) throw txAborted();
+    try {
+      return await run();
+    } catch (err) {
+      failed.value = true;
+      throw err;
+    }
+  };
   return {
-    async all(sql, params) {
-      try {
-        return await inner.all(sql, params);
-      } catch (err) {
-        markFailed();
-        throw err;
-      }
-    },
-    async run(sql, params) {
-      try {
-        await client.query('SAVEPOINT anamnesis_stmt');
-      } catch (err) {
-        markFailed();
-        throw mapPgError(err);
-      }
-      try {
-        const n = await inner.run(sql, params);
-        await client.query('RELEASE SAVEPOINT anamnesis_stmt');
-        return n;
-      } catch (err) {
-        try {
-          await client.query('ROLLBACK TO SAVEPOINT anamnesis_stmt');
-          await client.query('RELEASE SAVEPOINT anamnesis_stmt');
-        } catch {
-          markFailed();
-        }
-        throw mapPgError(err);
-      }
-    },
+    all: (sql, params) => failing(() => inner.all(sql, params)),
+    run: (sql, params) => failing(() => inner.run(sql, params)),
   };
 }
 
@@ -230,7 +209,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     // closing the connection between two statements would crash the process.
     client.on('error', ignore);
     let broken = false;
-    let failed = false;
+    const failed = { value: false };
     try {
       try {
         await client.query('BEGIN');
@@ -238,7 +217,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         broken = true;
         throw mapPgError(err);
       }
-      const scoped = endable(transactionExecutor(client, () => (failed = true)));
+      const scoped = endable(transactionExecutor(client, failed));
       const tx: Transaction = {
         ...makeOps(scoped.ex, (w) => w(tx)),
         async lockUser(userId) {
@@ -260,8 +239,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       scoped.end();
       let outcome: string;
       try {
-        outcome = failed ? 'ROLLBACK' : (await client.query('COMMIT')).command;
-        if (failed) await client.query('ROLLBACK');
+        outcome = failed.value ? 'ROLLBACK' : (await client.query('COMMIT')).command;
+        if (failed.value) await client.query('ROLLBACK');
       } catch (err) {
         broken = true;
         throw mapPgError(err);

@@ -113,16 +113,21 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   };
 
   // A transaction's statements: never run in autocommit mode after SQLite
-  // aborted the transaction on its own.
+  // aborted the transaction on its own; and, as on PostgreSQL, any failed
+  // statement fails the whole transaction even if the caller catches it.
+  let statementFailed = false;
+  const inTransaction = async <T>(run: () => Promise<T>): Promise<T> => {
+    if (!db.inTransaction || statementFailed) throw txAborted();
+    try {
+      return await run();
+    } catch (err) {
+      statementFailed = true;
+      throw err;
+    }
+  };
   const inOpenTransaction: Executor = {
-    async all(sql, params) {
-      if (!db.inTransaction) throw txAborted();
-      return direct.all(sql, params);
-    },
-    async run(sql, params) {
-      if (!db.inTransaction) throw txAborted();
-      return direct.run(sql, params);
-    },
+    all: (sql, params) => inTransaction(() => direct.all(sql, params)),
+    run: (sql, params) => inTransaction(() => direct.run(sql, params)),
   };
 
   const mutex = new Mutex();
@@ -142,6 +147,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   const transaction = <T>(work: (tx: Transaction) => Promise<T>): Promise<T> =>
     mutex.run(async () => {
       exec('BEGIN IMMEDIATE');
+      statementFailed = false;
       const scoped = endable(inOpenTransaction);
       const tx: Transaction = {
         ...makeOps(scoped.ex, (w) => w(tx)),
@@ -169,6 +175,10 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
       // SQLite rolls a whole transaction back by itself on some errors (I/O,
       // disk full, busy); if the caller caught one and went on, refuse to commit.
       if (!db.inTransaction) throw txAborted();
+      if (statementFailed) {
+        db.exec('ROLLBACK');
+        throw txAborted();
+      }
       try {
         exec('COMMIT');
       } catch (err) {
