@@ -1,6 +1,7 @@
-// The team's shared test vectors live beside the repository, not in it: CI
-// clones the repo with `shared/` as a sibling, so the vectors are at
-// <repo root>/../shared/vectors.
+// The team's test vectors (Fernet, HKDF, Argon2, with provenance in their
+// README) are kept in test/vectors, a copy of ../shared/vectors, so a clone
+// tests itself wherever it is checked out. When the shared folder is beside
+// the repository (as in CI), vectors.test.ts checks the copy has not drifted.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,14 +9,13 @@ import { fileURLToPath } from 'node:url';
 /** The repository root: this file is <root>/test/helpers/shared-vectors.ts. */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+export const vectorsDir = path.join(repoRoot, 'test', 'vectors');
 export const sharedVectorsDir = path.resolve(repoRoot, '..', 'shared', 'vectors');
 
 /** Parse one vector file, e.g. `loadVectors<FernetInvalid[]>('fernet/invalid.json')`. */
 export function loadVectors<T>(relativePath: string): T {
-  const file = path.join(sharedVectorsDir, relativePath);
-  if (!existsSync(file)) {
-    throw new Error(`test vector ${relativePath} not found at ${file}: clone the shared repository beside this one (../shared/vectors)`);
-  }
+  const file = path.join(vectorsDir, relativePath);
+  if (!existsSync(file)) throw new Error(`test vector ${relativePath} not found at ${file}`);
   return JSON.parse(readFileSync(file, 'utf8')) as T;
 }
 
