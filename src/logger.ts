@@ -21,13 +21,27 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
 }
 
+/**
+ * The stack's frames without its header. V8 writes `name: message` first, and
+ * a message may span lines, so the header is cut off whole and only the
+ * `    at …` frame lines that follow are kept.
+ */
+function stackFrames(error: Error): string | undefined {
+  if (!error.stack) return undefined;
+  const header = error.message ? `${error.name}: ${error.message}` : error.name;
+  const body = error.stack.startsWith(header) ? error.stack.slice(header.length) : error.stack;
+  const frames = body.split('\n').filter((line) => /^ {4}at /.test(line));
+  return frames.length > 0 ? frames.join('\n') : undefined;
+}
+
 /** An error as a log may show it: its class, code and stack frames, never its message. */
 export function describeErrorForLog(error: unknown): { error_name: string; error_code?: string; stack?: string } {
   if (!(error instanceof Error)) return { error_name: typeof error };
   const code = (error as { code?: unknown }).code;
+  const stack = stackFrames(error);
   return {
     error_name: error.name,
     ...(typeof code === 'string' ? { error_code: code } : {}),
-    ...(error.stack ? { stack: error.stack.split('\n').slice(1).join('\n') } : {}),
+    ...(stack ? { stack } : {}),
   };
 }

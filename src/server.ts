@@ -1,7 +1,8 @@
 // Starts the service: configuration, storage, app, listen. Nothing else.
 import { ConfigError, loadConfig } from './config.ts';
 import { buildApp } from './http/app.ts';
-import { createLogger, describeErrorForLog } from './logger.ts';
+import { installCrashHandlers } from './crash.ts';
+import { createLogger } from './logger.ts';
 import { openStore } from './storage/open.ts';
 
 async function main(): Promise<void> {
@@ -16,15 +17,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  // A crash prints the error's class and stack frames, never its message.
-  process.on('uncaughtException', (error) => {
-    logger.fatal(describeErrorForLog(error), 'uncaught exception');
-    process.exit(1);
-  });
-  process.on('unhandledRejection', (error) => {
-    logger.fatal(describeErrorForLog(error), 'unhandled rejection');
-    process.exit(1);
-  });
+  installCrashHandlers(logger);
 
   const store = await openStore(config);
   const app = await buildApp({ config, store, logger });

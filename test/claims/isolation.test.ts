@@ -1,0 +1,173 @@
+// Claim 03, "compromise of one is compromise of one": user B's API key and
+// session, tried against user A's memory ids, entity names, relations and
+// sessions on every REST route and every MCP tool, open nothing of A's. Reads
+// return only B's data; writes aimed at A's records miss (404, or act on B's
+// own graph); A's data is exactly as it was afterwards. The test fails if a
+// route or tool is added without being tried here.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { bearer, browser, cookieFrom, makeTestApp, signUp, type TestApp, type TestUser } from '../helpers/app.ts';
+import { testDrivers } from '../http/support.ts';
+import { mcpInject, mcpToolNames } from './support.ts';
+
+const A_SECRET = 'A-only: the vermilion sextant is under the floorboard';
+const A_TAG = 'a-only-tag';
+const A_ENTITY = 'A-only Entity Marguerite';
+const A_OTHER = 'A-only Entity Bartholomew';
+const A_OBSERVATION = 'A-only observation: speaks Basque';
+const A_RELATION = 'a-only-knows';
+
+/** A's data as A sees it, without the export's timestamp. */
+async function snapshotOf(t: TestApp, user: TestUser): Promise<unknown> {
+  const response = await t.app.inject({ method: 'GET', url: '/api/v1/export?format=json', headers: bearer(user.apiKey) });
+  assert.equal(response.statusCode, 200);
+  const { exported_at: _when, ...rest } = response.json();
+  return rest;
+}
+
+for (const driver of await testDrivers('claims: one user opens nothing of another')) {
+  describe(`one user's key or session opens nothing of another's (${driver})`, () => {
+    let t: TestApp;
+    let a: TestUser;
+    let b: TestUser;
+    let aMemoryId: string;
+    let aSessionId: string;
+    let before_: unknown;
+    const triedRoutes = new Set<string>();
+    const triedTools = new Set<string>();
+
+    /** A REST request as B (B's API key unless `headers` carry B's session cookie); remembers the route it tried. */
+    const asB = async (route: string, options: { method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; url: string; headers?: Record<string, string>; payload?: object | string }) => {
+      triedRoutes.add(route);
+      const credential = options.headers?.cookie ? {} : bearer(b.apiKey);
+      return t.app.inject({ method: options.method, url: options.url, headers: { ...credential, ...options.headers }, ...(options.payload !== undefined ? { payload: options.payload } : {}) });
+    };
+    const toolAsB = async (name: string, args: Record<string, unknown>) => {
+      triedTools.add(name);
+      const answer = await mcpInject(t.app, b.apiKey, name, args);
+      assert.equal(answer.status, 200, `${name}: ${answer.text}`);
+      return answer;
+    };
+
+    before(async () => {
+      t = await makeTestApp({ driver });
+      a = await signUp(t.app);
+      b = await signUp(t.app);
+      const created = await t.app.inject({ method: 'POST', url: '/api/v1/memories', headers: bearer(a.apiKey), payload: { content: A_SECRET, tags: [A_TAG] } });
+      aMemoryId = created.json().id;
+      await mcpInject(t.app, a.apiKey, 'create_entities', { entities: [{ name: A_ENTITY, entityType: 'person', observations: [A_OBSERVATION] }, { name: A_OTHER, entityType: 'person', observations: [] }] });
+      await mcpInject(t.app, a.apiKey, 'create_relations', { relations: [{ from: A_ENTITY, to: A_OTHER, relationType: A_RELATION }] });
+      await t.app.inject({ method: 'POST', url: '/api/v1/memories', headers: bearer(b.apiKey), payload: { content: 'B owns this one' } });
+      const aSessions = await t.app.inject({ method: 'GET', url: '/api/v1/sessions', headers: { cookie: a.cookie } });
+      aSessionId = aSessions.json().sessions[0].id;
+      before_ = await snapshotOf(t, a);
+    });
+    after(() => t.close());
+
+    it("B's key reaches none of A's memories through the memory routes", async () => {
+      for (const method of ['GET', 'PATCH', 'DELETE'] as const) {
+        const answer = await asB(`${method} /api/v1/memories/{id}`, { method, url: `/api/v1/memories/${aMemoryId}`, ...(method === 'PATCH' ? { payload: { content: 'overwritten by B' } } : {}) });
+        assert.equal(answer.statusCode, 404, `${method} of A's memory with B's key`);
+        assert.doesNotMatch(answer.body, /vermilion/);
+      }
+      const list = await asB('GET /api/v1/memories', { method: 'GET', url: '/api/v1/memories?limit=100' });
+      assert.deepEqual(list.json().items.map((m: { content: string }) => m.content), ['B owns this one']);
+      const byTag = await asB('GET /api/v1/memories', { method: 'GET', url: `/api/v1/memories?tag=${A_TAG}` });
+      assert.deepEqual(byTag.json().items, []);
+      const search = await asB('GET /api/v1/memories/search', { method: 'GET', url: '/api/v1/memories/search?q=vermilion%20sextant' });
+      assert.deepEqual(search.json().results, []);
+      const created = await asB('POST /api/v1/memories', { method: 'POST', url: '/api/v1/memories', payload: { content: 'B writes its own', tags: [A_TAG] } });
+      assert.equal(created.statusCode, 201);
+    });
+
+    it("B's exports hold only B's records; A's encrypted export does not import under B's key", async () => {
+      const json = await asB('GET /api/v1/export', { method: 'GET', url: '/api/v1/export?format=json' });
+      assert.equal(json.json().user_id, b.userId);
+      assert.doesNotMatch(json.body, /A-only|vermilion/);
+      const encrypted = await asB('GET /api/v1/export', { method: 'GET', url: '/api/v1/export?format=encrypted' });
+      assert.doesNotMatch(encrypted.body, new RegExp(aMemoryId));
+      const aExport = (await t.app.inject({ method: 'GET', url: '/api/v1/export?format=encrypted', headers: bearer(a.apiKey) })).body;
+      const imported = await asB('POST /api/v1/import', { method: 'POST', url: '/api/v1/import?format=encrypted', headers: { 'content-type': 'application/x-ndjson' }, payload: aExport });
+      assert.equal(imported.statusCode, 200);
+      assert.deepEqual(imported.json().imported, { memories: 0, entities: 0, relations: 0, observations: 0 });
+      assert.equal(imported.json().errors.length, 4, "each of A's tokens refused");
+      for (const error of imported.json().errors) assert.match(error.message, /does not open/);
+      // The reference format names entities: B importing A's entity name creates B's own entity.
+      const jsonl = await asB('POST /api/v1/import', { method: 'POST', url: '/api/v1/import?format=mcp-memory-jsonl', headers: { 'content-type': 'application/x-ndjson' }, payload: JSON.stringify({ type: 'entity', name: A_ENTITY, entityType: 'impostor', observations: ['B says so'] }) });
+      assert.equal(jsonl.json().imported.entities, 1, "B's namesake is new to B's graph");
+    });
+
+    it("B's sessions, account and key routes touch only B", async () => {
+      const me = await asB('GET /api/v1/accounts/current', { method: 'GET', url: '/api/v1/accounts/current' });
+      assert.equal(me.json().user_id, b.userId);
+      const sessions = await asB('GET /api/v1/sessions', { method: 'GET', url: '/api/v1/sessions', headers: { cookie: b.cookie } });
+      assert.ok(sessions.json().sessions.every((s: { id: string }) => s.id !== aSessionId));
+      const revoke = await asB('DELETE /api/v1/sessions/{id}', { method: 'DELETE', url: `/api/v1/sessions/${aSessionId}`, headers: { ...browser(b.cookie) } });
+      assert.equal(revoke.statusCode, 404, "B's session cannot revoke A's session");
+      // B's locked session refuses A's API key.
+      const login = await t.app.inject({ method: 'POST', url: '/api/v1/sessions', payload: { email: b.email, password: b.password } });
+      triedRoutes.add('POST /api/v1/sessions');
+      const bLocked = cookieFrom(login);
+      const unlock = await asB('POST /api/v1/sessions/unlock', { method: 'POST', url: '/api/v1/sessions/unlock', headers: { ...browser(bLocked) }, payload: { api_key: a.apiKey } });
+      assert.equal(unlock.statusCode, 403);
+      assert.equal((await t.app.inject({ method: 'GET', url: '/api/v1/memories', headers: { cookie: bLocked } })).statusCode, 403, 'still locked');
+      // A's password does not delete B's account or reset B's key, and touches nothing of A's.
+      const del = await asB('DELETE /api/v1/accounts/current', { method: 'DELETE', url: '/api/v1/accounts/current', headers: { ...browser(b.cookie) }, payload: { password: 'not B password at all 123' } });
+      assert.equal(del.statusCode, 403);
+      const reset = await asB('POST /api/v1/keys/reset', { method: 'POST', url: '/api/v1/keys/reset', headers: { ...browser(b.cookie) }, payload: { password: 'not B password at all 123', confirm: 'DELETE MY MEMORIES' } });
+      assert.equal(reset.statusCode, 403);
+      // B rotates its own key: only B's records are re-encrypted.
+      const pending = (await asB('POST /api/v1/keys/rotate', { method: 'POST', url: '/api/v1/keys/rotate' })).json().api_key as string;
+      const confirm = await asB('POST /api/v1/keys/rotate/confirm', { method: 'POST', url: '/api/v1/keys/rotate/confirm', headers: bearer(pending) });
+      assert.equal(confirm.json().records, 3, "B's two memories and B's imported entity, nothing of A's");
+      b = { ...b, apiKey: pending };
+      // B logs out: A's sessions stay.
+      const logout = await asB('DELETE /api/v1/sessions/current', { method: 'DELETE', url: '/api/v1/sessions/current', headers: { ...browser(bLocked) } });
+      assert.equal(logout.statusCode, 204);
+      assert.equal((await t.app.inject({ method: 'GET', url: '/api/v1/memories', headers: { cookie: a.cookie } })).statusCode, 200, "A's session still works");
+      // Public routes: a sign-up with A's email is refused and learns nothing of A's data.
+      triedRoutes.add('POST /api/v1/accounts');
+      const dup = await t.app.inject({ method: 'POST', url: '/api/v1/accounts', payload: { email: a.email, password: 'another long passphrase 77' } });
+      assert.equal(dup.statusCode, 409);
+      assert.doesNotMatch(dup.body, /A-only|vermilion/);
+    });
+
+    it("every MCP tool with B's key misses A's memories, entities, observations and relations", async () => {
+      assert.match((await toolAsB('update_memory', { id: aMemoryId, content: 'B was here' })).text, /not found/);
+      assert.match((await toolAsB('forget', { id: aMemoryId })).text, /not found/);
+      assert.deepEqual((await toolAsB('recall', { query: 'vermilion sextant' })).structured.results, []);
+      assert.ok((await toolAsB('list_memories', {})).structured.items.every((m: { content: string }) => !m.content.includes('vermilion')));
+      assert.ok((await toolAsB('remember', { content: 'B remembers its own' })).isError === false);
+      assert.deepEqual((await toolAsB('search_nodes', { query: 'Basque' })).structured.entities, []);
+      assert.deepEqual((await toolAsB('open_nodes', { names: [A_OTHER] })).structured, { entities: [], relations: [] });
+      const graph = (await toolAsB('read_graph', {})).structured;
+      assert.deepEqual(graph.entities.map((e: { entityType: string }) => e.entityType), ['impostor'], "only B's namesake");
+      assert.deepEqual(graph.relations, []);
+      assert.equal((await toolAsB('add_observations', { observations: [{ entityName: A_OTHER, contents: ['B adds'] }] })).isError, true, "A's entity is unknown to B");
+      await toolAsB('delete_observations', { deletions: [{ entityName: A_ENTITY, observations: [A_OBSERVATION] }] });
+      await toolAsB('delete_relations', { relations: [{ from: A_ENTITY, to: A_OTHER, relationType: A_RELATION }] });
+      await toolAsB('delete_entities', { entityNames: [A_OTHER, A_ENTITY] });
+      assert.equal((await toolAsB('create_entities', { entities: [{ name: A_OTHER, entityType: 'impostor', observations: [] }] })).structured.entities.length, 1, 'new in B’s graph');
+      assert.equal((await toolAsB('create_relations', { relations: [{ from: A_OTHER, to: A_ENTITY, relationType: A_RELATION }] })).isError, false);
+    });
+
+    it("B's session cookie shows none of A's data on the web pages", async () => {
+      for (const url of ['/app', '/app/graph', '/app/sessions', `/app/memories/${aMemoryId}/edit`, `/app/memories/${aMemoryId}/delete`]) {
+        const page = await t.app.inject({ method: 'GET', url, headers: { cookie: b.cookie } });
+        assert.ok(page.statusCode < 500, `${url}: ${page.statusCode}`);
+        // B has namesakes of A's entities by now (created above); A's content is what must not show.
+        assert.doesNotMatch(page.body, /vermilion|Basque/, url);
+        assert.ok(!page.body.includes(aSessionId), `${url} shows A's session id`);
+      }
+    });
+
+    it("afterwards A's data is exactly as before, and every route and tool was tried", async () => {
+      assert.deepEqual(await snapshotOf(t, a), before_);
+      const openapi = (await t.app.inject({ method: 'GET', url: '/api/v1/openapi.json' })).json() as { paths: Record<string, Record<string, unknown>> };
+      const routes = Object.entries(openapi.paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`));
+      assert.deepEqual(routes.filter((r) => !triedRoutes.has(r)), [], 'REST routes not tried across users');
+      const tools = await mcpToolNames(t.app, a.apiKey);
+      assert.deepEqual(tools.filter((name) => !triedTools.has(name)), [], 'MCP tools not tried across users');
+    });
+  });
+}
