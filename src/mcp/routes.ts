@@ -5,14 +5,13 @@
 // event stream) and DELETE (session end) have no meaning without sessions:
 // 405. Every /.well-known/* path answers JSON, because MCP clients probe
 // them for OAuth metadata even when a header is configured.
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateApiKey } from '../accounts/authenticate.ts';
 import { AppError, unauthorized } from '../errors.ts';
 import { BEARER_CHALLENGE, bearerCredential, vaultOf } from '../http/auth.ts';
 import { errorBody } from '../http/errors.ts';
 import type { Services } from '../http/services.ts';
-import { describeErrorForLog } from '../logger.ts';
 import type { Store } from '../storage/store.ts';
 import { allowedHostsFor, isAllowedHost, isAllowedOrigin } from './host-check.ts';
 import { createMcpServer } from './server.ts';
@@ -43,28 +42,32 @@ function requireApiKey(store: Store) {
   };
 }
 
+/** The Fastify request as the web-standard Request the SDK's transport reads (its body is already parsed). */
+function webRequestOf(request: FastifyRequest): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (typeof value === 'string') headers.set(name, value);
+  }
+  return new Request(`${request.protocol}://${request.host}${request.url}`, { method: request.method, headers });
+}
+
 async function serveMcp(request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const server = createMcpServer(vaultOf(request), request.log);
-  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-  // The transport writes the answer itself: Fastify's onSend hooks do not run (its
-  // onResponse request log line still does), so the usual headers are set here.
-  reply.hijack();
-  const res = reply.raw;
-  res.setHeader('cache-control', 'no-store');
-  res.setHeader('x-content-type-options', 'nosniff');
-  res.on('close', () => {
-    void transport.close();
-    void server.close();
-  });
+  // JSON answers only (no event stream), so the web-standard transport is
+  // used directly: no Node-to-web stream bridging on every request.
+  const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
   try {
     await server.connect(transport);
-    await transport.handleRequest(request.raw, res, request.body);
-  } catch (error) {
-    request.log.error({ route: '/mcp', ...describeErrorForLog(error) }, 'request failed');
-    if (!res.headersSent) {
-      res.writeHead(500, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(errorBody('internal', 'something went wrong on our side')));
-    }
+    const response = await transport.handleRequest(webRequestOf(request), { parsedBody: request.body });
+    reply.code(response.status);
+    response.headers.forEach((value, name) => {
+      reply.header(name, value);
+    });
+    const body = await response.text();
+    await reply.send(body === '' ? null : body);
+  } finally {
+    await transport.close();
+    await server.close();
   }
 }
 

@@ -32,7 +32,11 @@ export interface IndexChange<Doc> {
   id: string;
   /** The document's new state; null when it was deleted. */
   doc: Doc | null;
-  /** True when the document did not exist before this change. */
+  /**
+   * True only for an id never indexed before (a freshly minted one), which
+   * lets the write skip looking for older copies. An id that may have existed,
+   * even if since deleted (an import of exported records), is not new.
+   */
   isNew: boolean;
 }
 
@@ -111,9 +115,7 @@ export class SegmentedIndex<Doc, View> {
     // A document still only in a delta has never reached a segment: it stays "new",
     // and deleting it needs no tombstone.
     const pending = new Map<string, DeltaPayload<Doc>>();
-    // A pending tombstone (new: false) outranks the caller's isNew: an id deleted
-    // and created again may still have its old copy in a segment.
-    const existing = await tx.getRecords(this.userId, changes.map((c) => this.deltaId(c.id)));
+    const existing = await tx.getRecords(this.userId, changes.filter((c) => !c.isNew).map((c) => this.deltaId(c.id)));
     for (const row of existing) {
       const delta = this.openDelta(row);
       pending.set(delta.id, delta);

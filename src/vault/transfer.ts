@@ -238,7 +238,7 @@ export class Transfer {
           if (!existing) {
             entitiesByName.set(record.name, { row, record: toEntity(record) });
             writes.set(row.id, row);
-            graphChanges.set(row.id, { id: row.id, doc: entityDoc(record, row.createdAt), isNew: true });
+            graphChanges.set(row.id, { id: row.id, doc: entityDoc(record, row.createdAt), isNew: false });
             report.imported.entities++;
             continue;
           }
@@ -248,20 +248,21 @@ export class Transfer {
           existing.record.observations.push(...added);
           report.imported.observations += added.length;
           writes.set(existing.row.id, this.vault.sealRow({ kind: 'entity', ...existing.record }, existing.row.id, existing.row.createdAt, Date.now()));
-          graphChanges.set(existing.row.id, { id: existing.row.id, doc: entityDoc(existing.record, existing.row.createdAt), isNew: graphChanges.get(existing.row.id)?.isNew ?? false });
+          graphChanges.set(existing.row.id, { id: existing.row.id, doc: entityDoc(existing.record, existing.row.createdAt), isNew: false });
         } else {
           const key = relationKey(record);
           if (existingRelations.has(key)) report.skipped.relations++;
           else {
             existingRelations.add(key);
             writes.set(row.id, row);
-            graphChanges.set(row.id, { id: row.id, doc: relationDoc(record, row.createdAt), isNew: true });
+            graphChanges.set(row.id, { id: row.id, doc: relationDoc(record, row.createdAt), isNew: false });
             report.imported.relations++;
           }
         }
       }
       await tx.putRecords([...writes.values()]);
-      await this.vault.index.record(tx, newMemories.map((record) => ({ record, isNew: true })));
+      // Imported ids come from outside and may have been indexed before: not new.
+      await this.vault.index.record(tx, newMemories.map((record) => ({ record, isNew: false })));
       await this.vault.graph.index.apply(tx, [...graphChanges.values()]);
     });
   }

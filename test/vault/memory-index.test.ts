@@ -59,19 +59,25 @@ describe('segmented memory index', () => {
         // Tiny segments and merge threshold, so few operations exercise roll-over and merging.
         const index = new SegmentedIndex(codec, userId, { segment: 'memory-index', delta: 'memory-delta', prefix: 'm' }, memorySegmentFormat, 4, 3);
         const live = new Map<string, MemoryDoc>();
+        // isNew promises an id never indexed before: once used, an id is never new again.
+        const used = new Set<string>();
         for (const o of ops) {
           await store.transaction(async (tx) => {
             await tx.lockUser(userId);
             if (o.type === 'bulk') {
               // Several documents in one change, as an import writes them: large enough to skip the deltas.
-              const changes = o.slots.map((slot) => ({ id: `doc-${slot}`, doc: memoryDoc(`${o.words.join(' ')} ${slot}`, []), isNew: !live.has(`doc-${slot}`) }));
+              const changes = o.slots.map((slot) => ({ id: `doc-${slot}`, doc: memoryDoc(`${o.words.join(' ')} ${slot}`, []), isNew: !used.has(`doc-${slot}`) }));
               await index.apply(tx, changes);
-              for (const change of changes) live.set(change.id, change.doc);
+              for (const change of changes) {
+                live.set(change.id, change.doc);
+                used.add(change.id);
+              }
             } else if (o.type === 'put') {
               const id = `doc-${o.slot}`;
               const doc = memoryDoc(o.words.join(' '), o.tags);
-              await index.apply(tx, [{ id, doc, isNew: !live.has(id) }]);
+              await index.apply(tx, [{ id, doc, isNew: !used.has(id) }]);
               live.set(id, doc);
+              used.add(id);
             } else if (live.has(`doc-${o.slot}`)) {
               await index.apply(tx, [{ id: `doc-${o.slot}`, doc: null, isNew: false }]);
               live.delete(`doc-${o.slot}`);
