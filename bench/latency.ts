@@ -1,0 +1,167 @@
+// Latency of the same MCP calls on our server and on the reference server:
+// write one, search, read all. Calls alternate one by one between the two
+// servers and between the record counts, in a fresh random order every
+// iteration, so machine noise (other processes, GC, disk writeback, a load
+// burst) hits every operation alike and the 1k-vs-10k comparison is not a
+// comparison of two different minutes. Every sample is one tool call as the
+// SDK client sees it, or, for "read all", the whole paging loop.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { type Entity, newEntity, newMemory, SEARCH_QUERIES, seededRandom } from './lib/data.ts';
+import { callTool } from './lib/mcp.ts';
+import { summarize, type Summary } from './lib/stats.ts';
+
+export type Group = 'write' | 'search' | 'read';
+export type Side = 'ours' | 'reference';
+
+export interface Operation {
+  /** Records the user held; with `id`, names the operation. */
+  size: number;
+  /** Stable key within a size, e.g. "ours remember". */
+  id: string;
+  side: Side;
+  group: Group;
+  tool: string;
+  /** What one sample is, for the report. */
+  note: string;
+}
+
+export interface OperationResult extends Operation, Summary {}
+
+interface Timed extends Operation {
+  run: (i: number) => Promise<void>;
+}
+
+export interface Plan {
+  warmup: number;
+  /** Iterations per group (each operation of every size called once per iteration). */
+  write: number;
+  search: number;
+  read: number;
+  /** Each group keeps going (up to 20 times its iterations) until it has measured this long. */
+  minSeconds: number;
+}
+
+/** One user's records on both servers. */
+export interface SizeClients {
+  size: number;
+  ours: Client;
+  reference: Client;
+  /** Entities + relations and memories held before the run, to check that read-all reads them all. */
+  graphRecords: number;
+  memories: number;
+}
+
+/** Pages through read_graph (1,000 a page, the maximum) and returns how many entities and relations came. */
+async function readWholeGraph(client: Client): Promise<number> {
+  let cursor: string | undefined;
+  let total = 0;
+  do {
+    const page = await callTool(client, { name: 'read_graph', arguments: { limit: 1000, ...(cursor ? { cursor } : {}) } });
+    total += (page.entities as unknown[]).length + (page.relations as unknown[]).length;
+    cursor = (page.next_cursor as string | undefined) ?? undefined;
+  } while (cursor);
+  return total;
+}
+
+async function listAllMemories(client: Client): Promise<number> {
+  let cursor: string | null = null;
+  let total = 0;
+  do {
+    const page = await callTool(client, { name: 'list_memories', arguments: { limit: 200, ...(cursor ? { cursor } : {}) } });
+    total += (page.items as unknown[]).length;
+    cursor = page.next_cursor as string | null;
+  } while (cursor);
+  return total;
+}
+
+/** Creates one entity and checks it was new (an existing name would be skipped, and cheaper). */
+async function createOne(client: Client, entity: Entity): Promise<void> {
+  const answer = await callTool(client, { name: 'create_entities', arguments: { entities: [entity] } });
+  if ((answer.entities as unknown[]).length !== 1) throw new Error('create_entities did not create the new entity');
+}
+
+function expectAll(what: string, got: number, want: number): void {
+  if (got !== want) throw new Error(`${what} read ${got} records, expected ${want}`);
+}
+
+/** Fisher-Yates with the seeded generator: the same orders every run. */
+function shuffled(count: number, random: () => number): number[] {
+  const order = Array.from({ length: count }, (_, i) => i);
+  for (let i = count - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
+
+/**
+ * Calls every operation once per iteration, in a new random order each time:
+ * an operation that always followed the reference's whole-file write would
+ * pay for its after-effects more than the others.
+ */
+async function alternate(operations: Timed[], iterations: number, warmup: number, minSeconds: number): Promise<OperationResult[]> {
+  const samples = operations.map(() => [] as number[]);
+  const random = seededRandom(operations.length);
+  let measuringSince = performance.now();
+  // Quick groups run on past `iterations` for `minSeconds`, so a burst of load from
+  // elsewhere on the machine cannot cover all of their samples.
+  const more = (i: number) => i < warmup + iterations || (performance.now() - measuringSince < minSeconds * 1000 && i < warmup + iterations * 20);
+  for (let i = 0; more(i); i++) {
+    if (i === warmup) measuringSince = performance.now();
+    for (const index of shuffled(operations.length, random)) {
+      const started = performance.now();
+      await operations[index]!.run(i);
+      if (i >= warmup) samples[index]!.push(performance.now() - started);
+    }
+  }
+  return operations.map(({ run: _run, ...operation }, index) => ({ ...operation, ...summarize(samples[index]!) }));
+}
+
+function searchOperations({ size, ours, reference }: SizeClients): Timed[] {
+  const query = (i: number) => SEARCH_QUERIES[i % SEARCH_QUERIES.length]!;
+  const call = (client: Client, name: string) => async (i: number) => void (await callTool(client, { name, arguments: { query: query(i) } }));
+  return [
+    { size, id: 'ours recall', side: 'ours', group: 'search', tool: 'recall', note: 'top 10 by BM25', run: call(ours, 'recall') },
+    { size, id: 'ours search_nodes', side: 'ours', group: 'search', tool: 'search_nodes', note: 'substring match', run: call(ours, 'search_nodes') },
+    { size, id: 'reference search_nodes', side: 'reference', group: 'search', tool: 'search_nodes', note: 'substring match', run: call(reference, 'search_nodes') },
+  ];
+}
+
+function readOperations({ size, ours, reference, graphRecords, memories }: SizeClients): Timed[] {
+  return [
+    { size, id: 'ours read_graph', side: 'ours', group: 'read', tool: 'read_graph', note: 'all pages of 1,000', run: async () => expectAll('our read_graph', await readWholeGraph(ours), graphRecords) },
+    { size, id: 'ours list_memories', side: 'ours', group: 'read', tool: 'list_memories', note: 'all pages of 200, its maximum', run: async () => expectAll('list_memories', await listAllMemories(ours), memories) },
+    {
+      size, id: 'reference read_graph', side: 'reference', group: 'read', tool: 'read_graph', note: 'one answer',
+      run: async () => {
+        const graph = await callTool(reference, { name: 'read_graph', arguments: {} });
+        expectAll('the reference read_graph', (graph.entities as unknown[]).length + (graph.relations as unknown[]).length, graphRecords);
+      },
+    },
+  ];
+}
+
+function writeOperations({ size, ours, reference }: SizeClients): Timed[] {
+  const random = seededRandom(size);
+  // Both servers create the same entity in iteration i, whichever comes first.
+  const created = new Map<number, Entity>();
+  const entity = (i: number) => {
+    if (!created.has(i)) created.set(i, newEntity(i, random));
+    return created.get(i)!;
+  };
+  return [
+    { size, id: 'ours remember', side: 'ours', group: 'write', tool: 'remember', note: 'one memory', run: async () => void (await callTool(ours, { name: 'remember', arguments: { ...newMemory(random) } })) },
+    { size, id: 'ours create_entities', side: 'ours', group: 'write', tool: 'create_entities', note: 'one new entity', run: (i) => createOne(ours, entity(i)) },
+    { size, id: 'reference create_entities', side: 'reference', group: 'write', tool: 'create_entities', note: 'one new entity', run: (i) => createOne(reference, entity(i)) },
+  ];
+}
+
+export async function runLatency(sizes: SizeClients[], plan: Plan): Promise<OperationResult[]> {
+  const all = (make: (clients: SizeClients) => Timed[]) => sizes.flatMap(make);
+  // Search and read first, so they see exactly the seeded records.
+  return [
+    ...(await alternate(all(searchOperations), plan.search, plan.warmup, plan.minSeconds)),
+    ...(await alternate(all(readOperations), plan.read, Math.min(plan.warmup, 2), plan.minSeconds)),
+    ...(await alternate(all(writeOperations), plan.write, plan.warmup, plan.minSeconds)),
+  ];
+}

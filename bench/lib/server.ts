@@ -1,0 +1,108 @@
+// Our service as users run it, for benchmarks: the real server process
+// (test/fixtures/server-process.ts starts it, on a free loopback port) with
+// rate limits off, quiet logs and a fresh data folder, and the few HTTP
+// calls a benchmark needs around it (sign up, import).
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { FORMAT_VERSION } from '../../src/crypto/keys.ts';
+import { JSON_EXPORT_FORMAT } from '../../src/vault/transfer.ts';
+import { REPO_ROOT, signUpRemote, startServer } from '../../test/fixtures/server-process.ts';
+import { type Dataset, datedMemories, type MemoryInput, memoryJsonl } from './data.ts';
+
+export { REPO_ROOT };
+
+export interface OurServer {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** PostgreSQL URL; without it the server uses SQLite in the data folder. */
+  databaseUrl?: string;
+  /** An existing data folder to serve (kept afterwards); by default a fresh temporary one, deleted on stop. */
+  dataDir?: string;
+  /** Writes a V8 CPU profile of the server (open it in Chrome DevTools) to this file when it stops. */
+  cpuProfileFile?: string;
+}
+
+export async function startOurServer(options: StartOptions = {}): Promise<OurServer> {
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'anamnesis-bench-'));
+  const removeDataDir = () => {
+    if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const server = await startServer({
+      env: {
+        ANAMNESIS_DATA_DIR: dataDir,
+        ANAMNESIS_RATE_LIMIT_FACTOR: '0',
+        LOG_LEVEL: 'warn',
+        ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
+        ...(options.cpuProfileFile ? { ANAMNESIS_CPU_PROFILE: options.cpuProfileFile } : {}),
+      },
+      ...(options.cpuProfileFile ? { script: 'bench/lib/profiled-server.ts' } : {}),
+    });
+    return {
+      url: server.url,
+      pid: server.child.pid!,
+      async stop() {
+        await server.stop();
+        removeDataDir();
+      },
+    };
+  } catch (error) {
+    removeDataDir();
+    throw error;
+  }
+}
+
+async function expectOk(response: Response, what: string): Promise<unknown> {
+  const body = await response.text();
+  if (!response.ok) throw new Error(`${what}: HTTP ${response.status} ${body.slice(0, 300)}`);
+  return JSON.parse(body);
+}
+
+export interface Account {
+  userId: string;
+  apiKey: string;
+}
+
+export async function signUp(url: string, label: string): Promise<Account> {
+  const { userId, apiKey } = await signUpRemote(url, `bench-${label}`);
+  return { userId, apiKey };
+}
+
+interface ImportReport {
+  imported: { memories: number; entities: number; relations: number };
+}
+
+/**
+ * Seeds an account the way a user would move in: the graph as the
+ * reference server's memory.jsonl, the memories as our JSON export.
+ */
+export async function importDataset(url: string, apiKey: string, dataset: Partial<Dataset>): Promise<void> {
+  const authorization = `Bearer ${apiKey}`;
+  if (dataset.entities?.length) {
+    const response = await fetch(`${url}/api/v1/import?format=mcp-memory-jsonl`, {
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/x-ndjson' },
+      body: memoryJsonl({ entities: dataset.entities, relations: dataset.relations ?? [] }),
+    });
+    const report = (await expectOk(response, 'graph import')) as ImportReport;
+    if (report.imported.entities !== dataset.entities.length || report.imported.relations !== (dataset.relations?.length ?? 0)) {
+      throw new Error(`graph import stored ${JSON.stringify(report.imported)}`);
+    }
+  }
+  if (dataset.memories?.length) await importMemories(url, apiKey, dataset.memories);
+}
+
+export async function importMemories(url: string, apiKey: string, memories: readonly MemoryInput[]): Promise<void> {
+  const response = await fetch(`${url}/api/v1/import?format=json`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ format: JSON_EXPORT_FORMAT, version: FORMAT_VERSION, memories: datedMemories(memories), entities: [], relations: [] }),
+  });
+  const report = (await expectOk(response, 'memory import')) as ImportReport;
+  if (report.imported.memories !== memories.length) throw new Error(`memory import stored ${report.imported.memories} of ${memories.length}`);
+}
