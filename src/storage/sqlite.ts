@@ -7,6 +7,7 @@
 // serialises: a transaction holds the store's mutex from BEGIN IMMEDIATE to
 // COMMIT/ROLLBACK, and every statement issued on the store itself (not on the
 // `tx` object) first waits for the mutex. Statements on `tx` run directly.
+// Transactions that queue up meanwhile share one commit (group commit).
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -21,6 +22,14 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Page cache of the connection in KiB (default: the build's, 16 MiB). A transaction larger than this spills uncommitted pages into the WAL. */
   cacheSizeKiB?: number;
+}
+
+type Settle = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** A transaction waiting for its batch: its work, and how to settle its caller's promise. */
+interface Queued {
+  work: (tx: Transaction) => Promise<unknown>;
+  settle: (result: Settle) => void;
 }
 
 /** A FIFO lock: `run` starts `fn` once every earlier holder has finished. */
@@ -149,54 +158,94 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     }
   };
 
-  const transaction = <T>(work: (tx: Transaction) => Promise<T>): Promise<T> =>
-    mutex.run(async () => {
+  const rollback = () => {
+    if (!db.inTransaction) return;
+    try {
+      db.exec('ROLLBACK');
+    } catch {
+      // The original error matters more; SQLite rolls back on its own when the connection closes.
+    }
+  };
+
+  /**
+   * Runs one caller's work inside the open batch, in its own savepoint: its
+   * failure undoes its own changes only. Resolves to how the work ended;
+   * the caller's promise settles after the batch's COMMIT.
+   */
+  const runInSavepoint = async (queued: Queued): Promise<Settle> => {
+    exec('SAVEPOINT anamnesis_work');
+    statementFailed = false;
+    const scoped = endable(inOpenTransaction);
+    const tx: Transaction = {
+      ...makeOps(scoped.ex, (w) => w(tx)),
+      // No-op beyond what is already held: BEGIN IMMEDIATE took SQLite's one
+      // database-wide write lock (other processes wait in BEGIN IMMEDIATE)
+      // and the store mutex keeps this process's other callers out, so no
+      // other writer of this user can interleave until COMMIT/ROLLBACK.
+      async lockUser() {},
+    };
+    let settle: Settle;
+    try {
+      const value = await queued.work(tx);
+      // A statement that failed (even if the caller caught it) fails the work, as on PostgreSQL.
+      settle = statementFailed ? { ok: false, error: txAborted() } : { ok: true, value };
+    } catch (error) {
+      settle = { ok: false, error };
+    }
+    scoped.end();
+    // SQLite rolls a whole transaction back by itself on some errors (I/O, disk full):
+    // then nothing of the batch is left to commit.
+    if (!db.inTransaction) throw settle.ok ? txAborted() : settle.error;
+    exec(settle.ok ? 'RELEASE anamnesis_work' : 'ROLLBACK TO anamnesis_work; RELEASE anamnesis_work');
+    return settle;
+  };
+
+  /**
+   * Group commit. Transactions queued while one runs are run back to back in
+   * one BEGIN IMMEDIATE … COMMIT, each in its own savepoint, so concurrent
+   * writers share one WAL commit instead of paying for one each. A caller's
+   * promise settles only once the COMMIT holding its work is done; if that
+   * COMMIT fails, every work of the batch fails with it.
+   */
+  const queue: Queued[] = [];
+  const MAX_BATCH = 64;
+  const runBatch = async (): Promise<void> => {
+    const batch = queue.splice(0, MAX_BATCH);
+    if (batch.length === 0) return;
+    const settled: Settle[] = [];
+    try {
       exec('BEGIN IMMEDIATE');
-      statementFailed = false;
-      const scoped = endable(inOpenTransaction);
-      const tx: Transaction = {
-        ...makeOps(scoped.ex, (w) => w(tx)),
-        // No-op beyond what is already held: BEGIN IMMEDIATE took SQLite's one
-        // database-wide write lock (other processes wait in BEGIN IMMEDIATE)
-        // and the store mutex keeps this process's other callers out, so no
-        // other writer of this user can interleave until COMMIT/ROLLBACK.
-        async lockUser() {},
-      };
-      let result: T;
-      try {
-        result = await work(tx);
-      } catch (err) {
-        scoped.end();
-        if (db.inTransaction) {
-          try {
-            db.exec('ROLLBACK');
-          } catch {
-            // The original error matters more; SQLite rolls back on its own when the connection closes.
-          }
-        }
-        throw err;
-      }
-      scoped.end();
-      // SQLite rolls a whole transaction back by itself on some errors (I/O,
-      // disk full, busy); if the caller caught one and went on, refuse to commit.
-      if (!db.inTransaction) throw txAborted();
-      if (statementFailed) {
-        db.exec('ROLLBACK');
-        throw txAborted();
-      }
-      try {
-        exec('COMMIT');
-      } catch (err) {
-        if (db.inTransaction) {
-          try {
-            db.exec('ROLLBACK');
-          } catch {
-            // see above
-          }
-        }
-        throw err;
-      }
-      return result;
+      for (const queued of batch) settled.push(await runInSavepoint(queued));
+      exec('COMMIT');
+    } catch (error) {
+      rollback();
+      for (const queued of batch) queued.settle({ ok: false, error });
+      return;
+    }
+    batch.forEach((queued, i) => queued.settle(settled[i]!));
+  };
+
+  // A batch starts on the next turn of the event loop, so that requests
+  // arriving together can join it; meanwhile the queue only grows.
+  let scheduled = false;
+  const scheduleBatch = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      void mutex.run(runBatch).then(() => {
+        if (queue.length > 0) scheduleBatch();
+      });
+    });
+  };
+
+  const transaction = <T>(work: (tx: Transaction) => Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      queue.push({
+        work,
+        settle: (result) => (result.ok ? resolve(result.value as T) : reject(result.error)),
+      });
+      scheduleBatch();
     });
 
   const ops: Ops = makeOps(guarded, (work) => transaction((tx) => work(tx)));

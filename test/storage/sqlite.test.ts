@@ -118,3 +118,43 @@ describe('SQLite driver', () => {
     }
   });
 });
+
+describe('SQLite group commit', () => {
+  it('transactions started together share a commit, yet each stands or falls alone', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'anamnesis.db');
+    const store = await openSqliteStore({ file });
+    try {
+      const user = newUser();
+      await store.createUser(user);
+      const records = Array.from({ length: 30 }, () => newRecord(user.id));
+      const failure = new Error('this work fails half-way');
+      // Started in one turn of the event loop: they queue into one batch.
+      const outcomes = await Promise.allSettled(
+        records.map((record, i) =>
+          store.transaction(async (tx) => {
+            await tx.putRecords([record]);
+            if (i % 3 === 0) throw failure;
+            return i;
+          }),
+        ),
+      );
+      outcomes.forEach((outcome, i) => {
+        if (i % 3 === 0) assert.deepEqual(outcome, { status: 'rejected', reason: failure });
+        else assert.deepEqual(outcome, { status: 'fulfilled', value: i });
+      });
+      const kept = records.filter((_, i) => i % 3 !== 0);
+      assert.deepEqual(new Set((await store.allRecords(user.id)).map((r) => r.id)), new Set(kept.map((r) => r.id)));
+      // What was acknowledged is committed: a second connection sees it.
+      const reader = new Database(file, { readonly: true });
+      try {
+        const row = reader.prepare('SELECT COUNT(*) AS n FROM records WHERE user_id = ?').get(user.id) as { n: number };
+        assert.equal(row.n, kept.length);
+      } finally {
+        reader.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+});
