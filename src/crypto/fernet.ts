@@ -63,13 +63,21 @@ function padding(byteLength: number): string {
 }
 
 function decodeToken(token: string): Buffer {
-  // Buffer.from(…, 'base64url') silently skips foreign characters and ignores
-  // the unused low bits of the last character, so several strings would name
-  // one token. Re-encoding and comparing accepts only the canonical padded
-  // form (one native pass, where a regular expression over a multi-megabyte
-  // index segment costs milliseconds).
+  // Buffer.from(…, 'base64url') silently skips foreign characters, also takes
+  // '+' and '/', and ignores the unused low bits of the last character, so
+  // several strings would name one token. Only the canonical padded form is
+  // accepted: every skipped character shortens the decoded length, '+' and
+  // '/' are refused outright, and the last group must re-encode to itself.
+  // (Re-encoding the whole token would cost milliseconds on an index segment.)
+  if (token.length % 4 !== 0 || token.includes('+') || token.includes('/')) throw new InvalidFernetToken('malformed-base64');
+  const pad = token.endsWith('==') ? 2 : token.endsWith('=') ? 1 : 0;
   const data = Buffer.from(token, 'base64url');
-  if (token.length % 4 !== 0 || data.toString('base64url') + padding(data.length) !== token) throw new InvalidFernetToken('malformed-base64');
+  const tailBytes = 3 - pad;
+  const firstPad = token.indexOf('=');
+  if (data.length !== (token.length / 4) * 3 - pad || (firstPad !== -1 && firstPad < token.length - pad) ||
+      data.subarray(data.length - tailBytes).toString('base64url') + '='.repeat(pad) !== token.slice(-4)) {
+    throw new InvalidFernetToken('malformed-base64');
+  }
   return data;
 }
 
