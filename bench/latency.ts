@@ -9,6 +9,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { type Entity, newEntity, newMemory, SEARCH_QUERIES, seededRandom } from './lib/data.ts';
 import { callTool } from './lib/mcp.ts';
 import { summarize, type Summary } from './lib/stats.ts';
+import { LIST_MEMORIES_MAX_LIMIT } from '../src/mcp/memory-tools.ts';
 
 export type Group = 'write' | 'search' | 'read';
 export type Side = 'ours' | 'reference';
@@ -67,7 +68,7 @@ async function listAllMemories(client: Client): Promise<number> {
   let cursor: string | null = null;
   let total = 0;
   do {
-    const page = await callTool(client, { name: 'list_memories', arguments: { limit: 200, ...(cursor ? { cursor } : {}) } });
+    const page = await callTool(client, { name: 'list_memories', arguments: { limit: LIST_MEMORIES_MAX_LIMIT, ...(cursor ? { cursor } : {}) } });
     total += (page.items as unknown[]).length;
     cursor = page.next_cursor as string | null;
   } while (cursor);
@@ -130,7 +131,7 @@ function searchOperations({ size, ours, reference }: SizeClients): Timed[] {
 function readOperations({ size, ours, reference, graphRecords, memories }: SizeClients): Timed[] {
   return [
     { size, id: 'ours read_graph', side: 'ours', group: 'read', tool: 'read_graph', note: 'all pages of 1,000', run: async () => expectAll('our read_graph', await readWholeGraph(ours), graphRecords) },
-    { size, id: 'ours list_memories', side: 'ours', group: 'read', tool: 'list_memories', note: 'all pages of 200, its maximum', run: async () => expectAll('list_memories', await listAllMemories(ours), memories) },
+    { size, id: 'ours list_memories', side: 'ours', group: 'read', tool: 'list_memories', note: `all pages of ${LIST_MEMORIES_MAX_LIMIT.toLocaleString('en-US')}, its maximum`, run: async () => expectAll('list_memories', await listAllMemories(ours), memories) },
     {
       size, id: 'reference read_graph', side: 'reference', group: 'read', tool: 'read_graph', note: 'one answer',
       run: async () => {

@@ -11,7 +11,7 @@ import type { Config } from '../config.ts';
 import { mcpRoutes } from '../mcp/routes.ts';
 import type { Store } from '../storage/store.ts';
 import { webPages } from '../web/plugin.ts';
-import { registerErrorHandling, sendError } from './errors.ts';
+import { errorBody, registerErrorHandling, sendError } from './errors.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { publicAccountRoutes, sessionAccountRoutes, vaultAccountRoutes } from './routes/accounts.ts';
 import { confirmRotationRoute, rotateRoute } from './routes/keys.ts';
@@ -37,6 +37,12 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     return503OnClosing: true,
     frameworkErrors: sendError,
+    // A request Node's HTTP parser cannot read never reaches a route: answer it in our error shape too.
+    clientErrorHandler: (_error, socket) => {
+      if (!socket.writable) return;
+      const body = JSON.stringify(errorBody('bad_request', 'the request could not be read'));
+      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<ZodTypeProvider>();
 

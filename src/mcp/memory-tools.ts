@@ -11,7 +11,7 @@ import type { Vault } from '../vault/vault.ts';
 import { guarded, jsonResult } from './results.ts';
 
 export const LIST_MEMORIES_DEFAULT_LIMIT = 50;
-export const LIST_MEMORIES_MAX_LIMIT = 200;
+export const LIST_MEMORIES_MAX_LIMIT = 1000;
 export const RECALL_DEFAULT_LIMIT = 10;
 export const RECALL_MAX_LIMIT = 50;
 
