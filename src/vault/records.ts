@@ -12,8 +12,6 @@ export const LIMITS = {
   observations: 1_000,
 } as const;
 
-const tag = z.string().trim().min(1).max(LIMITS.tagChars);
-export const tagsSchema = z.array(tag).max(LIMITS.tags);
 
 export const memorySchema = z.object({
   kind: z.literal('memory'),
