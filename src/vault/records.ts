@@ -12,7 +12,6 @@ export const LIMITS = {
   observations: 1_000,
 } as const;
 
-
 export const memorySchema = z.object({
   kind: z.literal('memory'),
   id: z.string(),
