@@ -3,6 +3,7 @@
 // between them) and free-text memories with tags. A seeded PRNG makes every
 // run produce the same text, so runs compare.
 import { randomUUID } from 'node:crypto';
+import type { Entity, Relation } from '../../src/vault/records.ts';
 
 /** mulberry32: small, fast, good enough to pick words. */
 export function seededRandom(seed: number): () => number {
@@ -52,16 +53,7 @@ const TAGS = 'preference,work,family,travel,health,project,meeting,idea,todo,fin
  */
 export const SEARCH_QUERIES = ['Okafor', 'Lindqvist', 'Nakamura', 'Kowalski', 'Haddad', 'Brennan', 'Jovanovic', 'Castillo', 'Montreal', 'Valencia'];
 
-export interface Entity {
-  name: string;
-  entityType: string;
-  observations: string[];
-}
-export interface Relation {
-  from: string;
-  to: string;
-  relationType: string;
-}
+export type { Entity, Relation };
 export interface MemoryInput {
   content: string;
   tags: string[];

@@ -196,7 +196,8 @@ export async function migratePostgres(
   };
 
   await inLockedTx(async () => {
-    if (schema !== null) await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    // An identifier cannot be a bound parameter: it is checked against SCHEMA_NAME at open and quoted here.
+    if (schema !== null) await client.query(`CREATE SCHEMA IF NOT EXISTS ${client.escapeIdentifier(schema)}`);
     await client.query(
       'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL)',
     );

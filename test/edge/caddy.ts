@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { it } from 'node:test';
-import { freePort, REPO_ROOT, type Answer, type RequestOptions } from '../fixtures/server-process.ts';
+import { freePort, REPO_ROOT, withBody, type Answer, type RequestOptions } from '../fixtures/server-process.ts';
 
 export const CADDY = process.env.CADDY_BINARY ?? '/usr/bin/caddy';
 /** The name the site answers to; Caddy's internal CA issues its certificate. */
@@ -100,13 +100,7 @@ export function handshake(options: { port: number; ca: Buffer; servername?: stri
 
 /** One HTTPS request to the edge, verified against the internal CA, over TLS 1.3. */
 export function edgeRequest(edge: Edge, options: RequestOptions): Promise<Answer> {
-  const headers: Record<string, string> = { ...options.headers };
-  let payload: string | undefined;
-  if (options.body !== undefined) {
-    payload = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
-    headers['content-type'] ??= 'application/json';
-    headers['content-length'] = String(Buffer.byteLength(payload));
-  }
+  const { headers, payload } = withBody(options);
   return new Promise((resolve, reject) => {
     const req = https.request(
       {
