@@ -95,7 +95,11 @@ export class GraphView {
   private readonly entityOrder: number[];
   private readonly relationOrder: number[];
 
-  constructor(private readonly c: GraphColumns) {
+  constructor(
+    private readonly c: GraphColumns,
+    /** Records a rebuild could not read, left out of this view. */
+    readonly setAside: readonly string[] = [],
+  ) {
     this.entityOrder = creationOrder(c.entityCreated, c.entityIds);
     this.relationOrder = creationOrder(c.relationCreated, c.relationIds);
   }
@@ -176,14 +180,14 @@ export class GraphIndex {
       }
     }
     for (const [id, doc] of snapshot.changed) if (doc) pushDoc(live, id, doc);
-    return new GraphView(live);
+    return new GraphView(live, snapshot.setAside);
   }
 
   async apply(tx: Transaction, changes: ReadonlyArray<IndexChange<GraphDoc>>): Promise<void> {
     await this.index.apply(tx, changes);
   }
 
-  async rebuild(tx: Transaction, entries: ReadonlyArray<readonly [string, GraphDoc]>): Promise<void> {
-    await this.index.rebuild(tx, entries);
+  async rebuild(tx: Transaction, entries: ReadonlyArray<readonly [string, GraphDoc]>, setAside: readonly string[] = []): Promise<void> {
+    await this.index.rebuild(tx, entries, setAside);
   }
 }

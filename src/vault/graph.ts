@@ -246,19 +246,26 @@ export class KnowledgeGraph {
 
   /**
    * The index is derived data: if a segment was tampered with or corrupted,
-   * rebuild it from the records (setting aside unreadable ones) instead of
-   * failing every query.
+   * rebuild it from the records instead of failing every query. Records that
+   * cannot be read are set aside, and reported in `unreadable` by every view
+   * for as long as they are stored.
    */
   private async viewWithRepair(store: Store | Transaction, unreadable: string[] = []): Promise<GraphView> {
+    let view: GraphView;
     try {
-      return await this.index.view(store);
+      view = await this.index.view(store);
     } catch (error) {
       if (!(error instanceof UnreadableRecord)) throw error;
+      const repair = async (tx: Transaction) => {
+        const setAside: string[] = [];
+        await this.index.rebuild(tx, await this.indexDocuments(tx, setAside), setAside);
+      };
+      if ('lockUser' in store) await repair(store);
+      else await this.write(repair);
+      view = await this.index.view(store);
     }
-    const repair = async (tx: Transaction) => this.index.rebuild(tx, await this.indexDocuments(tx, unreadable));
-    if ('lockUser' in store) await repair(store);
-    else await this.write(repair);
-    return this.index.view(store);
+    if (view.setAside.length) unreadable.push(...(await store.getRecords(this.userId, [...view.setAside])).map((row) => row.id));
+    return view;
   }
 }
 

@@ -132,10 +132,11 @@ export class MemoryBook {
   }
 
   async search(options: { q: string; limit: number; tag?: string }): Promise<{ results: SearchHit[]; unreadable: string[] }> {
-    const unreadable: string[] = [];
-    const ranked = await this.rankWithRepair(options, unreadable);
-    const rows = await this.store.getRecords(this.userId, ranked.map((r) => r.id));
+    const { ranked, setAside } = await this.rankWithRepair(options);
+    const rows = await this.store.getRecords(this.userId, [...ranked.map((r) => r.id), ...setAside]);
     const byId = new Map(rows.map((row) => [row.id, row]));
+    // Memories a rebuild set aside are reported for as long as they are stored.
+    const unreadable = setAside.filter((id) => byId.has(id));
     const results: SearchHit[] = [];
     for (const { id, score } of ranked) {
       const row = byId.get(id);
@@ -152,10 +153,11 @@ export class MemoryBook {
 
   /**
    * The index is derived data: if a segment was tampered with or corrupted,
-   * rebuild it from the memories themselves (setting aside unreadable ones)
-   * and rank again, rather than failing every search.
+   * rebuild it from the memories themselves (setting aside unreadable ones,
+   * which searches then keep reporting) and rank again, rather than failing
+   * every search.
    */
-  private async rankWithRepair(options: { q: string; limit: number; tag?: string }, unreadable: string[]) {
+  private async rankWithRepair(options: { q: string; limit: number; tag?: string }) {
     try {
       return await this.index.search(this.store, options.q, options);
     } catch (error) {
@@ -164,15 +166,16 @@ export class MemoryBook {
     await this.store.transaction(async (tx) => {
       await tx.lockUser(this.userId);
       const readable: MemoryRecord[] = [];
+      const setAside: string[] = [];
       for (const row of await tx.allRecords(this.userId, ['memory'])) {
         try {
           readable.push(this.openRecord(row));
         } catch (error) {
           if (!(error instanceof UnreadableRecord)) throw error;
-          unreadable.push(row.id);
+          setAside.push(row.id);
         }
       }
-      await this.index.rebuild(tx, readable);
+      await this.index.rebuild(tx, readable, setAside);
     });
     return this.index.search(this.store, options.q, options);
   }

@@ -189,9 +189,13 @@ export class MemoryIndex {
     this.index = new SegmentedIndex(codec, userId, { segment: 'memory-index', delta: 'memory-delta', prefix: 'm' }, memorySegmentFormat);
   }
 
-  /** Ranked ids; throws UnreadableRecord when a segment or delta does not open. */
-  async search(store: Pick<Store, 'allRecords'>, query: string, options: { limit: number; tag?: string }): Promise<Ranked[]> {
-    return rank(new SnapshotCorpus(await this.index.snapshot(store)), query, options);
+  /**
+   * Ranked ids, and the memories a rebuild set aside as unreadable; throws
+   * UnreadableRecord when a segment or delta does not open.
+   */
+  async search(store: Pick<Store, 'allRecords'>, query: string, options: { limit: number; tag?: string }): Promise<{ ranked: Ranked[]; setAside: string[] }> {
+    const snapshot = await this.index.snapshot(store);
+    return { ranked: rank(new SnapshotCorpus(snapshot), query, options), setAside: snapshot.setAside };
   }
 
   /** Inside the write's transaction, after the memory rows are written. */
@@ -203,7 +207,7 @@ export class MemoryIndex {
     await this.index.apply(tx, ids.map((id): IndexChange<MemoryDoc> => ({ id, doc: null, isNew: false })));
   }
 
-  async rebuild(tx: Transaction, records: readonly MemoryRecord[]): Promise<void> {
-    await this.index.rebuild(tx, records.map((record) => [record.id, memoryDocOf(record)] as const));
+  async rebuild(tx: Transaction, records: readonly MemoryRecord[], setAside: readonly string[] = []): Promise<void> {
+    await this.index.rebuild(tx, records.map((record) => [record.id, memoryDocOf(record)] as const), setAside);
   }
 }

@@ -45,6 +45,15 @@ export interface IndexSnapshot<Doc, View> {
   segments: View[];
   /** Documents changed since the last merge: their segment copies are stale. */
   changed: Map<string, Doc | null>;
+  /** Records a rebuild could not read and left out: still to be reported as unreadable. */
+  setAside: string[];
+}
+
+/** A stored segment: the index's own payload, and (in the first segment) the records a rebuild set aside. */
+interface SegmentEnvelope {
+  v: 1;
+  data: unknown;
+  setAside?: string[];
 }
 
 interface DeltaPayload<Doc> {
@@ -70,6 +79,10 @@ export class SegmentedIndex<Doc, View> {
     return `${this.kinds.prefix}seg-${String(n).padStart(6, '0')}`;
   }
 
+  private segmentNumber(segmentId: string): number {
+    return Number(segmentId.slice(segmentId.lastIndexOf('-') + 1));
+  }
+
   private deltaId(docId: string): string {
     return `${this.kinds.prefix}dlt-${docId}`;
   }
@@ -84,28 +97,37 @@ export class SegmentedIndex<Doc, View> {
     return payload;
   }
 
-  private openSegment(row: RecordRow): View {
+  private openSegment(row: RecordRow): { view: View; setAside: string[] } {
     try {
-      return this.format.view(this.codec.open(row.id, row.token));
+      const envelope = this.codec.open(row.id, row.token) as SegmentEnvelope;
+      if (envelope?.v !== 1) throw new TypeError('not a segment envelope');
+      return { view: this.format.view(envelope.data), setAside: Array.isArray(envelope.setAside) ? envelope.setAside : [] };
     } catch (error) {
       if (error instanceof UnreadableRecord) throw error;
       throw new UnreadableRecord(row.id, 'not an index segment');
     }
   }
 
+  private segmentRow(n: number, entries: ReadonlyArray<readonly [string, Doc]>, setAside: readonly string[], now: number): RecordRow {
+    const envelope: SegmentEnvelope = { v: 1, data: this.format.encode(entries), ...(setAside.length ? { setAside: [...setAside] } : {}) };
+    return this.row(this.kinds.segment, this.segmentId(n), envelope, now);
+  }
+
   /** One read (a consistent snapshot even while another request merges). */
   async snapshot(store: Pick<Store, 'allRecords'>): Promise<IndexSnapshot<Doc, View>> {
     const rows = await store.allRecords(this.userId, [this.kinds.segment, this.kinds.delta]);
-    const segments: View[] = [];
-    const changed = new Map<string, Doc | null>();
+    const snapshot: IndexSnapshot<Doc, View> = { segments: [], changed: new Map(), setAside: [] };
     for (const row of rows) {
-      if (row.kind === this.kinds.segment) segments.push(this.openSegment(row));
-      else {
+      if (row.kind === this.kinds.segment) {
+        const { view, setAside } = this.openSegment(row);
+        snapshot.segments.push(view);
+        snapshot.setAside.push(...setAside);
+      } else {
         const delta = this.openDelta(row);
-        changed.set(delta.id, delta.doc);
+        snapshot.changed.set(delta.id, delta.doc);
       }
     }
-    return { segments, changed };
+    return snapshot;
   }
 
   /** Records changes inside the caller's transaction (which holds the user lock). */
@@ -149,8 +171,11 @@ export class SegmentedIndex<Doc, View> {
     const rows = needsAll
       ? await tx.allRecords(this.userId, [this.kinds.segment])
       : segmentCount > 0 ? await tx.getRecords(this.userId, [this.segmentId(segmentCount - 1)]) : [];
-    const segments = new Map<string, { entries: Map<string, Doc>; dirty: boolean }>();
-    for (const row of rows) segments.set(row.id, { entries: new Map(this.format.entries(this.openSegment(row))), dirty: false });
+    const segments = new Map<string, { entries: Map<string, Doc>; setAside: string[]; dirty: boolean }>();
+    for (const row of rows) {
+      const { view, setAside } = this.openSegment(row);
+      segments.set(row.id, { entries: new Map(this.format.entries(view)), setAside, dirty: false });
+    }
 
     const replaced = new Set(deltas.filter((d) => !d.new).map((d) => d.id));
     if (replaced.size) {
@@ -167,14 +192,14 @@ export class SegmentedIndex<Doc, View> {
     let lastNumber = Math.max(segmentCount - 1, 0);
     let last = segments.get(this.segmentId(lastNumber));
     if (!last) {
-      last = { entries: new Map(), dirty: true };
+      last = { entries: new Map(), setAside: [], dirty: true };
       segments.set(this.segmentId(lastNumber), last);
     }
     for (const delta of deltas) {
       if (delta.doc === null) continue;
       if (last.entries.size >= this.segmentSize) {
         lastNumber++;
-        last = { entries: new Map(), dirty: true };
+        last = { entries: new Map(), setAside: [], dirty: true };
         segments.set(this.segmentId(lastNumber), last);
       }
       last.entries.set(delta.id, delta.doc);
@@ -182,19 +207,23 @@ export class SegmentedIndex<Doc, View> {
     }
 
     const now = Date.now();
-    const writes = [...segments].filter(([, s]) => s.dirty).map(([id, s]) => this.row(this.kinds.segment, id, this.format.encode([...s.entries]), now));
+    const writes = [...segments].filter(([, s]) => s.dirty).map(([id, s]) => this.segmentRow(this.segmentNumber(id), [...s.entries], s.setAside, now));
     await tx.putRecords(writes);
     if (deltaRows.length) await tx.deleteRecords(this.userId, deltaRows.map((row) => row.id));
   }
 
-  /** Replaces the whole index with these documents (rotation, repair). */
-  async rebuild(tx: Transaction, entries: ReadonlyArray<readonly [string, Doc]>): Promise<void> {
+  /**
+   * Replaces the whole index with these documents (rotation, repair). Records
+   * that could not be read are named in `setAside`, so queries keep reporting
+   * them as unreadable while they are stored.
+   */
+  async rebuild(tx: Transaction, entries: ReadonlyArray<readonly [string, Doc]>, setAside: readonly string[] = []): Promise<void> {
     const stale = await tx.allRecords(this.userId, [this.kinds.segment, this.kinds.delta]);
     await tx.deleteRecords(this.userId, stale.map((row) => row.id));
     const now = Date.now();
     const writes: RecordRow[] = [];
-    for (let start = 0, n = 0; start < entries.length; start += this.segmentSize, n++) {
-      writes.push(this.row(this.kinds.segment, this.segmentId(n), this.format.encode(entries.slice(start, start + this.segmentSize)), now));
+    for (let start = 0, n = 0; start < entries.length || (n === 0 && setAside.length > 0); start += this.segmentSize, n++) {
+      writes.push(this.segmentRow(n, entries.slice(start, start + this.segmentSize), n === 0 ? setAside : [], now));
     }
     await tx.putRecords(writes);
   }

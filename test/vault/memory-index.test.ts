@@ -127,4 +127,22 @@ describe('segmented memory index', () => {
     assert.equal(found.results.length, 70);
     assert.deepEqual(found.unreadable, []);
   });
+
+  it('keeps reporting a memory the rebuild set aside until it is deleted', async () => {
+    const userId = await newUser(store);
+    const vault = Vault.forApiKey(store, userId, generateApiKey());
+    const memories = [];
+    for (let i = 0; i < 70; i++) memories.push(await vault.memories.create({ content: `egret sighting ${i}` }));
+    const broken = (await store.getRecord(userId, memories[5]!.id))!;
+    await store.putRecords([{ ...broken, token: broken.token.slice(0, -8) + 'AAAAAAA=' }]);
+    const [segment] = await store.allRecords(userId, ['memory-index']);
+    await store.putRecords([{ ...segment!, token: segment!.token.slice(0, -8) + 'AAAAAAA=' }]);
+    for (let search = 0; search < 2; search++) {
+      const found = await vault.memories.search({ q: 'egret', limit: 100 });
+      assert.equal(found.results.length, 69);
+      assert.deepEqual(found.unreadable, [broken.id], `search ${search + 1} names the unreadable memory`);
+    }
+    await vault.memories.delete(broken.id);
+    assert.deepEqual((await vault.memories.search({ q: 'egret', limit: 100 })).unreadable, []);
+  });
 });
