@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { bearer, browser, cookieFrom, makeTestApp, signUp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { testDrivers } from '../http/support.ts';
+import { csrfTokenFor } from '../../src/web/csrf-token.ts';
 import { mcpInject, mcpToolNames } from './support.ts';
 
 const A_SECRET = 'A-only: the vermilion sextant is under the floorboard';
@@ -159,6 +160,29 @@ for (const driver of await testDrivers('claims: one user opens nothing of anothe
         assert.doesNotMatch(page.body, /vermilion|Basque/, url);
         assert.ok(!page.body.includes(aSessionId), `${url} shows A's session id`);
       }
+    });
+
+    it("B's session cookie changes none of A's data through the web forms", async () => {
+      // A fresh unlocked session of B's (B rotated its key above, which locked its older ones),
+      // with B's own valid CSRF token and origin: only the ownership of A's records stands in the way.
+      const bSession = cookieFrom(await t.app.inject({ method: 'POST', url: '/api/v1/sessions', payload: { email: b.email, password: b.password } }));
+      const unlock = await t.app.inject({ method: 'POST', url: '/api/v1/sessions/unlock', headers: browser(bSession), payload: { api_key: b.apiKey } });
+      assert.equal(unlock.statusCode, 200);
+      const form = (fields: Record<string, string>) => new URLSearchParams({ ...fields, _csrf: csrfTokenFor(bSession.slice(bSession.indexOf('=') + 1)) }).toString();
+      const post = (url: string, fields: Record<string, string> = {}) =>
+        t.app.inject({ method: 'POST', url, headers: { ...browser(bSession), 'content-type': 'application/x-www-form-urlencoded' }, payload: form(fields) });
+      assert.equal((await post('/app/memories', { content: 'B writes its own memory through the form', tags: '' })).statusCode, 303, 'the session and token are valid');
+      for (const [url, fields] of [
+        [`/app/memories/${aMemoryId}`, { content: 'overwritten by B', tags: '' }],
+        [`/app/memories/${aMemoryId}/delete`, {}],
+        [`/app/sessions/${aSessionId}/revoke`, {}],
+      ] as const) {
+        const answer = await post(url, fields);
+        assert.equal(answer.statusCode, 404, `${url}: ${answer.statusCode}`);
+        assert.doesNotMatch(answer.body, /vermilion|Basque/, url);
+      }
+      const aSessions = await t.app.inject({ method: 'GET', url: '/api/v1/sessions', headers: { cookie: a.cookie } });
+      assert.equal(aSessions.statusCode, 200, "A's session still works");
     });
 
     it("afterwards A's data is exactly as before, and every route and tool was tried", async () => {
