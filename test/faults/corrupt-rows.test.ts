@@ -43,6 +43,7 @@ for (const driver of await testDrivers('faults: corrupted rows')) {
       user = await signUp(t.app);
       const other = await signUp(t.app);
       const now = Date.now();
+      const bulkIds = Array.from({ length: 70 }, () => crypto.randomUUID());
       await t.app.inject({
         method: 'POST',
         url: '/api/v1/import?format=json',
@@ -50,7 +51,7 @@ for (const driver of await testDrivers('faults: corrupted rows')) {
         payload: {
           format: JSON_EXPORT_FORMAT,
           version: FORMAT_VERSION,
-          memories: Array.from({ length: 70 }, (_, i) => ({ id: crypto.randomUUID(), content: `harbour note ${i}`, tags: ['harbour'], created_at: new Date(now - 10_000 + i).toISOString(), updated_at: new Date(now - 10_000 + i).toISOString() })),
+          memories: bulkIds.map((id, i) => ({ id, content: `harbour note ${i}`, tags: ['harbour'], created_at: new Date(now - 10_000 + i).toISOString(), updated_at: new Date(now - 10_000 + i).toISOString() })),
           entities: Array.from({ length: 70 }, (_, i) => ({ name: `Sailor ${i}`, entityType: 'person', observations: [`rows boat ${i}`] })),
           relations: Array.from({ length: 10 }, (_, i) => ({ from: `Sailor ${i}`, to: `Sailor ${i + 1}`, relationType: 'crews with' })),
         },
@@ -63,7 +64,8 @@ for (const driver of await testDrivers('faults: corrupted rows')) {
 
       const pick = async (kind: string, where = '') => String((await db.query(`SELECT id FROM records WHERE user_id = ? AND kind = ? ${where} ORDER BY id LIMIT 1`, [user.userId, kind]))[0]!.id);
       bad.memory = ids[1]!;
-      bad.bulkMemory = await pick('memory', `AND id <> '${ids[0]}' AND id <> '${ids[1]}' AND id <> '${ids[2]}'`);
+      // Any bulk memory but "harbour note 69", which the recall check below looks for.
+      bad.bulkMemory = await pick('memory', `AND id <> '${ids[0]}' AND id <> '${ids[1]}' AND id <> '${ids[2]}' AND id <> '${bulkIds[69]}'`);
       bad.entity = await pick('entity');
       bad.relation = await pick('relation');
       bad.memoryIndex = await pick('memory-index');
