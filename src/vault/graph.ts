@@ -57,15 +57,24 @@ export class KnowledgeGraph {
     return this.codec.lookup(relationLookupPurpose, relationKey(relation));
   }
 
-  private openEntity(row: RecordRow): EntityRecord {
+  /**
+   * Decrypts an entity row. Its keyed lookup tag must be the tag of the name
+   * inside, so a token moved to another row (a swap inside the database) is
+   * refused. `checkLookup: false` only for rows rebuilt from an export line,
+   * which carries no tag.
+   */
+  openEntity(row: RecordRow, checkLookup = true): EntityRecord {
     const parsed = entitySchema.safeParse(this.codec.open(row.id, row.token));
     if (!parsed.success) throw new UnreadableRecord(row.id, 'not an entity');
+    if (checkLookup && row.lookup !== this.entityLookup(parsed.data.name)) throw new UnreadableRecord(row.id, 'sealed for another row');
     return parsed.data;
   }
 
-  private openRelation(row: RecordRow): RelationRecord {
+  /** Decrypts a relation row, refusing one whose lookup tag is not its own (see openEntity). */
+  openRelation(row: RecordRow, checkLookup = true): RelationRecord {
     const parsed = relationSchema.safeParse(this.codec.open(row.id, row.token));
     if (!parsed.success) throw new UnreadableRecord(row.id, 'not a relation');
+    if (checkLookup && row.lookup !== this.relationLookup(parsed.data)) throw new UnreadableRecord(row.id, 'sealed for another row');
     return parsed.data;
   }
 
@@ -93,9 +102,15 @@ export class KnowledgeGraph {
     return out;
   }
 
+  /**
+   * The named entities' records. A stored one that cannot be read is an error
+   * (409 naming it), not "not found": the name does exist, its record is damaged.
+   */
   private async entitiesByName(tx: Store | Transaction, names: readonly string[]): Promise<Map<string, Sealed<EntityRecord>>> {
     const rows = await tx.findRecordsByLookup(this.userId, 'entity', [...new Set(names)].map((n) => this.entityLookup(n)));
-    const found = this.openAll(rows, (row) => this.openEntity(row), []);
+    const unreadable: string[] = [];
+    const found = this.openAll(rows, (row) => this.openEntity(row), unreadable);
+    if (unreadable.length) throw new AppError('conflict', 'a stored entity cannot be decrypted with the current key', { unreadable });
     return new Map(found.map((e) => [e.record.name, e]));
   }
 
@@ -162,10 +177,10 @@ export class KnowledgeGraph {
   /** Deletes the entities and every relation that starts or ends at one of them. */
   async deleteEntities(names: string[]): Promise<void> {
     await this.write(async (tx) => {
-      const entities = await this.entitiesByName(tx, names);
-      const doomed = new Set(names);
-      const relations = (await this.viewWithRepair(tx)).relationsTouching(doomed);
-      const ids = [...[...entities.values()].map((e) => e.row.id), ...relations.map((r) => r.id)];
+      // Found by their lookup tags, not opened: a damaged entity can still be deleted by its name.
+      const entityRows = await tx.findRecordsByLookup(this.userId, 'entity', [...new Set(names)].map((n) => this.entityLookup(n)));
+      const relations = (await this.viewWithRepair(tx)).relationsTouching(new Set(names));
+      const ids = [...entityRows.map((row) => row.id), ...relations.map((r) => r.id)];
       await tx.deleteRecords(this.userId, ids);
       await this.index.apply(tx, ids.map((id) => ({ id, doc: null, isNew: false })));
     });

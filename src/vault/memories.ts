@@ -31,9 +31,14 @@ export class MemoryBook {
     private readonly index: MemoryIndex,
   ) {}
 
+  /**
+   * Decrypts a memory row. A memory carries its own id, so a token moved to
+   * another row (a swap inside the database) is refused, not shown as that row.
+   */
   openRecord(row: RecordRow): MemoryRecord {
     const parsed = memorySchema.safeParse(this.codec.open(row.id, row.token));
     if (!parsed.success) throw new UnreadableRecord(row.id, 'not a memory');
+    if (parsed.data.id !== row.id) throw new UnreadableRecord(row.id, 'sealed for another row');
     return parsed.data;
   }
 

@@ -38,8 +38,7 @@ export const relationSchema = z.object({
 });
 export type RelationRecord = z.infer<typeof relationSchema>;
 
-export const plainRecordSchema = z.discriminatedUnion('kind', [memorySchema, entitySchema, relationSchema]);
-export type PlainRecord = z.infer<typeof plainRecordSchema>;
+export type PlainRecord = MemoryRecord | EntityRecord | RelationRecord;
 
 /** A memory as the API shows it: the record without its kind tag. */
 export interface Memory {

@@ -137,7 +137,7 @@ export class Transfer {
       }
       const { id, kind, created_at, updated_at, token } = parsed.data;
       try {
-        const record = this.vault.openRow({ userId: this.userId, id, kind, token, lookup: null, createdAt: created_at, updatedAt: updated_at });
+        const record = this.vault.openRow({ userId: this.userId, id, kind, token, lookup: null, createdAt: created_at, updatedAt: updated_at }, true);
         // Sealed afresh so entities and relations get their lookup tags.
         records.push({ row: this.vault.sealRow(record, id, created_at, updated_at), record });
       } catch {
