@@ -10,7 +10,8 @@ import { Accounts } from '../accounts/accounts.ts';
 import type { Config } from '../config.ts';
 import { mcpRoutes } from '../mcp/routes.ts';
 import type { Store } from '../storage/store.ts';
-import { webPages } from '../web/plugin.ts';
+import { Assets } from '../web/assets.ts';
+import { notFoundPage, webPages } from '../web/plugin.ts';
 import { errorBody, registerErrorHandling, sendError } from './errors.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { publicAccountRoutes, sessionAccountRoutes, vaultAccountRoutes } from './routes/accounts.ts';
@@ -49,7 +50,8 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('auth', null);
-  registerErrorHandling(app);
+  const assets = new Assets();
+  registerErrorHandling(app, notFoundPage(assets));
   await app.register(fastifyCookie);
 
   // Import files arrive as raw text; parsed by the route, which reports bad lines by number.
@@ -98,7 +100,7 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
   await app.register(memoryRoutes, services);
   await app.register(transferRoutes, services);
   await app.register(mcpRoutes, services);
-  await app.register(webPages, services);
+  await app.register(webPages, { ...services, assets });
 
   return app;
 }

@@ -71,11 +71,25 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   reply.code(answer.status).type('application/json').send(answer.body);
 }
 
-export function registerErrorHandling(app: FastifyInstance): void {
+/** A browser navigating to an address that is not an API, MCP or .well-known path. */
+function isPageNavigation(request: FastifyRequest): boolean {
+  const path = request.url.split('?')[0] ?? '';
+  return (request.method === 'GET' || request.method === 'HEAD') &&
+    !/^\/(api|mcp|\.well-known)(\/|$)/.test(path) &&
+    (request.headers.accept ?? '').includes('text/html');
+}
+
+/**
+ * The one error handler and the not-found answer: JSON in the error shape,
+ * except that a browser navigating to an unknown page address gets
+ * `notFoundPage` (the web layer's HTML page) when one is given.
+ */
+export function registerErrorHandling(app: FastifyInstance, notFoundPage?: (request: FastifyRequest, reply: FastifyReply) => void): void {
   app.decorateRequest('errorCode', null);
   app.setErrorHandler(sendError);
   app.setNotFoundHandler((request, reply) => {
     request.errorCode = 'not_found';
+    if (notFoundPage && isPageNavigation(request)) return notFoundPage(request, reply);
     reply.code(404).type('application/json').send(errorBody('not_found', 'no such route'));
   });
 }

@@ -4,8 +4,9 @@
 // work without it. Registered from src/http/app.ts.
 import fastifyFormbody from '@fastify/formbody';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { Services } from '../http/services.ts';
-import { Assets, assetRoutes } from './assets.ts';
+import { type Assets, assetRoutes } from './assets.ts';
+import { pageContext, sendHtml } from './render.ts';
+import { errorView } from './views/error.ts';
 import type { WebDeps } from './deps.ts';
 import { htmlErrorHandler } from './errors.ts';
 import { accountPages } from './routes/account.ts';
@@ -23,20 +24,31 @@ export const CONTENT_SECURITY_POLICY = "default-src 'self'; script-src 'self'; s
 /** Ordinary forms are small; the import form raises its own limit. */
 const FORM_BODY_LIMIT = 256 * 1024;
 
-async function pageSecurityHeaders(_request: FastifyRequest, reply: FastifyReply): Promise<void> {
+function setPageSecurityHeaders(reply: FastifyReply): void {
   reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
   reply.header('referrer-policy', 'no-referrer');
   reply.header('x-frame-options', 'DENY');
 }
 
-export const webPages: FastifyPluginAsync<Services> = async (app, services) => {
-  const deps: WebDeps = { ...services, assets: new Assets() };
+async function pageSecurityHeaders(_request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  setPageSecurityHeaders(reply);
+}
+
+/** The page a browser gets for an address that does not exist (the app's not-found handler calls it). */
+export function notFoundPage(assets: Assets) {
+  return (request: FastifyRequest, reply: FastifyReply): void => {
+    setPageSecurityHeaders(reply);
+    sendHtml(reply, errorView(pageContext(request, assets), 404, 'There is no page at this address.'), 404);
+  };
+}
+
+export const webPages: FastifyPluginAsync<WebDeps> = async (app, deps) => {
   await app.register(assetRoutes(deps.assets));
 
   // Pages in their own context: form bodies, session, guard, headers and HTML errors apply here only.
   await app.register(async (pages) => {
     await pages.register(fastifyFormbody, { bodyLimit: FORM_BODY_LIMIT });
-    pages.addHook('onRequest', resolveWebSession(services.store));
+    pages.addHook('onRequest', resolveWebSession(deps.store));
     pages.addHook('preValidation', guardPage);
     pages.addHook('onSend', pageSecurityHeaders);
     pages.setErrorHandler(htmlErrorHandler(deps.assets));

@@ -173,6 +173,20 @@ for (const driver of await testDrivers('web pages')) {
       for (const response of [badCursor, missing, notUuid]) assertNoInternals(response.body);
     });
 
+    it('answers a browser at an unknown address with a hardened HTML 404 page, and anything else with the JSON error', async () => {
+      const html = { accept: 'text/html,application/xhtml+xml' };
+      const lost = await t.app.inject({ method: 'GET', url: '/no/such/page?q=secret', headers: html });
+      assert.equal(lost.statusCode, 404);
+      assertHardened(lost);
+      assert.match(lost.body, /There is no page at this address\./);
+      assert.doesNotMatch(lost.body, /secret/);
+      for (const [url, headers] of [['/no/such/page', {}], ['/api/v1/nope', html], ['/mcp/nope', html], ['/.well-known/nope', html]] as const) {
+        const answer = await t.app.inject({ method: 'GET', url, headers });
+        assert.equal(answer.statusCode, 404, url);
+        assert.deepEqual(answer.json(), { error: { code: 'not_found', message: answer.json().error.message } }, url);
+      }
+    });
+
     it('re-shows a refused form with the reason and keeps what was typed (except the password)', async () => {
       const weak = await post('/signup', { email: 'weak@example.com', password: 'short' }, { origin: TEST_ORIGIN });
       assert.equal(weak.statusCode, 400);
