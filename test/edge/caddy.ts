@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { it } from 'node:test';
-import { freePort, REPO_ROOT, withBody, type Answer, type RequestOptions } from '../fixtures/server-process.ts';
+import { collectAnswer, freePort, REPO_ROOT, withBody, type Answer, type RequestOptions } from '../fixtures/server-process.ts';
 
 export const CADDY = process.env.CADDY_BINARY ?? '/usr/bin/caddy';
 /** The name the site answers to; Caddy's internal CA issues its certificate. */
@@ -115,14 +115,7 @@ export function edgeRequest(edge: Edge, options: RequestOptions): Promise<Answer
         agent: false,
         ...(options.localAddress ? { localAddress: options.localAddress } : {}),
       },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) });
-        });
-      },
+      (res) => collectAnswer(res, resolve, reject),
     );
     req.setTimeout(options.timeoutMs ?? 60_000, () => req.destroy(new Error('no answer from the edge')));
     req.on('error', reject);
