@@ -161,58 +161,56 @@ for (const [driver, makeTarget] of targets) {
     });
 
     it('a request still open when the grace period runs out is cut; the store is closed all the same; exit 3', async () => {
-      const target = await makeTarget();
-      try {
-        const env = { ...target.env, ANAMNESIS_SHUTDOWN_GRACE_MS: '500' };
-        const server = await startServer({ env });
-        const user = await signUpRemote(server.url, 'stuck');
-        assert.equal((await request(server.url, { method: 'POST', path: '/api/v1/memories', headers: bearer(user.apiKey), body: { content: 'acknowledged before the signal' } })).status, 201);
-        // A client that sends part of its body and then nothing: stuck until the server gives up on it.
-        const stuck = await holdRequest(server.url, { method: 'POST', path: '/api/v1/memories', headers: bearer(user.apiKey), body: { content: 'never finished' } });
-        const answer = stuck.release(10);
-
+      await cutStuckRequest(makeTarget, '500', async (server) => {
         server.child.kill('SIGTERM');
-        await assert.rejects(within(answer, 'the stuck request'), (error: NodeJS.ErrnoException) => error.code === 'ECONNRESET', 'the stuck request is cut without an answer');
-        assert.equal(await within(server.exited, 'the exit'), EXIT_UNCLEAN);
+      }, (server) => {
         assert.deepEqual(pick(logLine(server, 'shutdown finished'), ['connections_cut', 'store_closed', 'exit_code']), { connections_cut: true, store_closed: true, exit_code: 3 });
-        if (target.sqliteFile) assertSqliteClosedCleanly(target.sqliteFile);
-
-        const restarted = await startServer({ env });
-        assert.deepEqual(await memoryContents(restarted, user), ['acknowledged before the signal'], 'the cut request stored nothing');
-      } finally {
-        await killAllServers();
-        await target.cleanup();
-      }
+      });
     });
 
     it('a second signal during shutdown cuts the wait short but still closes the store; exit 3', async () => {
-      const target = await makeTarget();
-      try {
-        // An hour of grace: only the second signal can end this shutdown.
-        const env = { ...target.env, ANAMNESIS_SHUTDOWN_GRACE_MS: '3600000' };
-        const server = await startServer({ env });
-        const user = await signUpRemote(server.url, 'impatient');
-        assert.equal((await request(server.url, { method: 'POST', path: '/api/v1/memories', headers: bearer(user.apiKey), body: { content: 'acknowledged before the signals' } })).status, 201);
-        const held = await holdRequest(server.url, { method: 'POST', path: '/api/v1/memories', headers: bearer(user.apiKey), body: { content: 'held open' } });
-        const answer = held.release(5);
-
+      // An hour of grace: only the second signal can end this shutdown.
+      await cutStuckRequest(makeTarget, '3600000', async (server) => {
         server.child.kill('SIGTERM');
         await server.waitForOutput('"msg":"shutdown started"');
         server.child.kill('SIGINT');
-        await assert.rejects(within(answer, 'the held request'), (error: NodeJS.ErrnoException) => error.code === 'ECONNRESET');
-        assert.equal(await within(server.exited, 'the exit'), EXIT_UNCLEAN);
+      }, (server) => {
         assert.equal(logLine(server, 'second signal during shutdown: cutting open connections, then closing the store').signal, 'SIGINT');
         assert.deepEqual(pick(logLine(server, 'shutdown finished'), ['signal', 'connections_cut', 'store_closed', 'exit_code']), { signal: 'SIGTERM', connections_cut: true, store_closed: true, exit_code: 3 });
-        if (target.sqliteFile) assertSqliteClosedCleanly(target.sqliteFile);
-
-        const restarted = await startServer({ env });
-        assert.deepEqual(await memoryContents(restarted, user), ['acknowledged before the signals']);
-      } finally {
-        await killAllServers();
-        await target.cleanup();
-      }
+      });
     });
   });
+}
+
+/**
+ * One write acknowledged, then a client that sends part of a write's body and
+ * nothing more (stuck until the server gives up on it); `signal` stops the
+ * server. The stuck request is cut without an answer, the exit code is 3,
+ * `checkLog` looks at the lines, the store was closed, and after a restart
+ * only the acknowledged write is there.
+ */
+async function cutStuckRequest(makeTarget: () => Promise<Target>, graceMs: string, signal: (server: ServerProcess) => Promise<void>, checkLog: (server: ServerProcess) => void): Promise<void> {
+  const target = await makeTarget();
+  try {
+    const env = { ...target.env, ANAMNESIS_SHUTDOWN_GRACE_MS: graceMs };
+    const server = await startServer({ env });
+    const user = await signUpRemote(server.url, 'stuck');
+    assert.equal((await request(server.url, { method: 'POST', path: '/api/v1/memories', headers: bearer(user.apiKey), body: { content: 'acknowledged before the signal' } })).status, 201);
+    const stuck = await holdRequest(server.url, { method: 'POST', path: '/api/v1/memories', headers: bearer(user.apiKey), body: { content: 'never finished' } });
+    const answer = stuck.release(10);
+
+    await signal(server);
+    await assert.rejects(within(answer, 'the stuck request'), (error: NodeJS.ErrnoException) => error.code === 'ECONNRESET', 'the stuck request is cut without an answer');
+    assert.equal(await within(server.exited, 'the exit'), EXIT_UNCLEAN);
+    checkLog(server);
+    if (target.sqliteFile) assertSqliteClosedCleanly(target.sqliteFile);
+
+    const restarted = await startServer({ env });
+    assert.deepEqual(await memoryContents(restarted, user), ['acknowledged before the signal'], 'the cut request stored nothing');
+  } finally {
+    await killAllServers();
+    await target.cleanup();
+  }
 }
 
 function pick(line: Record<string, unknown>, keys: string[]): Record<string, unknown> {
