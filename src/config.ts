@@ -20,6 +20,8 @@ export interface Config {
    * against DNS rebinding.
    */
   allowedHosts: string[];
+  /** How long SIGTERM waits for requests in flight before cutting them (docs/deploy.md). */
+  shutdownGraceMs: number;
 }
 
 export class ConfigError extends Error {
@@ -71,6 +73,17 @@ function parseRateLimitFactor(raw: string): number {
   return factor;
 }
 
+/** An hour: a grace period longer than that is a typo, and would hold a restart for good. */
+const MAX_SHUTDOWN_GRACE_MS = 3_600_000;
+
+function parseShutdownGrace(raw: string): number {
+  const ms = Number(raw);
+  if (!/^\d+$/.test(raw) || ms > MAX_SHUTDOWN_GRACE_MS) {
+    throw new ConfigError('ANAMNESIS_SHUTDOWN_GRACE_MS', `"${raw}" is not a whole number of milliseconds (0-${MAX_SHUTDOWN_GRACE_MS})`);
+  }
+  return ms;
+}
+
 const HOST_ENTRY = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
 
 function parseAllowedHosts(raw: string): string[] {
@@ -97,5 +110,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: parseTrustProxy(env.TRUST_PROXY ?? ''),
     rateLimitFactor: parseRateLimitFactor(env.ANAMNESIS_RATE_LIMIT_FACTOR ?? '1'),
     allowedHosts: parseAllowedHosts(env.ANAMNESIS_ALLOWED_HOSTS ?? ''),
+    shutdownGraceMs: parseShutdownGrace(env.ANAMNESIS_SHUTDOWN_GRACE_MS ?? '10000'),
   };
 }

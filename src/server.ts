@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { buildApp } from './http/app.ts';
 import { installCrashHandlers } from './crash.ts';
 import { createLogger } from './logger.ts';
+import { installShutdownHandlers } from './shutdown.ts';
 import { openStore } from './storage/open.ts';
 
 async function main(): Promise<void> {
@@ -21,13 +22,7 @@ async function main(): Promise<void> {
 
   const store = await openStore(config);
   const app = await buildApp({ config, store, logger });
-  const shutdown = async () => {
-    await app.close();
-    await store.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  installShutdownHandlers({ app, store, logger, graceMs: config.shutdownGraceMs });
   await app.listen({ port: config.port, host: config.host });
   logger.info({ driver: store.driver, port: config.port, host: config.host }, 'anamnesis listening');
 }

@@ -18,6 +18,7 @@ describe('configuration', () => {
       trustProxy: [],
       rateLimitFactor: 1,
       allowedHosts: [],
+      shutdownGraceMs: 10_000,
     });
   });
 
@@ -31,6 +32,7 @@ describe('configuration', () => {
       TRUST_PROXY: '127.0.0.1, 10.0.0.0/8, ::1',
       ANAMNESIS_RATE_LIMIT_FACTOR: '0',
       ANAMNESIS_ALLOWED_HOSTS: 'memory.example.org',
+      ANAMNESIS_SHUTDOWN_GRACE_MS: '30000',
     });
     assert.equal(config.port, 9000);
     assert.equal(config.host, '0.0.0.0');
@@ -40,6 +42,7 @@ describe('configuration', () => {
     assert.deepEqual(config.trustProxy, ['127.0.0.1', '10.0.0.0/8', '::1']);
     assert.equal(config.rateLimitFactor, 0);
     assert.deepEqual(config.allowedHosts, ['memory.example.org']);
+    assert.equal(config.shutdownGraceMs, 30_000);
   });
 
   for (const [variable, value] of [
@@ -52,6 +55,10 @@ describe('configuration', () => {
     ['TRUST_PROXY', '10.0.0.0/33'],
     ['ANAMNESIS_RATE_LIMIT_FACTOR', '-1'],
     ['ANAMNESIS_RATE_LIMIT_FACTOR', 'fast'],
+    ['ANAMNESIS_SHUTDOWN_GRACE_MS', '-1'],
+    ['ANAMNESIS_SHUTDOWN_GRACE_MS', '2.5'],
+    ['ANAMNESIS_SHUTDOWN_GRACE_MS', '10s'],
+    ['ANAMNESIS_SHUTDOWN_GRACE_MS', '3600001'],
   ] as const) {
     it(`refuses ${variable}=${value}, naming the variable`, () => {
       assert.throws(() => loadConfig({ [variable]: value }), (error: unknown) => error instanceof ConfigError && error.message.startsWith(`${variable}: `));

@@ -12,6 +12,7 @@ import { mcpRoutes } from '../mcp/routes.ts';
 import type { Store } from '../storage/store.ts';
 import { Assets } from '../web/assets.ts';
 import { notFoundPage, webPages } from '../web/plugin.ts';
+import { refuseRequestsWhileClosing } from './closing.ts';
 import { errorBody, registerErrorHandling, sendError } from './errors.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { publicAccountRoutes, sessionAccountRoutes, vaultAccountRoutes } from './routes/accounts.ts';
@@ -36,7 +37,8 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: DEFAULT_BODY_LIMIT,
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
-    return503OnClosing: true,
+    // Requests that arrive while closing are refused in our shape (./closing.ts).
+    return503OnClosing: false,
     frameworkErrors: sendError,
     // A request Node's HTTP parser cannot read never reaches a route: answer it in our error shape too.
     clientErrorHandler: (_error, socket) => {
@@ -52,6 +54,7 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
   app.decorateRequest('auth', null);
   const assets = new Assets();
   registerErrorHandling(app, notFoundPage(assets));
+  refuseRequestsWhileClosing(app);
   await app.register(fastifyCookie);
 
   // Import files arrive as raw text; parsed by the route, which reports bad lines by number.

@@ -1,10 +1,13 @@
 // Debian's caddy running deploy/Caddyfile on loopback with its internal CA:
-// high ports, admin endpoint off, and HOME / XDG dirs in a temporary folder
-// so the CA and certificates never touch the machine's own. Tests reach it
-// with node:tls / node:https, trusting only that temporary CA's root.
+// high ports, the admin endpoint on a loopback port of its own (for `caddy
+// reload`, as an operator changes the upstreams), and HOME / XDG dirs in a
+// temporary folder so the CA and certificates never touch the machine's own.
+// Tests reach it with node:tls / node:https, trusting only that temporary
+// CA's root.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,6 +43,8 @@ export interface Edge {
   /** The internal CA's root certificate (PEM): the only thing the test trusts. */
   ca: Buffer;
   output(): string;
+  /** `caddy reload` with ANAMNESIS_UPSTREAM set to these: what docs/deploy.md tells an operator to run. */
+  setUpstreams(upstreams: string[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -54,11 +59,12 @@ export async function startCaddy(upstreams: string[]): Promise<Edge> {
     ANAMNESIS_SITE: `${SITE_NAME}:${port}`,
     ANAMNESIS_UPSTREAM: upstreams.join(' '),
     ANAMNESIS_TLS: 'internal',
-    ANAMNESIS_ADMIN: 'off',
+    ANAMNESIS_ADMIN: `127.0.0.1:${await freePort()}`,
     ANAMNESIS_HTTP_PORT: String(await freePort()),
     ANAMNESIS_HTTPS_PORT: String(port),
   };
-  const child: ChildProcess = spawn(CADDY, ['run', '--config', path.join(REPO_ROOT, 'deploy/Caddyfile'), '--adapter', 'caddyfile'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const config = ['--config', path.join(REPO_ROOT, 'deploy/Caddyfile'), '--adapter', 'caddyfile'];
+  const child: ChildProcess = spawn(CADDY, ['run', ...config], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
@@ -82,7 +88,29 @@ export async function startCaddy(upstreams: string[]): Promise<Edge> {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { origin: `https://${SITE_NAME}:${port}`, port, ca: readFileSync(rootFile), output: () => output, stop };
+  const setUpstreams = async (upstreams: string[]) => {
+    // Asynchronous: the test's own load keeps running while Caddy reloads.
+    const reload = spawn(CADDY, ['reload', ...config, '--address', env.ANAMNESIS_ADMIN], { env: { ...env, ANAMNESIS_UPSTREAM: upstreams.join(' ') }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let said = '';
+    reload.stdout!.on('data', (c: Buffer) => (said += c.toString()));
+    reload.stderr!.on('data', (c: Buffer) => (said += c.toString()));
+    const code = await new Promise<number | null>((resolve) => reload.once('exit', resolve));
+    if (code !== 0) throw new Error(`caddy reload exited ${code}:\n${said}`);
+    // The reload returns while the old configuration still finishes the requests it had
+    // accepted, and may still send them to an upstream just removed. Done once Caddy's
+    // upstream list (which keeps an address while any configuration uses it) is the new one.
+    const wanted = [...upstreams].sort().join(' ');
+    for (let attempt = 0; ; attempt++) {
+      // The admin endpoint itself restarts with each configuration: a refused or cut answer is asked again.
+      const listed = await new Promise<string>((resolve, reject) => {
+        http.get(`http://${env.ANAMNESIS_ADMIN}/reverse_proxy/upstreams`, (res) => collectAnswer(res, (answer) => resolve(answer.body), reject)).on('error', reject);
+      }).catch(() => '[]');
+      if ((JSON.parse(listed) as Array<{ address: string }>).map((u) => u.address).sort().join(' ') === wanted) return;
+      if (attempt > 1200) throw new Error(`caddy still lists ${listed} after the reload, expected ${wanted}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return { origin: `https://${SITE_NAME}:${port}`, port, ca: readFileSync(rootFile), output: () => output, setUpstreams, stop };
 }
 
 /** One TLS handshake; resolves with the negotiated protocol, rejects when the server refuses. */

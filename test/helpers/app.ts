@@ -66,6 +66,7 @@ export async function makeTestApp(options: { driver?: Driver; rateLimitFactor?: 
     trustProxy: [],
     rateLimitFactor: options.rateLimitFactor ?? 0,
     allowedHosts: [],
+    shutdownGraceMs: 10_000,
   };
   const app = await buildApp({ config, store, logger: createLogger(config.logLevel, sink) });
   await app.ready();

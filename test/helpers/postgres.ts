@@ -78,6 +78,20 @@ export async function dropSchema(schema: string, url = postgresTestUrl()): Promi
   }
 }
 
+/** A fresh schema, and the DATABASE_URL that points a server process at it (through the connection's search_path). */
+export async function makeServerSchema(): Promise<{ schema: string; databaseUrl: string; drop: () => Promise<void> }> {
+  const url = postgresTestUrl();
+  const schema = randomSchemaName();
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA "${schema}"`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  return { schema, databaseUrl: `${url}?options=${encodeURIComponent(`-c search_path=${schema}`)}`, drop: () => dropSchema(schema, url) };
+}
+
 export interface PostgresTestStore {
   store: Store;
   url: string;
