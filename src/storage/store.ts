@@ -86,6 +86,14 @@ export class UniqueViolation extends Error {
   }
 }
 
+/** One fixed rate-limit window, just after an attempt was counted in it. */
+export interface RateLimitWindow {
+  /** Attempts counted in this window, the one just counted included. */
+  count: number;
+  /** When the window ends (epoch ms); the first attempt at or after it starts a new window. */
+  resetAt: number;
+}
+
 /** Raised when the database cannot be reached; the HTTP layer answers 503. */
 export class StoreUnavailable extends Error {
   constructor(cause?: unknown) {
@@ -137,6 +145,16 @@ export interface Store {
   // Audit trail (metadata only)
   appendAudit(event: AuditEvent): Promise<void>;
   listAudit(userId: string, limit: number): Promise<AuditEvent[]>;
+
+  // Rate-limit counters (metadata only: keys are hashes), shared by every process on this store
+  /**
+   * Counts one attempt under `key` at `now`, atomically (concurrent callers,
+   * in any process, get distinct consecutive counts): in the window that is
+   * still open at `now`, or in a new one that ends at `now + windowMs`.
+   */
+  hitRateLimit(key: string, windowMs: number, now: number): Promise<RateLimitWindow>;
+  /** Deletes up to `max` windows that ended at or before `now`, the oldest first; returns how many. */
+  sweepRateLimits(now: number, max: number): Promise<number>;
 
   /**
    * Run `work` in one database transaction: every change made through `tx`
