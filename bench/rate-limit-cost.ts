@@ -1,36 +1,47 @@
 // What counting an attempt costs a rate-limited request: log-in (wrong
 // password, one argon2id verification) and unlock (the right API key, one
 // wrapped-key write), each counted under two limits (per address, per
-// account). Runs the real app in process on each driver twice, limits off
+// account). Runs the real app in process on each driver with limits off
 // (factor 0, nothing counted) and on (a factor so large that every attempt is
-// counted but none refused), alternating the two attempt by attempt so a busy
-// machine slows both alike. Prints medians and p99s:
-// `npx tsx bench/rate-limit-cost.ts [attempts] [sqlite|postgres ...]`.
+// counted but none refused), and, given `--baseline DIR` (another checkout,
+// e.g. `git worktree add /tmp/base main`), that checkout's app with limits on
+// too: before/after in one run. The variants alternate attempt by attempt, in
+// a rotating order, so a busy machine slows each alike. Prints medians and
+// p99s: `npx tsx bench/rate-limit-cost.ts [attempts] [--baseline DIR] [sqlite|postgres ...]`.
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { type Driver, browser, cookieFrom, makeTestApp, signUp, type TestApp } from '../test/helpers/app.ts';
 import { isPostgresReachable } from '../test/helpers/postgres.ts';
 import { formatMs } from './lib/markdown.ts';
 import { elapsedMs, summarize } from './lib/stats.ts';
 
-const attempts = Number(process.argv[2] ?? 200);
-const wanted = process.argv.slice(3) as Driver[];
+const args = process.argv.slice(2);
+const baselineAt = args.indexOf('--baseline');
+const baselineDir = baselineAt >= 0 ? args.splice(baselineAt, 2)[1] : undefined;
+const attempts = Number(args.find((a) => /^\d+$/.test(a)) ?? 200);
+const wanted = args.filter((a): a is Driver => a === 'sqlite' || a === 'postgres');
 const drivers: Driver[] = wanted.length > 0 ? wanted : ['postgres', 'sqlite'];
 const COUNTING_NEVER_REFUSING = 1_000_000;
+
+type MakeTestApp = typeof makeTestApp;
+const baselineApp: MakeTestApp | null = baselineDir
+  ? ((await import(pathToFileURL(path.resolve(baselineDir, 'test/helpers/app.ts')).href)) as { makeTestApp: MakeTestApp }).makeTestApp
+  : null;
 
 interface Variant {
   label: string;
   t: TestApp;
   email: string;
-  password: string;
   apiKey: string;
   session: string;
 }
 
-async function variant(driver: Driver, label: string, rateLimitFactor: number): Promise<Variant> {
-  const t = await makeTestApp({ driver, rateLimitFactor, logLevel: 'warn' });
+async function variant(make: MakeTestApp, driver: Driver, label: string, rateLimitFactor: number): Promise<Variant> {
+  const t = await make({ driver, rateLimitFactor, logLevel: 'warn' });
   const user = await signUp(t.app);
   const login = await t.app.inject({ method: 'POST', url: '/api/v1/sessions', payload: { email: user.email, password: user.password } });
   if (login.statusCode !== 200) throw new Error(`log-in failed: ${login.statusCode}`);
-  return { label, t, email: user.email, password: user.password, apiKey: user.apiKey, session: cookieFrom(login) };
+  return { label, t, email: user.email, apiKey: user.apiKey, session: cookieFrom(login) };
 }
 
 const operations = {
@@ -49,24 +60,30 @@ for (const driver of drivers) {
     console.log('postgres: not reachable, skipped');
     continue;
   }
-  const variants = [await variant(driver, 'limits off', 0), await variant(driver, 'limits on', COUNTING_NEVER_REFUSING)];
+  const variants = [
+    await variant(makeTestApp, driver, 'limits off', 0),
+    await variant(makeTestApp, driver, 'limits on', COUNTING_NEVER_REFUSING),
+    ...(baselineApp ? [await variant(baselineApp, driver, 'baseline limits on', COUNTING_NEVER_REFUSING)] : []),
+  ];
   try {
     for (const [name, run] of Object.entries(operations)) {
       const samples = new Map<string, number[]>(variants.map((v) => [v.label, []]));
       for (const v of variants) await run(v); // warm-up
       for (let i = 0; i < attempts; i++) {
-        for (const v of i % 2 ? variants : [...variants].reverse()) {
+        for (let j = 0; j < variants.length; j++) {
+          const v = variants[(i + j) % variants.length]!;
           const started = performance.now();
           await run(v);
           samples.get(v.label)!.push(elapsedMs(started));
         }
       }
-      const [off, on] = variants.map((v) => summarize(samples.get(v.label)!));
-      console.log(
-        `${driver} ${name}: limits off median ${formatMs(off!.medianMs)} (p99 ${formatMs(off!.p99Ms)}), ` +
-          `limits on median ${formatMs(on!.medianMs)} (p99 ${formatMs(on!.p99Ms)}), ` +
-          `difference of medians ${formatMs(on!.medianMs - off!.medianMs)}, over ${attempts} attempts each`,
-      );
+      const off = summarize(samples.get('limits off')!).medianMs;
+      const cells = variants.map((v) => {
+        const s = summarize(samples.get(v.label)!);
+        const extra = v.label === 'limits off' ? '' : `, ${s.medianMs >= off ? '+' : ''}${formatMs(s.medianMs - off)} on limits off`;
+        return `${v.label} median ${formatMs(s.medianMs)} (p99 ${formatMs(s.p99Ms)}${extra})`;
+      });
+      console.log(`${driver} ${name}, ${attempts} attempts each: ${cells.join('; ')}`);
     }
   } finally {
     for (const v of variants) await v.t.close();
