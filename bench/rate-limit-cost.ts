@@ -85,6 +85,19 @@ for (const driver of drivers) {
       });
       console.log(`${driver} ${name}, ${attempts} attempts each: ${cells.join('; ')}`);
     }
+    // The counter alone, beside the cheapest statement a request makes (a user read by primary key).
+    const { store } = variants[1]!.t;
+    const userId = (await store.findUserByEmail(variants[1]!.email))!.id;
+    const statements = { 'one counter upsert': () => store.hitRateLimit('bench-key', 900_000, Date.now()), 'one user read by id': () => store.findUserById(userId) };
+    const times = new Map<string, number[]>(Object.keys(statements).map((k) => [k, []]));
+    for (let i = 0; i < attempts * 5; i++) {
+      for (const [label, run] of i % 2 ? Object.entries(statements) : Object.entries(statements).reverse()) {
+        const started = performance.now();
+        await run();
+        times.get(label)!.push(elapsedMs(started));
+      }
+    }
+    console.log(`${driver} store, ${attempts * 5} each: ${[...times].map(([label, t]) => `${label} median ${formatMs(summarize(t).medianMs)} (p99 ${formatMs(summarize(t).p99Ms)})`).join('; ')}`);
   } finally {
     for (const v of variants) await v.t.close();
   }
