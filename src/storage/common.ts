@@ -12,7 +12,6 @@ import type {
   Transaction,
   UserRow,
 } from './store.ts';
-import { rateLimitOps } from './rate-limit-counters.ts';
 
 /** A database error that is neither a unique violation nor an outage. The message names codes, tables and constraints, never values. */
 export class StorageError extends Error {
@@ -327,8 +326,6 @@ export function makeOps(ex: Executor, atomic: <T>(work: (ops: Ops) => Promise<T>
       );
       return rows.map(toAudit);
     },
-
-    ...rateLimitOps(ex),
   };
   return ops;
 }

@@ -1,11 +1,10 @@
-// The SQL of the rate-limit counters, the same on both drivers: one row per
-// (limit, subject) fixed window, keyed by a hash the caller made (the table
-// holds no address or e-mail), counted by a single upsert so that concurrent
-// attempts from any number of processes never read-modify-write.
-import type { Executor, Ops } from './common.ts';
-import type { RateLimitWindow } from './store.ts';
-
-export type RateLimitOps = Pick<Ops, 'hitRateLimit' | 'sweepRateLimits'>;
+// The SQL of the rate-limit counters: one row per (limit, subject) fixed
+// window, keyed by a hash the caller made (the table holds no address or
+// e-mail), counted by a single upsert so that concurrent attempts from any
+// number of processes never read-modify-write. Each driver adds these to its
+// store, outside transactions.
+import type { Executor } from './common.ts';
+import type { RateLimitCounters } from './store.ts';
 
 // The row lock taken by ON CONFLICT DO UPDATE orders concurrent hits of one
 // key (PostgreSQL re-reads the newest row before updating; SQLite has one
@@ -18,19 +17,20 @@ const HIT = `
     reset_at = CASE WHEN rate_limits.reset_at <= ? THEN excluded.reset_at ELSE rate_limits.reset_at END
   RETURNING hits, reset_at`;
 
-// Bounded work through the reset_at index. The outer `reset_at <= ?` is
-// checked again on the row PostgreSQL finally deletes, so a window that a
-// concurrent hit has just restarted is left alone.
-const SWEEP = `
-  DELETE FROM rate_limits WHERE reset_at <= ? AND key_hash IN (
-    SELECT key_hash FROM rate_limits WHERE reset_at <= ? ORDER BY reset_at LIMIT ?)`;
+// Bounded work through the reset_at index. On PostgreSQL, processes sweeping
+// at once skip each other's rows (SKIP LOCKED) instead of waiting for them
+// in different orders, which could deadlock; SQLite has one writer at a time.
+const sweep = (lockClause: string) => `
+  DELETE FROM rate_limits WHERE key_hash IN (
+    SELECT key_hash FROM rate_limits WHERE reset_at <= ? ORDER BY reset_at LIMIT ?${lockClause})`;
+const SWEEP = { sqlite: sweep(''), postgres: sweep(' FOR UPDATE SKIP LOCKED') };
 
-export function rateLimitOps(ex: Executor): RateLimitOps {
+export function rateLimitCounters(ex: Executor, driver: 'sqlite' | 'postgres'): RateLimitCounters {
   return {
-    async hitRateLimit(key, windowMs, now): Promise<RateLimitWindow> {
+    async hitRateLimit(key, windowMs, now) {
       const [row] = await ex.all(HIT, [key, now + windowMs, now, now]);
       return { count: Number(row!.hits), resetAt: Number(row!.reset_at) };
     },
-    sweepRateLimits: (now, max) => ex.run(SWEEP, [now, now, Math.max(0, Math.floor(max))]),
+    sweepRateLimits: (now, max) => ex.run(SWEEP[driver], [now, Math.max(0, Math.floor(max))]),
   };
 }

@@ -673,6 +673,23 @@ export function describeStoreConformance(name: string, makeStore: StoreFactory):
         assert.deepEqual(await store.hitRateLimit(open, WINDOW, now), { count: 4, resetAt: T0 + WINDOW });
         assert.equal(await store.sweepRateLimits(now + 1000, 10), 2, 'the two restarted at now, ended at now + 1000');
       });
+
+      it('sweeps running at once with hits: none fails, every ended window goes once, open windows keep counting', async () => {
+        const ended = Array.from({ length: 300 }, () => hex(32));
+        const open = Array.from({ length: 10 }, () => hex(32));
+        for (const key of ended) await store.hitRateLimit(key, 1000, T0);
+        for (const key of open) await store.hitRateLimit(key, WINDOW, T0);
+        const now = T0 + 2000;
+        const [swept, hits] = await Promise.all([
+          Promise.all(Array.from({ length: 10 }, () => store.sweepRateLimits(now, 40))),
+          Promise.all(open.flatMap((key) => [store.hitRateLimit(key, WINDOW, now), store.hitRateLimit(key, WINDOW, now)])),
+        ]);
+        const first = swept.reduce((a, b) => a + b, 0);
+        assert.ok(first <= 300 && swept.every((n) => n <= 40), `swept ${swept.join(', ')}`);
+        assert.equal(first + (await store.sweepRateLimits(now, 1000)), 300, 'each ended window deleted exactly once');
+        assert.deepEqual(hits.map((h) => h.count).sort(), Array.from({ length: 10 }, () => [2, 3]).flat().sort());
+        for (const key of open) assert.deepEqual(await store.hitRateLimit(key, WINDOW, now), { count: 4, resetAt: T0 + WINDOW });
+      });
     });
 
     describe('transactions', () => {
