@@ -90,7 +90,7 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
     transform: jsonSchemaTransform,
   });
 
-  const services: Services = { config, store, accounts: new Accounts(store), limiter: new RateLimiter(config.rateLimitFactor) };
+  const services: Services = { config, store, accounts: new Accounts(store), limiter: new RateLimiter(store, config.rateLimitFactor) };
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -69,6 +69,18 @@ export const sqliteMigrations: readonly Migration[] = [
       CREATE INDEX audit_user_idx ON audit(user_id, at DESC, id DESC);
     `,
   },
+  {
+    version: 2,
+    name: 'shared rate-limit counters',
+    sql: `
+      CREATE TABLE rate_limits (
+        key_hash TEXT NOT NULL PRIMARY KEY,
+        hits INTEGER NOT NULL,
+        reset_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX rate_limits_reset_idx ON rate_limits(reset_at);
+    `,
+  },
 ];
 
 // Constraint names are explicit: the driver maps them to UniqueViolation.
@@ -125,6 +137,22 @@ export const postgresMigrations: readonly Migration[] = [
         at BIGINT NOT NULL
       );
       CREATE INDEX audit_user_idx ON audit(user_id, at DESC, id DESC);
+    `,
+  },
+  {
+    version: 2,
+    name: 'shared rate-limit counters',
+    // UNLOGGED: a counter write adds nothing to the WAL, so counting costs no
+    // WAL flush. A crash of PostgreSQL (not a clean restart) empties the
+    // table and a standby does not have it: the windows in progress start
+    // over, which lasts at most one window (an hour at most).
+    sql: `
+      CREATE UNLOGGED TABLE rate_limits (
+        key_hash TEXT NOT NULL CONSTRAINT rate_limits_pkey PRIMARY KEY,
+        hits INTEGER NOT NULL,
+        reset_at BIGINT NOT NULL
+      );
+      CREATE INDEX rate_limits_reset_idx ON rate_limits(reset_at);
     `,
   },
 ];

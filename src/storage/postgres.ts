@@ -2,6 +2,7 @@
 // pooled connection; `transaction` checks one out for its whole duration.
 import pg from 'pg';
 import { endable, makeOps, StorageError, txAborted, type Executor, type Ops, type Param } from './common.ts';
+import { rateLimitCounters } from './rate-limit-counters.ts';
 import { migratePostgres } from './migrations.ts';
 import { StoreUnavailable, UniqueViolation, type Store, type Transaction } from './store.ts';
 
@@ -260,6 +261,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   return {
     driver: 'postgres',
     ...ops,
+    ...rateLimitCounters(executorOn(pool), 'postgres'),
     transaction,
     close: () => (closing ??= pool.end().catch(ignore)),
   };

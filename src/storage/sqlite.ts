@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { endable, makeOps, StorageError, txAborted, type Executor, type Ops, type Param } from './common.ts';
+import { rateLimitCounters } from './rate-limit-counters.ts';
 import { migrateSqlite } from './migrations.ts';
 import { StoreUnavailable, UniqueViolation, type Store, type Transaction } from './store.ts';
 
@@ -254,6 +255,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   return {
     driver: 'sqlite',
     ...ops,
+    ...rateLimitCounters(guarded, 'sqlite'),
     transaction,
     close: () =>
       mutex.run(() => {

@@ -86,6 +86,30 @@ export class UniqueViolation extends Error {
   }
 }
 
+/** One fixed rate-limit window, just after an attempt was counted in it. */
+export interface RateLimitWindow {
+  /** Attempts counted in this window, the one just counted included. */
+  count: number;
+  /** When the window ends (epoch ms); the first attempt at or after it starts a new window. */
+  resetAt: number;
+}
+
+/**
+ * Rate-limit counters (metadata only: keys are hashes), shared by every
+ * process on one database. Not part of a Transaction: an attempt counts
+ * whatever becomes of the work it guards.
+ */
+export interface RateLimitCounters {
+  /**
+   * Counts one attempt under `key` at `now`, atomically (concurrent callers,
+   * in any process, get distinct consecutive counts): in the window that is
+   * still open at `now`, or in a new one that ends at `now + windowMs`.
+   */
+  hitRateLimit(key: string, windowMs: number, now: number): Promise<RateLimitWindow>;
+  /** Deletes up to `max` windows that ended at or before `now`, the oldest first; returns how many. */
+  sweepRateLimits(now: number, max: number): Promise<number>;
+}
+
 /** Raised when the database cannot be reached; the HTTP layer answers 503. */
 export class StoreUnavailable extends Error {
   constructor(cause?: unknown) {
@@ -94,7 +118,7 @@ export class StoreUnavailable extends Error {
   }
 }
 
-export interface Store {
+export interface Store extends RateLimitCounters {
   readonly driver: 'sqlite' | 'postgres';
 
   // Users
@@ -149,7 +173,7 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export interface Transaction extends Omit<Store, 'transaction' | 'close' | 'driver'> {
+export interface Transaction extends Omit<Store, 'transaction' | 'close' | 'driver' | keyof RateLimitCounters> {
   /** Hold the user's row lock until the transaction ends. */
   lockUser(userId: string): Promise<void>;
 }

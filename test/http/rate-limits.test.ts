@@ -5,9 +5,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { loadConfig } from '../../src/config.ts';
-import { LIMITS } from '../../src/http/rate-limit.ts';
+import { AppError } from '../../src/errors.ts';
+import { counterKey, LIMITS, RateLimiter, SWEEP_BATCH, SWEEP_EVERY_MS } from '../../src/http/rate-limit.ts';
+import { StoreUnavailable } from '../../src/storage/store.ts';
 import { bearer, browser, cookieFrom, makeTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
-import { testDrivers } from './support.ts';
+import { openDirectDb, testDrivers } from './support.ts';
 
 const PASSWORD = 'a long and unusual passphrase 42';
 let addressCounter = 0;
@@ -50,6 +52,18 @@ function logInFrom(t: TestApp, address: string, email: string, password: string)
 }
 
 const minutes15 = 15 * 60;
+/** A fixed clock reading for limiters on a test clock (epoch ms). */
+const T = 1_767_225_600_000;
+
+/** Rejects with 429 rate_limited whose retry_after is exactly `seconds`. */
+async function refusedFor(attempt: Promise<void>, seconds: number): Promise<void> {
+  await assert.rejects(attempt, (err: unknown) => {
+    assert.ok(err instanceof AppError, String(err));
+    assert.equal(err.code, 'rate_limited');
+    assert.equal(err.details?.retry_after, seconds);
+    return true;
+  });
+}
 
 for (const driver of await testDrivers('HTTP rate limits')) {
   describe(`rate limits at factor 1 (${driver})`, () => {
@@ -129,6 +143,113 @@ for (const driver of await testDrivers('HTTP rate limits')) {
       for (let i = 0; i < LIMITS.unlockPerAddress.max; i++) assert.equal((await unlock((i % 2 ? first : second).cookie, 'anm_guess')).statusCode, 403);
       const third = await lockedSession();
       assertRateLimited(await unlock(third.cookie, third.user.apiKey), minutes15);
+    });
+  });
+
+  describe(`counters in the store (${driver})`, () => {
+    const limit = { name: 'test-limit', max: 3, windowMs: 60_000 };
+
+    it('hold no address, e-mail or account id in clear: one hashed row per limit and subject', async () => {
+      await withApp(driver, 1, async (t) => {
+        const [signupAddress, address] = [freshAddress(), freshAddress()];
+        const email = `counted-${++addressCounter}@example.com`;
+        const signup = await signUpFrom(t, signupAddress, email);
+        assert.equal(signup.statusCode, 201);
+        const owner = { email, userId: signup.json().user_id as string, apiKey: signup.json().api_key as string };
+        const session = cookieFrom(await logInFrom(t, address, owner.email, PASSWORD));
+        const unlock = await t.app.inject({ method: 'POST', url: '/api/v1/sessions/unlock', remoteAddress: address, headers: browser(session), payload: { api_key: owner.apiKey } });
+        assert.equal(unlock.statusCode, 200);
+        const db = await openDirectDb(t);
+        try {
+          const rows = await db.query('SELECT key_hash, hits, reset_at FROM rate_limits');
+          const expected = [
+            [LIMITS.signupPerAddress, signupAddress],
+            [LIMITS.loginPerAddress, address],
+            [LIMITS.loginPerAccount, owner.email],
+            [LIMITS.unlockPerAddress, address],
+            [LIMITS.unlockPerAccount, owner.userId],
+          ] as const;
+          assert.deepEqual(rows.map((r) => r.key_hash).sort(), expected.map(([l, subject]) => counterKey(l, subject)).sort());
+          assert.ok(rows.every((r) => Number(r.hits) === 1));
+          const stored = JSON.stringify(rows);
+          for (const clear of [signupAddress, address, owner.email, owner.userId]) assert.ok(!stored.includes(clear), `the counters hold ${clear}`);
+        } finally {
+          await db.close();
+        }
+      });
+    });
+
+    it('Retry-After is the time left in the window, to the second; the next window lets attempts through again', async () => {
+      await withApp(driver, 1, async (t) => {
+        let now = T;
+        const limiter = new RateLimiter(t.store, 1, () => now);
+        for (let i = 0; i < limit.max; i++) await limiter.hit(limit, 'subject');
+        now = T + 1;
+        await refusedFor(limiter.hit(limit, 'subject'), 60);
+        now = T + 59_000;
+        await refusedFor(limiter.hit(limit, 'subject'), 1);
+        now = T + 59_999;
+        await refusedFor(limiter.hit(limit, 'subject'), 1);
+        await limiter.hit(limit, 'another subject');
+        now = T + 60_000;
+        for (let i = 0; i < limit.max; i++) await limiter.hit(limit, 'subject');
+        await refusedFor(limiter.hit(limit, 'subject'), 60);
+      });
+    });
+
+    it('two limiters on one store (as two processes) share each count and answer the same Retry-After', async () => {
+      await withApp(driver, 1, async (t) => {
+        let now = T;
+        const [one, two] = [new RateLimiter(t.store, 1, () => now), new RateLimiter(t.store, 1, () => now)];
+        await one.hit(limit, 'subject');
+        await two.hit(limit, 'subject');
+        now = T + 10_500;
+        await one.hit(limit, 'subject');
+        await refusedFor(two.hit(limit, 'subject'), 50);
+        await refusedFor(one.hit(limit, 'subject'), 50);
+      });
+    });
+
+    it('sweep ended windows in bounded batches, on every hit while a batch comes back full, then once a minute', async () => {
+      await withApp(driver, 1, async (t) => {
+        const db = await openDirectDb(t);
+        const rowCount = async () => Number((await db.query('SELECT COUNT(*) AS n FROM rate_limits'))[0]!.n);
+        try {
+          const ended = 2 * SWEEP_BATCH + 100;
+          for (let i = 0; i < ended; i += 50) {
+            await Promise.all(Array.from({ length: Math.min(50, ended - i) }, (_, j) => t.store.hitRateLimit(`ended-${i + j}`, 1000, T)));
+          }
+          let now = T + 2000;
+          const limiter = new RateLimiter(t.store, 1, () => now);
+          await limiter.hit(limit, 'subject');
+          assert.equal(await rowCount(), ended + 1 - SWEEP_BATCH);
+          await limiter.hit(limit, 'subject');
+          assert.equal(await rowCount(), 101);
+          await limiter.hit(limit, 'subject');
+          assert.equal(await rowCount(), 1, 'only the open window is left');
+          for (let i = 0; i < 3; i++) await t.store.hitRateLimit(`later-${i}`, 1000, now);
+          now += 1500;
+          await refusedFor(limiter.hit(limit, 'subject'), 59);
+          assert.equal(await rowCount(), 4, 'no sweep within a minute of one that found less than a batch');
+          now = T + 2000 + SWEEP_EVERY_MS;
+          await limiter.hit(limit, 'subject');
+          assert.equal(await rowCount(), 1);
+        } finally {
+          await db.close();
+        }
+      });
+    });
+
+    it('a store that cannot be reached refuses the attempt (503 unavailable), never lets it through uncounted', async () => {
+      await withApp(driver, 1, async (t) => {
+        const owner = await userFrom(t);
+        await t.store.close();
+        await assert.rejects(new RateLimiter(t.store, 1).hit(LIMITS.loginPerAccount, owner.email), StoreUnavailable);
+        const answer = await logInFrom(t, freshAddress(), owner.email, owner.password);
+        assert.equal(answer.statusCode, 503);
+        assert.equal(answer.json().error.code, 'unavailable');
+        assert.equal(answer.headers['set-cookie'], undefined);
+      });
     });
   });
 

@@ -630,6 +630,68 @@ export function describeStoreConformance(name: string, makeStore: StoreFactory):
       });
     });
 
+    describe('rate-limit counters', () => {
+      const WINDOW = 15 * 60_000;
+
+      it('50 concurrent hits on one key get exactly the counts 1..50, all in one window', async () => {
+        const key = hex(32);
+        const hits = await Promise.all(Array.from({ length: 50 }, () => store.hitRateLimit(key, WINDOW, T0)));
+        assert.deepEqual(
+          hits.map((h) => h.count).sort((a, b) => a - b),
+          Array.from({ length: 50 }, (_, i) => i + 1),
+        );
+        for (const hit of hits) {
+          assertNumbers(hit, ['count', 'resetAt']);
+          assert.equal(hit.resetAt, T0 + WINDOW);
+        }
+      });
+
+      it('counts each key on its own, and a window keeps its end until it is over, then starts again at 1', async () => {
+        const [a, b] = [hex(32), hex(32)];
+        assert.deepEqual(await store.hitRateLimit(a, WINDOW, T0), { count: 1, resetAt: T0 + WINDOW });
+        assert.deepEqual(await store.hitRateLimit(a, WINDOW, T0 + 1000), { count: 2, resetAt: T0 + WINDOW });
+        assert.deepEqual(await store.hitRateLimit(b, 60_000, T0 + 1000), { count: 1, resetAt: T0 + 61_000 });
+        assert.deepEqual(await store.hitRateLimit(a, WINDOW, T0 + WINDOW - 1), { count: 3, resetAt: T0 + WINDOW });
+        // The window ends at resetAt: the attempt at that instant opens the next one.
+        assert.deepEqual(await store.hitRateLimit(a, WINDOW, T0 + WINDOW), { count: 1, resetAt: T0 + 2 * WINDOW });
+        assert.deepEqual(await store.hitRateLimit(a, WINDOW, T0 + WINDOW + 5), { count: 2, resetAt: T0 + 2 * WINDOW });
+        assert.deepEqual(await store.hitRateLimit(b, 60_000, T0 + 2000), { count: 2, resetAt: T0 + 61_000 });
+      });
+
+      it('a sweep deletes at most the number asked of the windows that ended, oldest first, and no open one', async () => {
+        const ended = [hex(32), hex(32), hex(32)];
+        const open = hex(32);
+        for (const [i, key] of ended.entries()) await store.hitRateLimit(key, 1000 * (i + 1), T0);
+        for (let i = 0; i < 3; i++) await store.hitRateLimit(open, WINDOW, T0);
+        const now = T0 + 5000;
+        assert.equal(await store.sweepRateLimits(now, 2), 2);
+        // The two oldest went: they start again; the third ended window is still there, as is the open one.
+        assert.deepEqual(await store.hitRateLimit(ended[0]!, 1000, now), { count: 1, resetAt: now + 1000 });
+        assert.deepEqual(await store.hitRateLimit(ended[1]!, 1000, now), { count: 1, resetAt: now + 1000 });
+        assert.equal(await store.sweepRateLimits(now, 10), 1);
+        assert.equal(await store.sweepRateLimits(now, 10), 0);
+        assert.deepEqual(await store.hitRateLimit(open, WINDOW, now), { count: 4, resetAt: T0 + WINDOW });
+        assert.equal(await store.sweepRateLimits(now + 1000, 10), 2, 'the two restarted at now, ended at now + 1000');
+      });
+
+      it('sweeps running at once with hits: none fails, every ended window goes once, open windows keep counting', async () => {
+        const ended = Array.from({ length: 300 }, () => hex(32));
+        const open = Array.from({ length: 10 }, () => hex(32));
+        for (const key of ended) await store.hitRateLimit(key, 1000, T0);
+        for (const key of open) await store.hitRateLimit(key, WINDOW, T0);
+        const now = T0 + 2000;
+        const [swept, hits] = await Promise.all([
+          Promise.all(Array.from({ length: 10 }, () => store.sweepRateLimits(now, 40))),
+          Promise.all(open.flatMap((key) => [store.hitRateLimit(key, WINDOW, now), store.hitRateLimit(key, WINDOW, now)])),
+        ]);
+        const first = swept.reduce((a, b) => a + b, 0);
+        assert.ok(first <= 300 && swept.every((n) => n <= 40), `swept ${swept.join(', ')}`);
+        assert.equal(first + (await store.sweepRateLimits(now, 1000)), 300, 'each ended window deleted exactly once');
+        assert.deepEqual(hits.map((h) => h.count).sort(), Array.from({ length: 10 }, () => [2, 3]).flat().sort());
+        for (const key of open) assert.deepEqual(await store.hitRateLimit(key, WINDOW, now), { count: 4, resetAt: T0 + WINDOW });
+      });
+    });
+
     describe('transactions', () => {
       it('commits every change made through tx together and returns the result', async () => {
         const existing = newUser();

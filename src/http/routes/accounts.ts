@@ -17,7 +17,7 @@ export const publicAccountRoutes: FastifyPluginAsyncZod<Services> = async (app, 
   app.post('/api/v1/accounts', {
     schema: { tags: ['accounts'], body: credentials, response: { 201: z.object({ user_id: z.string(), api_key: z.string() }), ...errors } },
   }, async (request, reply) => {
-    limiter.hit(LIMITS.signupPerAddress, request.ip);
+    await limiter.hit(LIMITS.signupPerAddress, request.ip);
     const { user, apiKey: key, vault } = await accounts.signUp(request.body);
     const { token } = await startSession(store, user.id, sessionLabel(request.headers['user-agent']), vault);
     setSessionCookie(reply, token);
@@ -27,8 +27,8 @@ export const publicAccountRoutes: FastifyPluginAsyncZod<Services> = async (app, 
   app.post('/api/v1/sessions', {
     schema: { tags: ['sessions'], body: credentials, response: { 200: z.object({ user_id: z.string(), unlocked: z.boolean() }), ...errors } },
   }, async (request, reply) => {
-    limiter.hit(LIMITS.loginPerAddress, request.ip);
-    limiter.hit(LIMITS.loginPerAccount, normaliseEmail(request.body.email));
+    await limiter.hit(LIMITS.loginPerAddress, request.ip);
+    await limiter.hit(LIMITS.loginPerAccount, normaliseEmail(request.body.email));
     const user = await accounts.logIn(request.body);
     const { token } = await startSession(store, user.id, sessionLabel(request.headers['user-agent']), null);
     setSessionCookie(reply, token);
@@ -43,8 +43,8 @@ export const sessionAccountRoutes: FastifyPluginAsyncZod<Services> = async (app,
     schema: { tags: ['sessions'], body: z.strictObject({ api_key: apiKey }), response: { 200: z.object({ unlocked: z.literal(true) }), ...errors } },
   }, async (request) => {
     const auth = authOf(request);
-    limiter.hit(LIMITS.unlockPerAddress, request.ip);
-    limiter.hit(LIMITS.unlockPerAccount, auth.user.id);
+    await limiter.hit(LIMITS.unlockPerAddress, request.ip);
+    await limiter.hit(LIMITS.unlockPerAccount, auth.user.id);
     const vault = await accounts.unlock(auth.user, request.body.api_key);
     await store.setSessionWrappedKey(auth.session!.id, vault.wrapFor(auth.sessionToken!));
     return { unlocked: true as const };
@@ -96,7 +96,7 @@ export const sessionAccountRoutes: FastifyPluginAsyncZod<Services> = async (app,
     schema: { tags: ['accounts'], body: z.strictObject({ password }), response: { 204: z.null(), ...errors } },
   }, async (request, reply) => {
     const auth = authOf(request);
-    limiter.hit(LIMITS.passwordCheckPerAccount, auth.user.id);
+    await limiter.hit(LIMITS.passwordCheckPerAccount, auth.user.id);
     await accounts.deleteAccount(auth.user, request.body.password);
     clearSessionCookie(reply);
     return reply.code(204).send(null);
@@ -110,7 +110,7 @@ export const sessionAccountRoutes: FastifyPluginAsyncZod<Services> = async (app,
     },
   }, async (request) => {
     const auth = authOf(request);
-    limiter.hit(LIMITS.passwordCheckPerAccount, auth.user.id);
+    await limiter.hit(LIMITS.passwordCheckPerAccount, auth.user.id);
     const { apiKey: key, vault, deleted } = await accounts.startOverWithNewKey(auth.user, request.body);
     await store.setSessionWrappedKey(auth.session!.id, vault.wrapFor(auth.sessionToken!));
     return { api_key: key, deleted_records: deleted };

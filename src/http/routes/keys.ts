@@ -24,7 +24,7 @@ export const confirmRotationRoute: FastifyPluginAsyncZod<Services> = async (app,
   app.post('/api/v1/keys/rotate/confirm', {
     schema: { tags: ['keys'], response: { 200: z.object({ status: z.enum(['rotated', 'already_rotated']), records: z.number() }), ...errors } },
   }, async (request, reply) => {
-    limiter.hit(LIMITS.rotateConfirmPerAddress, request.ip);
+    await limiter.hit(LIMITS.rotateConfirmPerAddress, request.ip);
     const pendingKey = bearerCredential(request);
     if (!pendingKey) {
       reply.header('www-authenticate', BEARER_CHALLENGE);

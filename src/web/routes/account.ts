@@ -22,7 +22,7 @@ export const accountPages: FastifyPluginAsyncZod<WebDeps> = async (app, { store,
   app.post('/app/account/delete', { schema: { hide, body: z.object({ password }) }, config }, async (request, reply) =>
     withFormErrors(reply, async () => {
       const auth = sessionOf(request);
-      limiter.hit(LIMITS.passwordCheckPerAccount, auth.user.id);
+      await limiter.hit(LIMITS.passwordCheckPerAccount, auth.user.id);
       await accounts.deleteAccount(auth.user, request.body.password);
       clearSessionCookie(reply);
       request.auth = null;
@@ -32,7 +32,7 @@ export const accountPages: FastifyPluginAsyncZod<WebDeps> = async (app, { store,
   app.post('/app/account/start-over', { schema: { hide, body: z.object({ password, confirm: z.string().max(100) }) }, config }, async (request, reply) =>
     withFormErrors(reply, async () => {
       const auth = sessionOf(request);
-      limiter.hit(LIMITS.passwordCheckPerAccount, auth.user.id);
+      await limiter.hit(LIMITS.passwordCheckPerAccount, auth.user.id);
       const { apiKey, vault, deleted } = await accounts.startOverWithNewKey(auth.user, { password: request.body.password, confirm: request.body.confirm.trim() });
       await store.setSessionWrappedKey(auth.session.id, vault.wrapFor(auth.sessionToken));
       request.auth = { ...auth, vault };

@@ -23,7 +23,7 @@ export const authPages: FastifyPluginAsyncZod<WebDeps> = async (app, { store, ac
 
   app.post('/signup', { schema: { hide, body: credentials } }, async (request, reply) =>
     withFormErrors(reply, async () => {
-      limiter.hit(LIMITS.signupPerAddress, request.ip);
+      await limiter.hit(LIMITS.signupPerAddress, request.ip);
       const { user, apiKey: key, vault } = await accounts.signUp(request.body);
       const { token, session } = await startSession(store, user.id, sessionLabel(request.headers['user-agent']), vault);
       setSessionCookie(reply, token);
@@ -38,8 +38,8 @@ export const authPages: FastifyPluginAsyncZod<WebDeps> = async (app, { store, ac
 
   app.post('/login', { schema: { hide, body: credentials } }, async (request, reply) =>
     withFormErrors(reply, async () => {
-      limiter.hit(LIMITS.loginPerAddress, request.ip);
-      limiter.hit(LIMITS.loginPerAccount, normaliseEmail(request.body.email));
+      await limiter.hit(LIMITS.loginPerAddress, request.ip);
+      await limiter.hit(LIMITS.loginPerAccount, normaliseEmail(request.body.email));
       const user = await accounts.logIn(request.body);
       // A new session on every log-in; it starts locked: only the API key opens the memory.
       const { token } = await startSession(store, user.id, sessionLabel(request.headers['user-agent']), null);
@@ -55,8 +55,8 @@ export const authPages: FastifyPluginAsyncZod<WebDeps> = async (app, { store, ac
   app.post('/unlock', { schema: { hide, body: z.object({ api_key: apiKey }) }, config: { need: 'session' } }, async (request, reply) =>
     withFormErrors(reply, async () => {
       const auth = sessionOf(request);
-      limiter.hit(LIMITS.unlockPerAddress, request.ip);
-      limiter.hit(LIMITS.unlockPerAccount, auth.user.id);
+      await limiter.hit(LIMITS.unlockPerAddress, request.ip);
+      await limiter.hit(LIMITS.unlockPerAccount, auth.user.id);
       const vault = await accounts.unlock(auth.user, request.body.api_key.trim());
       await store.setSessionWrappedKey(auth.session.id, vault.wrapFor(auth.sessionToken));
       return reply.redirect('/app', 303);

@@ -33,7 +33,7 @@ export const keyPages: FastifyPluginAsyncZod<WebDeps> = async (app, { store, lim
     const auth = sessionOf(request);
     const newKey = request.body.new_key.trim();
     return withAllOrNothing(request, reply, async () => {
-      limiter.hit(LIMITS.rotateConfirmPerAddress, request.ip);
+      await limiter.hit(LIMITS.rotateConfirmPerAddress, request.ip);
       // Only this account's own pending key: pasting the current key back proves nothing was saved.
       if (!isApiKey(newKey) || !secretsEqual(secretLookupHash(newKey), auth.user.pendingKeyHash ?? '')) {
         throw new AppError('forbidden', 'this is not the new key shown on the previous page');
