@@ -16,6 +16,7 @@ import { graphPages } from './routes/graph.ts';
 import { keyPages } from './routes/key.ts';
 import { memoryPages } from './routes/memories.ts';
 import { publicPages } from './routes/public.ts';
+import { oauthPages } from './routes/oauth.ts';
 import { sessionPages } from './routes/sessions.ts';
 import { guardPage, resolveWebSession } from './session.ts';
 
@@ -31,7 +32,10 @@ function setPageSecurityHeaders(reply: FastifyReply): void {
 }
 
 async function pageSecurityHeaders(_request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  // The consent page sets its own policy, the same one with the client's origin as a form-action.
+  const own = reply.getHeader('content-security-policy');
   setPageSecurityHeaders(reply);
+  if (typeof own === 'string') reply.header('content-security-policy', own);
 }
 
 /** The page a browser gets for an address that does not exist (the app's not-found handler calls it). */
@@ -52,7 +56,7 @@ export const webPages: FastifyPluginAsync<WebDeps> = async (app, deps) => {
     pages.addHook('preValidation', guardPage);
     pages.addHook('onSend', pageSecurityHeaders);
     pages.setErrorHandler(htmlErrorHandler(deps.assets));
-    for (const routes of [publicPages, authPages, memoryPages, graphPages, dataPages, keyPages, sessionPages, accountPages]) {
+    for (const routes of [publicPages, authPages, memoryPages, graphPages, dataPages, keyPages, sessionPages, oauthPages, accountPages]) {
       await pages.register(routes, deps);
     }
   });
