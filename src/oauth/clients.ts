@@ -55,16 +55,18 @@ export function redirectHost(uri: string): string {
 
 /** Validates client metadata (a DCR body or a metadata document) into what we keep. */
 function clientFromMetadata(body: unknown, id: string, kind: OAuthClientRow['kind']): OAuthClientRow {
+  // Redirect URIs first, so each refusal says why in the error RFC 7591 section 3.2.2 names for them.
+  const uris = (body as { redirect_uris?: unknown } | null)?.redirect_uris;
+  if (!Array.isArray(uris) || uris.length === 0 || uris.length > MAX_REDIRECT_URIS || !uris.every((u) => typeof u === 'string')) {
+    throw new InvalidClientMetadataError(`give between 1 and ${MAX_REDIRECT_URIS} redirect URIs`);
+  }
+  for (const uri of uris) {
+    const problem = redirectUriProblem(uri);
+    if (problem) throw new CustomOAuthError('invalid_redirect_uri', problem);
+  }
   const parsed = OAuthClientMetadataSchema.safeParse(body);
   if (!parsed.success) throw new InvalidClientMetadataError('the client metadata is not valid (RFC 7591)');
   const metadata = parsed.data;
-  const uris = metadata.redirect_uris;
-  if (uris.length === 0 || uris.length > MAX_REDIRECT_URIS) throw new InvalidClientMetadataError(`give between 1 and ${MAX_REDIRECT_URIS} redirect URIs`);
-  for (const uri of uris) {
-    const problem = redirectUriProblem(uri);
-    // RFC 7591 section 3.2.2 names this error for redirect URIs.
-    if (problem) throw new CustomOAuthError('invalid_redirect_uri', problem);
-  }
   if (metadata.client_name !== undefined && metadata.client_name.length > MAX_CLIENT_NAME_CHARS) throw new InvalidClientMetadataError(`client_name is longer than ${MAX_CLIENT_NAME_CHARS} characters`);
   if (metadata.grant_types?.some((g) => g !== 'authorization_code' && g !== 'refresh_token')) throw new InvalidClientMetadataError('only the authorization_code and refresh_token grant types are supported');
   if (metadata.response_types?.some((r) => r !== 'code')) throw new InvalidClientMetadataError('only the code response type is supported');
