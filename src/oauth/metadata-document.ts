@@ -19,7 +19,7 @@ for (const [net, bits] of [
   ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
 ] as const) SPECIAL.addSubnet(net, bits, 'ipv4');
 for (const [net, bits] of [
-  ['::', 128], ['::1', 128], ['::ffff:0:0', 96], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23],
+  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23],
   ['2001:db8::', 32], ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
 ] as const) SPECIAL.addSubnet(net, bits, 'ipv6');
 const LOOPBACK = new BlockList();
@@ -29,6 +29,9 @@ LOOPBACK.addAddress('::1', 'ipv6');
 /** True for an address a metadata fetch may connect to. */
 export function isPublicAddress(address: string, allowLoopback = false): boolean {
   const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+  // IPv4-mapped IPv6 (::ffff:a.b.c.d) is never what a resolver answers for a public name. (It cannot
+  // be a BlockList range: BlockList checks every IPv4 address against IPv6 ranges in mapped form.)
+  if (family === 'ipv6' && /^::ffff:/i.test(address)) return false;
   if (allowLoopback && LOOPBACK.check(address, family)) return true;
   return isIP(address) !== 0 && !SPECIAL.check(address, family);
 }
