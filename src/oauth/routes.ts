@@ -153,18 +153,15 @@ const endpoints = (services: Services, allowedHosts: string[]): FastifyPluginAsy
     handler: async (request) => {
       await limiter.hit(LIMITS.oauthTokenPerAddress, request.ip);
       const body = parseTokenRequest(request.body);
-      if (body.grant_type === 'authorization_code') {
-        if (!body.code || !body.code_verifier) throw new InvalidRequestError('code and code_verifier are required');
-        if (!CODE_VERIFIER.test(body.code_verifier)) throw new InvalidRequestError('code_verifier must be 43 to 128 unreserved characters');
-        if (!(await store.findOAuthClient(body.client_id))) throw new InvalidClientError('this client is not registered');
-        return exchangeCode(store, { code: body.code, clientId: body.client_id, redirectUri: body.redirect_uri, codeVerifier: body.code_verifier, resource: body.resource }, oauth);
-      }
+      if (body.grant_type !== 'authorization_code' && body.grant_type !== 'refresh_token') throw new UnsupportedGrantTypeError('only authorization_code and refresh_token are supported');
+      if (!(await store.findOAuthClient(body.client_id))) throw new InvalidClientError('this client is not registered');
       if (body.grant_type === 'refresh_token') {
         if (!body.refresh_token) throw new InvalidRequestError('refresh_token is required');
-        if (!(await store.findOAuthClient(body.client_id))) throw new InvalidClientError('this client is not registered');
         return refreshTokens(store, { refreshToken: body.refresh_token, clientId: body.client_id, scope: body.scope, resource: body.resource }, oauth);
       }
-      throw new UnsupportedGrantTypeError('only authorization_code and refresh_token are supported');
+      if (!body.code || !body.code_verifier) throw new InvalidRequestError('code and code_verifier are required');
+      if (!CODE_VERIFIER.test(body.code_verifier)) throw new InvalidRequestError('code_verifier must be 43 to 128 unreserved characters');
+      return exchangeCode(store, { code: body.code, clientId: body.client_id, redirectUri: body.redirect_uri, codeVerifier: body.code_verifier, resource: body.resource }, oauth);
     },
   });
 

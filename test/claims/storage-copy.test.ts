@@ -22,8 +22,7 @@ import { JSON_EXPORT_FORMAT } from '../../src/vault/transfer.ts';
 import { bearer, browser, cookieFrom, makeTestApp, signUp, type TestApp } from '../helpers/app.ts';
 import { testDrivers } from '../http/support.ts';
 import { listen } from '../mcp/helpers.ts';
-import { approve, REDIRECT_URL, tokenRequest } from '../oauth/helpers.ts';
-import { s256 } from '../../src/oauth/tokens.ts';
+import { codeForNewClient, tokenRequest } from '../oauth/helpers.ts';
 import { candidatesIn, foundIn, keysFrom, mcpInject, tokensIn, tokensOpenedBy } from './support.ts';
 
 /** Distinctive plaintext of every kind the service stores; none may appear in storage or logs. */
@@ -115,13 +114,10 @@ for (const driver of await testDrivers('claims: a copy of storage decrypts nothi
 
       // OAuth: a client, a code left unexchanged, a used code, and a refresh token used once.
       const baseUrl = await listen(app);
-      const client = (await app.inject({ method: 'POST', url: '/oauth/register', payload: { client_name: 'Stolen-copy client', redirect_uris: [REDIRECT_URL] } })).json() as { client_id: string };
-      const verifier = 'c'.repeat(43);
-      const authorizeUrl = `/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: client.client_id, redirect_uri: REDIRECT_URL, code_challenge: s256(verifier), code_challenge_method: 'S256' })}`;
-      const unexchanged = await approve(baseUrl, a.cookie, authorizeUrl);
-      const { code } = await approve(baseUrl, a.cookie, authorizeUrl);
-      const first = await tokenRequest(baseUrl, { grant_type: 'authorization_code', code, code_verifier: verifier, client_id: client.client_id, redirect_uri: REDIRECT_URL });
-      const second = await tokenRequest(baseUrl, { grant_type: 'refresh_token', refresh_token: String(first.body.refresh_token), client_id: client.client_id });
+      const unexchanged = await codeForNewClient(baseUrl, a.cookie, 'c'.repeat(43));
+      const { clientId, code, exchange } = await codeForNewClient(baseUrl, a.cookie, 'c'.repeat(43));
+      const first = await exchange();
+      const second = await tokenRequest(baseUrl, { grant_type: 'refresh_token', refresh_token: String(first.body.refresh_token), client_id: clientId });
       assert.equal(second.status, 200);
       accessToken = String(second.body.access_token);
       secrets.push(unexchanged.code, code, String(first.body.access_token), String(first.body.refresh_token), accessToken, String(second.body.refresh_token));

@@ -10,7 +10,7 @@ import { Vault } from '../../src/vault/vault.ts';
 import { bearer, makeTestApp, signUp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { initializeBody, listen, MCP_POST_HEADERS, rawRequest } from '../mcp/helpers.ts';
 import { openDirectDb, snapshotOAuth, testDrivers, type DirectDb } from '../http/support.ts';
-import { approve, hiddenFieldsOf, openAuthorization, REDIRECT_URL, submitConsent, tokenRequest } from './helpers.ts';
+import { approve, codeForNewClient, hiddenFieldsOf, openAuthorization, REDIRECT_URL, submitConsent, tokenRequest } from './helpers.ts';
 
 const form = { 'content-type': 'application/x-www-form-urlencoded' };
 const json = { 'content-type': 'application/json' };
@@ -116,12 +116,8 @@ for (const driver of await testDrivers('OAuth bad inputs')) {
       const short = await makeTestApp({ driver, oauth: { codeTtlMs: 0 } });
       try {
         const url = await listen(short.app);
-        const someone = await signUp(short.app);
-        const registered = JSON.parse((await rawRequest(url, { method: 'POST', path: '/oauth/register', headers: json, body: JSON.stringify({ redirect_uris: [REDIRECT_URL] }) })).body);
-        const verifier = 'x'.repeat(43);
-        const query = new URLSearchParams({ response_type: 'code', client_id: registered.client_id, redirect_uri: REDIRECT_URL, code_challenge: s256(verifier), code_challenge_method: 'S256' });
-        const { code } = await approve(url, someone.cookie, `/oauth/authorize?${query}`);
-        const answer = await tokenRequest(url, { grant_type: 'authorization_code', code, code_verifier: verifier, client_id: registered.client_id, redirect_uri: REDIRECT_URL });
+        const { exchange } = await codeForNewClient(url, (await signUp(short.app)).cookie, 'x'.repeat(43));
+        const answer = await exchange();
         assert.equal(answer.status, 400);
         assert.equal(answer.body.error, 'invalid_grant');
       } finally {
@@ -237,12 +233,9 @@ for (const driver of await testDrivers('OAuth bad inputs')) {
       const short = await makeTestApp({ driver, oauth: { accessTtlMs: 0 } });
       try {
         const url = await listen(short.app);
-        const someone = await signUp(short.app);
-        const registered = JSON.parse((await rawRequest(url, { method: 'POST', path: '/oauth/register', headers: json, body: JSON.stringify({ redirect_uris: [REDIRECT_URL] }) })).body);
-        const verifier = 'y'.repeat(43);
-        const query = new URLSearchParams({ response_type: 'code', client_id: registered.client_id, redirect_uri: REDIRECT_URL, code_challenge: s256(verifier), code_challenge_method: 'S256' });
-        const { code } = await approve(url, someone.cookie, `/oauth/authorize?${query}`);
-        const tokens = await tokenRequest(url, { grant_type: 'authorization_code', code, code_verifier: verifier, client_id: registered.client_id, redirect_uri: REDIRECT_URL });
+        const { exchange } = await codeForNewClient(url, (await signUp(short.app)).cookie, 'y'.repeat(43));
+        const tokens = await exchange();
+        assert.equal(tokens.status, 200);
         const answer = await rawRequest(url, { method: 'POST', path: '/mcp', headers: { ...bearer(String(tokens.body.access_token)), ...MCP_POST_HEADERS }, body: initializeBody() });
         assert.equal(answer.status, 401);
       } finally {

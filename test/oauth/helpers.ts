@@ -2,6 +2,7 @@
 // and a browser's side of consent: a session cookie, the consent page, and
 // its Approve or Deny form, all against the listening server.
 import assert from 'node:assert/strict';
+import { s256 } from '../../src/oauth/tokens.ts';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -119,4 +120,17 @@ export async function authorizeWithSdk(baseUrl: string, cookie: string, provider
 export async function tokenRequest(baseUrl: string, fields: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
   const answer = await rawRequest(baseUrl, { method: 'POST', path: '/oauth/token', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
   return { status: answer.status, body: JSON.parse(answer.body) as Record<string, unknown> };
+}
+
+/**
+ * A client registered by hand, its consent approved, and the code it got:
+ * for the tests that need the token endpoint without the SDK in between.
+ */
+export async function codeForNewClient(baseUrl: string, cookie: string, verifier: string): Promise<{ clientId: string; code: string; exchange: () => ReturnType<typeof tokenRequest> }> {
+  const registered = await rawRequest(baseUrl, { method: 'POST', path: '/oauth/register', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: [REDIRECT_URL] }) });
+  assert.equal(registered.status, 201);
+  const clientId = String(JSON.parse(registered.body).client_id);
+  const query = new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: REDIRECT_URL, code_challenge: s256(verifier), code_challenge_method: 'S256' });
+  const { code } = await approve(baseUrl, cookie, `/oauth/authorize?${query}`);
+  return { clientId, code, exchange: () => tokenRequest(baseUrl, { grant_type: 'authorization_code', code, code_verifier: verifier, client_id: clientId, redirect_uri: REDIRECT_URL }) };
 }
