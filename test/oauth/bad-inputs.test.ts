@@ -202,6 +202,25 @@ for (const driver of await testDrivers('OAuth bad inputs')) {
       assert.equal(JSON.parse(native.body).token_endpoint_auth_method, 'none');
     });
 
+    it('registered clients that were never used expire, enforced when clients are registered', async () => {
+      const expiring = await makeTestApp({ driver, oauth: { unusedClientTtlMs: 0 } });
+      try {
+        const url = await listen(expiring.app);
+        const register = async () => JSON.parse((await rawRequest(url, { method: 'POST', path: '/oauth/register', headers: json, body: JSON.stringify({ redirect_uris: [REDIRECT_URL] }) })).body).client_id as string;
+        const someone = await signUp(expiring.app);
+        const used = await codeForNewClient(url, someone.cookie, 'u'.repeat(43));
+        const unused = await register();
+        await register();
+        assert.equal(await expiring.store.findOAuthClient(unused), null, 'the never-used client is gone');
+        assert.ok(await expiring.store.findOAuthClient(used.clientId), 'a client with a grant stays');
+        const page = await openAuthorization(url, `/oauth/authorize?client_id=${unused}&response_type=code`, someone.cookie);
+        assert.equal(page.status, 400);
+        assert.match(page.body, /not registered here/);
+      } finally {
+        await expiring.close();
+      }
+    });
+
     it('registration is rate-limited per address', async () => {
       const limited = await makeTestApp({ driver, rateLimitFactor: 1 });
       try {

@@ -56,6 +56,9 @@ for (const driver of await testDrivers('OAuth flow')) {
       assert.match(textOf(await callTool(byKey, 'recall', { query: 'lighthouse' })), /lighthouse keeper/);
       await byKey.close();
 
+      const logs = t.logs.join('');
+      for (const secret of [provider.saved!.access_token, provider.saved!.refresh_token!, provider.verifier]) assert.ok(!logs.includes(secret), 'no token or verifier in any log line');
+
       const grants = await t.store.listOAuthGrants(user.userId);
       assert.equal(grants.length, 1);
       assert.equal(grants[0]!.clientName, 'Test connector');
