@@ -70,6 +70,9 @@ async function mint(store: Store, grant: OAuthGrantRow, used: { token: string; r
     return true;
   });
   if (!minted) return null;
+  // Expired codes and tokens (used refresh tokens included, kept until then for reuse detection)
+  // are swept where new ones are made; those that expired before this moment only.
+  await store.deleteExpiredOAuthTokens(now - 1);
   return { access_token: access, token_type: 'Bearer', expires_in: Math.floor(settings.accessTtlMs / 1000), refresh_token: refresh, scope: grant.scope };
 }
 
@@ -91,7 +94,6 @@ export async function exchangeCode(store: Store, input: CodeExchange, settings: 
   if (input.resource !== undefined && input.resource !== grant.resource) throw new InvalidTargetError('resource does not match the authorization request');
   const tokens = await mint(store, grant, { token: input.code, row }, settings);
   if (!tokens) return revokeOnReplay(store, grant, 'authorization code');
-  await store.deleteExpiredOAuthTokens(Date.now());
   return tokens;
 }
 
