@@ -5,6 +5,7 @@
 import fastifyFormbody from '@fastify/formbody';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { type Assets, assetRoutes } from './assets.ts';
+import { CONTENT_SECURITY_POLICY } from './content-security-policy.ts';
 import { pageContext, sendHtml } from './render.ts';
 import { errorView } from './views/error.ts';
 import type { WebDeps } from './deps.ts';
@@ -20,7 +21,6 @@ import { oauthPages } from './routes/oauth.ts';
 import { sessionPages } from './routes/sessions.ts';
 import { guardPage, resolveWebSession } from './session.ts';
 
-export const CONTENT_SECURITY_POLICY = "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /** Ordinary forms are small; the import form raises its own limit. */
 const FORM_BODY_LIMIT = 256 * 1024;

@@ -9,7 +9,6 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { s256 } from '../../src/oauth/tokens.ts';
-import { CONTENT_SECURITY_POLICY } from '../../src/web/plugin.ts';
 import { signUp, type TestUser } from '../helpers/app.ts';
 import { rawRequest } from '../mcp/helpers.ts';
 import { tokenRequest } from '../oauth/helpers.ts';
@@ -63,7 +62,7 @@ describe('OAuth consent in Chromium', () => {
     await page.fill('#api_key', user.apiKey);
     const [consent] = await Promise.all([page.waitForResponse((r) => r.url().includes('/oauth/authorize') && r.request().method() === 'GET'), page.click('form[action^="/unlock"] button[type=submit]')]);
     assert.equal(consent.status(), 200);
-    assert.equal(consent.headers()['content-security-policy'], CONTENT_SECURITY_POLICY.replace("form-action 'self'", `form-action 'self' ${callbackOrigin}`));
+    assert.equal(consent.headers()['content-security-policy'], `default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self' ${callbackOrigin}`);
     await page.waitForSelector('button[value=approve]');
     assert.match((await page.textContent('h1'))!, /<img src=x onerror=alert\(1\)> Connector/, 'the name is text, not markup');
     assert.equal(await page.locator('main img').count(), 0);

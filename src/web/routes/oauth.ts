@@ -16,7 +16,7 @@ import type { WebDeps } from '../deps.ts';
 import { pageContext, sendHtml } from '../render.ts';
 import { sessionOf, unlockedVault } from '../session.ts';
 import { authorizationErrorView, connectionsView, consentView } from '../views/oauth.ts';
-import { CONTENT_SECURITY_POLICY } from '../plugin.ts';
+import { policyWithFormTarget } from '../content-security-policy.ts';
 
 const field = (max: number) => z.string().max(max).optional();
 const authorizationParams = z.object({
@@ -38,7 +38,7 @@ const authorizationParams = z.object({
 function consentPolicy(redirectUri: string): string {
   const url = new URL(redirectUri);
   const target = url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : url.protocol;
-  return CONTENT_SECURITY_POLICY.replace("form-action 'self'", `form-action 'self' ${target}`);
+  return policyWithFormTarget(target);
 }
 
 export const oauthPages: FastifyPluginAsyncZod<WebDeps> = async (app, { store, limiter, assets, config, oauth }) => {
