@@ -70,7 +70,8 @@ export const sqliteMigrations: readonly Migration[] = [
     `,
   },
   {
-    version: 2,
+    // 3, not 2: version 2 (shared rate-limit counters) is taken on main; a missing version is applied whenever it arrives.
+    version: 3,
     name: 'oauth clients, grants and tokens',
     sql: `
       CREATE TABLE oauth_clients (
@@ -167,7 +168,8 @@ export const postgresMigrations: readonly Migration[] = [
     `,
   },
   {
-    version: 2,
+    // 3, not 2: version 2 (shared rate-limit counters) is taken on main; a missing version is applied whenever it arrives.
+    version: 3,
     name: 'oauth clients, grants and tokens',
     sql: `
       CREATE TABLE oauth_clients (
