@@ -9,6 +9,8 @@ import type { Logger } from 'pino';
 import { Accounts } from '../accounts/accounts.ts';
 import type { Config } from '../config.ts';
 import { mcpRoutes } from '../mcp/routes.ts';
+import { oauthRoutes } from '../oauth/routes.ts';
+import { DEFAULT_OAUTH_SETTINGS, type OAuthSettings } from '../oauth/settings.ts';
 import type { Store } from '../storage/store.ts';
 import { Assets } from '../web/assets.ts';
 import { notFoundPage, webPages } from '../web/plugin.ts';
@@ -28,9 +30,11 @@ export interface AppOptions {
   config: Config;
   store: Store;
   logger: Logger;
+  /** OAuth lifetimes (tests shorten them) and the test-only loopback switch; defaults otherwise. */
+  oauth?: Partial<OAuthSettings>;
 }
 
-export async function buildApp({ config, store, logger }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, store, logger, oauth }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // Fastify's own request lines would carry the URL (and a search query in it); ours are written below.
@@ -90,7 +94,7 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
     transform: jsonSchemaTransform,
   });
 
-  const services: Services = { config, store, accounts: new Accounts(store), limiter: new RateLimiter(store, config.rateLimitFactor) };
+  const services: Services = { config, store, accounts: new Accounts(store), limiter: new RateLimiter(store, config.rateLimitFactor), oauth: { ...DEFAULT_OAUTH_SETTINGS, ...oauth } };
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -102,6 +106,7 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
   await app.register(confirmRotationRoute, services);
   await app.register(memoryRoutes, services);
   await app.register(transferRoutes, services);
+  await app.register(oauthRoutes, services);
   await app.register(mcpRoutes, services);
   await app.register(webPages, { ...services, assets });
 

@@ -15,7 +15,8 @@ export interface Auth {
   user: UserRow;
   /** Null for a locked session. */
   vault: Vault | null;
-  via: 'api-key' | 'session';
+  /** An OAuth access token opens /mcp only, never the REST API or the pages. */
+  via: 'api-key' | 'session' | 'oauth';
   session?: SessionRow;
   sessionToken?: string;
 }
@@ -90,7 +91,9 @@ export function vaultOf(request: FastifyRequest): Vault {
   return vault;
 }
 
-export function authOf(request: FastifyRequest): Auth {
-  if (!request.auth) throw unauthorized();
-  return request.auth;
+export function authOf(request: FastifyRequest): Auth & { via: 'api-key' | 'session' } {
+  const auth = request.auth;
+  // Defence in depth: only /mcp accepts OAuth tokens, and it never calls this.
+  if (!auth || auth.via === 'oauth') throw unauthorized();
+  return auth as Auth & { via: 'api-key' | 'session' };
 }

@@ -27,6 +27,11 @@ export const LIMITS = {
   unlockPerAccount: { name: 'unlock-account', max: 10, windowMs: 15 * 60_000 },
   passwordCheckPerAccount: { name: 'password-check-account', max: 10, windowMs: 15 * 60_000 },
   rotateConfirmPerAddress: { name: 'rotate-confirm-address', max: 30, windowMs: 15 * 60_000 },
+  // One connector service (claude.ai, ChatGPT) registers and refreshes for many users from few addresses.
+  oauthRegisterPerAddress: { name: 'oauth-register-address', max: 60, windowMs: 3600_000 },
+  oauthTokenPerAddress: { name: 'oauth-token-address', max: 600, windowMs: 15 * 60_000 },
+  /** Each authorization request naming a metadata document makes us fetch it. */
+  oauthAuthorizePerAddress: { name: 'oauth-authorize-address', max: 60, windowMs: 15 * 60_000 },
 } as const satisfies Record<string, Limit>;
 
 /** Expired windows deleted per sweep: bounded work for the request that sweeps. */

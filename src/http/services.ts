@@ -2,6 +2,7 @@
 // user's key (keys live only in request-scoped vaults).
 import type { Accounts } from '../accounts/accounts.ts';
 import type { Config } from '../config.ts';
+import type { OAuthSettings } from '../oauth/settings.ts';
 import type { Store } from '../storage/store.ts';
 import type { RateLimiter } from './rate-limit.ts';
 
@@ -10,4 +11,5 @@ export interface Services {
   store: Store;
   accounts: Accounts;
   limiter: RateLimiter;
+  oauth: OAuthSettings;
 }

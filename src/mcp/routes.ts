@@ -1,15 +1,20 @@
 // /mcp over Streamable HTTP, stateless: each POST gets a new MCP server and
 // transport bound to the request's Vault, dropped with the response. Only a
-// Bearer API key authenticates here (no cookies, so no CSRF surface), after
-// the Host and Origin checks that stop DNS rebinding. GET (the server-sent
-// event stream) and DELETE (session end) have no meaning without sessions:
-// 405. Every /.well-known/* path answers JSON, because MCP clients probe
-// them for OAuth metadata even when a header is configured.
+// Bearer credential authenticates here (no cookies, so no CSRF surface): an
+// API key, or an OAuth access token minted for this very /mcp (RFC 8707
+// audience), after the Host and Origin checks that stop DNS rebinding. Every
+// 401 points at the protected-resource metadata (RFC 9728), which is how
+// connectors discover the OAuth flow. GET (the server-sent event stream) and
+// DELETE (session end) have no meaning without sessions: 405. Every other
+// /.well-known/* path answers JSON, because MCP clients probe several.
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateApiKey } from '../accounts/authenticate.ts';
 import { AppError, unauthorized } from '../errors.ts';
-import { BEARER_CHALLENGE, bearerCredential, vaultOf } from '../http/auth.ts';
+import { type Auth, BEARER_CHALLENGE, bearerCredential, vaultOf } from '../http/auth.ts';
+import { isApiKey } from '../crypto/keys.ts';
+import { publicUrls, type PublicUrls } from '../oauth/origin.ts';
+import { resolveAccessToken } from '../oauth/tokens.ts';
 import { errorBody } from '../http/errors.ts';
 import type { Services } from '../http/services.ts';
 import type { Store } from '../storage/store.ts';
@@ -30,15 +35,27 @@ function rejectForeignHosts(allowedHosts: string[]) {
   };
 }
 
-function requireApiKey(store: Store) {
+/** An API key exactly as before, or an OAuth access token whose grant names this server's /mcp. */
+async function authenticateBearer(store: Store, credential: string, urls: PublicUrls): Promise<Auth | null> {
+  if (isApiKey(credential)) {
+    const found = await authenticateApiKey(store, credential);
+    return found && { ...found, via: 'api-key' };
+  }
+  const resolved = await resolveAccessToken(store, credential, urls.resource);
+  return resolved && { user: resolved.user, vault: resolved.vault, via: 'oauth' };
+}
+
+function requireBearer(store: Store, allowedHosts: string[]) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const apiKey = bearerCredential(request);
-    const found = apiKey ? await authenticateApiKey(store, apiKey) : null;
-    if (!found) {
-      reply.header('www-authenticate', BEARER_CHALLENGE);
-      throw unauthorized(apiKey === undefined ? 'an API key is required: Authorization: Bearer anm_…' : 'the API key is not valid');
+    const urls = publicUrls(request, allowedHosts);
+    const credential = bearerCredential(request);
+    const auth = credential ? await authenticateBearer(store, credential, urls) : null;
+    if (!auth) {
+      const invalid = credential === undefined ? '' : ', error="invalid_token"';
+      reply.header('www-authenticate', `${BEARER_CHALLENGE}, resource_metadata="${urls.resourceMetadata}"${invalid}`);
+      throw unauthorized(credential === undefined ? 'an API key (Authorization: Bearer anm_…) or an OAuth access token is required' : 'the API key or access token is not valid');
     }
-    request.auth = { ...found, via: 'api-key' };
+    request.auth = auth;
   };
 }
 
@@ -72,8 +89,9 @@ async function serveMcp(request: FastifyRequest, reply: FastifyReply): Promise<v
 }
 
 const mcpEndpoint: FastifyPluginAsync<Services> = async (app, { config, store }) => {
-  app.addHook('onRequest', rejectForeignHosts(allowedHostsFor(config)));
-  app.addHook('onRequest', requireApiKey(store));
+  const allowedHosts = allowedHostsFor(config);
+  app.addHook('onRequest', rejectForeignHosts(allowedHosts));
+  app.addHook('onRequest', requireBearer(store, allowedHosts));
 
   app.post('/mcp', { bodyLimit: MCP_BODY_LIMIT, schema: { hide: true } }, serveMcp);
 
@@ -90,7 +108,7 @@ const mcpEndpoint: FastifyPluginAsync<Services> = async (app, { config, store })
 
 const wellKnown: FastifyPluginAsync = async (app) => {
   app.all('/.well-known/*', { schema: { hide: true } }, async (_request, reply) => {
-    reply.code(404).type('application/json').send(errorBody('not_found', 'no such document here: /mcp takes an API key as `Authorization: Bearer anm_…`, not OAuth'));
+    reply.code(404).type('application/json').send(errorBody('not_found', 'no such document here: see /.well-known/oauth-protected-resource/mcp'));
   });
 };
 

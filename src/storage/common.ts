@@ -5,6 +5,11 @@
 import type {
   AuditEvent,
   ListRecordsQuery,
+  OAuthClientRow,
+  OAuthGrantListing,
+  OAuthGrantRow,
+  OAuthTokenKind,
+  OAuthTokenRow,
   PendingKey,
   RecordKind,
   RecordRow,
@@ -64,6 +69,9 @@ const USER_COLUMNS =
   'id, email, password_hash, api_key_hash, pending_key_hash, pending_key_wrap, pending_key_expires_at, created_at';
 const SESSION_COLUMNS = 'id, token_hash, user_id, wrapped_key, created_at, last_seen_at, expires_at, label';
 const RECORD_COLUMNS = 'user_id, id, kind, token, lookup, created_at, updated_at';
+const CLIENT_COLUMNS = 'id, kind, name, redirect_uris, created_at, last_used_at';
+const GRANT_COLUMNS = 'id, user_id, client_id, scope, resource, created_at, last_used_at';
+const TOKEN_COLUMNS = 'token_hash, grant_id, kind, wrapped_key, expires_at, used_at, redirect_uri, code_challenge';
 
 function toUser(r: Record<string, unknown>): UserRow {
   return {
@@ -88,6 +96,42 @@ function toSession(r: Record<string, unknown>): SessionRow {
     lastSeenAt: num(r.last_seen_at),
     expiresAt: num(r.expires_at),
     label: str(r.label),
+  };
+}
+
+function toClient(r: Record<string, unknown>): OAuthClientRow {
+  return {
+    id: str(r.id),
+    kind: str(r.kind) as OAuthClientRow['kind'],
+    name: str(r.name),
+    redirectUris: JSON.parse(str(r.redirect_uris)) as string[],
+    createdAt: num(r.created_at),
+    lastUsedAt: numOrNull(r.last_used_at),
+  };
+}
+
+function toGrant(r: Record<string, unknown>): OAuthGrantRow {
+  return {
+    id: str(r.id),
+    userId: str(r.user_id),
+    clientId: str(r.client_id),
+    scope: str(r.scope),
+    resource: str(r.resource),
+    createdAt: num(r.created_at),
+    lastUsedAt: num(r.last_used_at),
+  };
+}
+
+function toOAuthToken(r: Record<string, unknown>): OAuthTokenRow {
+  return {
+    tokenHash: str(r.token_hash),
+    grantId: str(r.grant_id),
+    kind: str(r.kind) as OAuthTokenKind,
+    wrappedKey: str(r.wrapped_key),
+    expiresAt: num(r.expires_at),
+    usedAt: numOrNull(r.used_at),
+    redirectUri: strOrNull(r.redirect_uri),
+    codeChallenge: strOrNull(r.code_challenge),
   };
 }
 
@@ -201,11 +245,90 @@ export function makeOps(ex: Executor, atomic: <T>(work: (ops: Ops) => Promise<T>
     },
     async clearWrappedKeys(userId) {
       await ex.run('UPDATE sessions SET wrapped_key = NULL WHERE user_id = ? AND wrapped_key IS NOT NULL', [userId]);
+      // Every token of the grants goes with them: ON DELETE CASCADE.
+      await ex.run('DELETE FROM oauth_grants WHERE user_id = ?', [userId]);
     },
     deleteExpiredSessions(now, idleMs) {
       // Expired once now >= expiresAt, idle once now - lastSeenAt >= idleMs.
       return ex.run('DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?', [now, now - idleMs]);
     },
+
+    // OAuth
+    async putOAuthClient(c) {
+      await ex.run(
+        `INSERT INTO oauth_clients (${CLIENT_COLUMNS}) VALUES (${placeholders(6)})
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, redirect_uris = excluded.redirect_uris`,
+        [c.id, c.kind, c.name, JSON.stringify(c.redirectUris), c.createdAt, c.lastUsedAt],
+      );
+    },
+    findOAuthClient: (clientId) =>
+      one(`SELECT ${CLIENT_COLUMNS} FROM oauth_clients WHERE id = ?`, [clientId], toClient),
+    deleteStaleOAuthClients(neverUsedBefore, idleBefore) {
+      return ex.run(
+        `DELETE FROM oauth_clients WHERE NOT EXISTS (SELECT 1 FROM oauth_grants g WHERE g.client_id = oauth_clients.id)
+           AND ((last_used_at IS NULL AND created_at <= ?) OR last_used_at <= ?)`,
+        [neverUsedBefore, idleBefore],
+      );
+    },
+    async ensureOAuthGrant(g) {
+      await ex.run(
+        `INSERT INTO oauth_grants (${GRANT_COLUMNS}) VALUES (${placeholders(7)})
+         ON CONFLICT (user_id, client_id, scope, resource) DO NOTHING`,
+        [g.id, g.userId, g.clientId, g.scope, g.resource, g.createdAt, g.lastUsedAt],
+      );
+      await ex.run('UPDATE oauth_clients SET last_used_at = ? WHERE id = ?', [g.createdAt, g.clientId]);
+      const found = await one(
+        `SELECT ${GRANT_COLUMNS} FROM oauth_grants WHERE user_id = ? AND client_id = ? AND scope = ? AND resource = ?`,
+        [g.userId, g.clientId, g.scope, g.resource],
+        toGrant,
+      );
+      // Only a concurrent disconnect between the two statements can make it vanish.
+      if (!found) throw new StorageError('GRANT_GONE', 'the grant was deleted while it was being created');
+      return found;
+    },
+    findOAuthGrant: (grantId) => one(`SELECT ${GRANT_COLUMNS} FROM oauth_grants WHERE id = ?`, [grantId], toGrant),
+    async listOAuthGrants(userId) {
+      const rows = await ex.all(
+        `SELECT g.id, g.user_id, g.client_id, g.scope, g.resource, g.created_at, g.last_used_at,
+                c.name AS client_name, c.redirect_uris AS client_redirect_uris
+           FROM oauth_grants g JOIN oauth_clients c ON c.id = g.client_id
+          WHERE g.user_id = ? ORDER BY g.created_at DESC, g.id DESC`,
+        [userId],
+      );
+      return rows.map((r): OAuthGrantListing => ({
+        ...toGrant(r),
+        clientName: str(r.client_name),
+        redirectUris: JSON.parse(str(r.client_redirect_uris)) as string[],
+      }));
+    },
+    async touchOAuthGrant(grantId, lastUsedAt) {
+      await ex.run('UPDATE oauth_grants SET last_used_at = ? WHERE id = ?', [lastUsedAt, grantId]);
+    },
+    async deleteOAuthGrant(userId, grantId) {
+      // Its tokens go with it: ON DELETE CASCADE, in the same statement.
+      return (await ex.run('DELETE FROM oauth_grants WHERE id = ? AND user_id = ?', [grantId, userId])) > 0;
+    },
+    async createOAuthToken(t) {
+      await ex.run(`INSERT INTO oauth_tokens (${TOKEN_COLUMNS}) VALUES (${placeholders(8)})`, [
+        t.tokenHash,
+        t.grantId,
+        t.kind,
+        t.wrappedKey,
+        t.expiresAt,
+        t.usedAt,
+        t.redirectUri,
+        t.codeChallenge,
+      ]);
+    },
+    findOAuthToken: (tokenHash) =>
+      one(`SELECT ${TOKEN_COLUMNS} FROM oauth_tokens WHERE token_hash = ?`, [tokenHash], toOAuthToken),
+    async markOAuthTokenUsed(tokenHash, usedAt) {
+      return (await ex.run('UPDATE oauth_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL', [usedAt, tokenHash])) > 0;
+    },
+    async deleteOAuthToken(tokenHash) {
+      await ex.run('DELETE FROM oauth_tokens WHERE token_hash = ?', [tokenHash]);
+    },
+    deleteExpiredOAuthTokens: (now) => ex.run('DELETE FROM oauth_tokens WHERE expires_at <= ?', [now]),
 
     // Records
     async putRecords(records) {

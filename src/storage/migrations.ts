@@ -81,6 +81,45 @@ export const sqliteMigrations: readonly Migration[] = [
       CREATE INDEX rate_limits_reset_idx ON rate_limits(reset_at);
     `,
   },
+  {
+    version: 3,
+    name: 'oauth clients, grants and tokens',
+    sql: `
+      CREATE TABLE oauth_clients (
+        id TEXT NOT NULL PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('registered', 'metadata-document')),
+        name TEXT NOT NULL,
+        redirect_uris TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER
+      ) STRICT;
+
+      CREATE TABLE oauth_grants (
+        id TEXT NOT NULL PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        client_id TEXT NOT NULL REFERENCES oauth_clients(id) ON DELETE CASCADE,
+        scope TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER NOT NULL,
+        UNIQUE (user_id, client_id, scope, resource)
+      ) STRICT;
+      CREATE INDEX oauth_grants_client_idx ON oauth_grants(client_id);
+
+      CREATE TABLE oauth_tokens (
+        token_hash TEXT NOT NULL PRIMARY KEY,
+        grant_id TEXT NOT NULL REFERENCES oauth_grants(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('code', 'access', 'refresh')),
+        wrapped_key TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER,
+        redirect_uri TEXT,
+        code_challenge TEXT
+      ) STRICT;
+      CREATE INDEX oauth_tokens_grant_idx ON oauth_tokens(grant_id);
+      CREATE INDEX oauth_tokens_expires_idx ON oauth_tokens(expires_at);
+    `,
+  },
 ];
 
 // Constraint names are explicit: the driver maps them to UniqueViolation.
@@ -153,6 +192,45 @@ export const postgresMigrations: readonly Migration[] = [
         reset_at BIGINT NOT NULL
       );
       CREATE INDEX rate_limits_reset_idx ON rate_limits(reset_at);
+    `,
+  },
+  {
+    version: 3,
+    name: 'oauth clients, grants and tokens',
+    sql: `
+      CREATE TABLE oauth_clients (
+        id TEXT NOT NULL CONSTRAINT oauth_clients_pkey PRIMARY KEY,
+        kind TEXT NOT NULL CONSTRAINT oauth_clients_kind_check CHECK (kind IN ('registered', 'metadata-document')),
+        name TEXT NOT NULL,
+        redirect_uris TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_used_at BIGINT
+      );
+
+      CREATE TABLE oauth_grants (
+        id TEXT COLLATE "C" NOT NULL CONSTRAINT oauth_grants_pkey PRIMARY KEY,
+        user_id TEXT NOT NULL CONSTRAINT oauth_grants_user_fkey REFERENCES users(id) ON DELETE CASCADE,
+        client_id TEXT NOT NULL CONSTRAINT oauth_grants_client_fkey REFERENCES oauth_clients(id) ON DELETE CASCADE,
+        scope TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_used_at BIGINT NOT NULL,
+        CONSTRAINT oauth_grants_unique UNIQUE (user_id, client_id, scope, resource)
+      );
+      CREATE INDEX oauth_grants_client_idx ON oauth_grants(client_id);
+
+      CREATE TABLE oauth_tokens (
+        token_hash TEXT NOT NULL CONSTRAINT oauth_tokens_pkey PRIMARY KEY,
+        grant_id TEXT NOT NULL CONSTRAINT oauth_tokens_grant_fkey REFERENCES oauth_grants(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CONSTRAINT oauth_tokens_kind_check CHECK (kind IN ('code', 'access', 'refresh')),
+        wrapped_key TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        used_at BIGINT,
+        redirect_uri TEXT,
+        code_challenge TEXT
+      );
+      CREATE INDEX oauth_tokens_grant_idx ON oauth_tokens(grant_id);
+      CREATE INDEX oauth_tokens_expires_idx ON oauth_tokens(expires_at);
     `,
   },
 ];

@@ -40,6 +40,60 @@ export interface SessionRow {
   label: string;
 }
 
+/**
+ * An OAuth client: registered through DCR (RFC 7591) or known by the URL of
+ * its metadata document (a client ID metadata document). Public data only:
+ * clients are public, with PKCE, and have no secret.
+ */
+export interface OAuthClientRow {
+  /** Random for registered clients; the document's https URL otherwise. */
+  id: string;
+  kind: 'registered' | 'metadata-document';
+  /** What the consent page and the dashboard show (the client chose it). */
+  name: string;
+  /** Exact redirect URIs the client may use. */
+  redirectUris: string[];
+  createdAt: number;
+  /** When it last got a grant; null if never: unused clients expire sooner. */
+  lastUsedAt: number | null;
+}
+
+/** What a user approved: one client, one scope, one resource. Its tokens carry K. */
+export interface OAuthGrantRow {
+  id: string;
+  userId: string;
+  clientId: string;
+  scope: string;
+  /** The RFC 8707 audience: this server's /mcp URL. */
+  resource: string;
+  createdAt: number;
+  lastUsedAt: number;
+}
+
+/** A grant as the dashboard lists it. */
+export interface OAuthGrantListing extends OAuthGrantRow {
+  clientName: string;
+  redirectUris: string[];
+}
+
+export type OAuthTokenKind = 'code' | 'access' | 'refresh';
+
+/** An authorization code, access token or refresh token: only its hash and K wrapped under it. */
+export interface OAuthTokenRow {
+  /** hex SHA-256 of the token. */
+  tokenHash: string;
+  grantId: string;
+  kind: OAuthTokenKind;
+  /** K wrapped under the token itself (HKDF info "smtry-key-wrap-v1", salt = user id). */
+  wrappedKey: string;
+  expiresAt: number;
+  /** Set once a code or refresh token has been exchanged: a second use is a replay. */
+  usedAt: number | null;
+  /** Codes only: the redirect URI and PKCE S256 challenge of the authorization request. */
+  redirectUri: string | null;
+  codeChallenge: string | null;
+}
+
 export interface RecordRow {
   userId: string;
   id: string;
@@ -141,9 +195,35 @@ export interface Store extends RateLimitCounters {
   touchSession(sessionId: string, lastSeenAt: number): Promise<void>;
   setSessionWrappedKey(sessionId: string, wrappedKey: string | null): Promise<void>;
   deleteSession(userId: string, sessionId: string): Promise<boolean>;
-  /** Drop every wrapped copy of K (rotation, lost key): sessions stay, locked. */
+  /**
+   * Drop every wrapped copy of K (rotation, lost key): sessions stay, locked;
+   * OAuth grants go with their tokens, since a grant without K is worthless.
+   */
   clearWrappedKeys(userId: string): Promise<void>;
   deleteExpiredSessions(now: number, idleMs: number): Promise<number>;
+
+  // OAuth clients, grants and tokens
+  /** Insert, or replace the name and redirect URIs of a client with this id (a refetched metadata document). */
+  putOAuthClient(client: OAuthClientRow): Promise<void>;
+  findOAuthClient(clientId: string): Promise<OAuthClientRow | null>;
+  /**
+   * Delete clients without a grant that were never used and created at or
+   * before `neverUsedBefore`, or last used at or before `idleBefore`.
+   */
+  deleteStaleOAuthClients(neverUsedBefore: number, idleBefore: number): Promise<number>;
+  /** Creates the grant, or returns the existing one for (user, client, scope, resource); marks the client used. */
+  ensureOAuthGrant(grant: OAuthGrantRow): Promise<OAuthGrantRow>;
+  findOAuthGrant(grantId: string): Promise<OAuthGrantRow | null>;
+  listOAuthGrants(userId: string): Promise<OAuthGrantListing[]>;
+  touchOAuthGrant(grantId: string, lastUsedAt: number): Promise<void>;
+  /** Deletes the grant and every token of it; false if the user has no such grant. */
+  deleteOAuthGrant(userId: string, grantId: string): Promise<boolean>;
+  createOAuthToken(token: OAuthTokenRow): Promise<void>;
+  findOAuthToken(tokenHash: string): Promise<OAuthTokenRow | null>;
+  /** Marks a code or refresh token used; false if it was already used (or unknown): only one caller wins. */
+  markOAuthTokenUsed(tokenHash: string, usedAt: number): Promise<boolean>;
+  deleteOAuthToken(tokenHash: string): Promise<void>;
+  deleteExpiredOAuthTokens(now: number): Promise<number>;
 
   // Records
   /** Insert or replace by (userId, id). */

@@ -5,6 +5,7 @@
 import fastifyFormbody from '@fastify/formbody';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { type Assets, assetRoutes } from './assets.ts';
+import { CONTENT_SECURITY_POLICY } from './content-security-policy.ts';
 import { pageContext, sendHtml } from './render.ts';
 import { errorView } from './views/error.ts';
 import type { WebDeps } from './deps.ts';
@@ -16,10 +17,10 @@ import { graphPages } from './routes/graph.ts';
 import { keyPages } from './routes/key.ts';
 import { memoryPages } from './routes/memories.ts';
 import { publicPages } from './routes/public.ts';
+import { oauthPages } from './routes/oauth.ts';
 import { sessionPages } from './routes/sessions.ts';
 import { guardPage, resolveWebSession } from './session.ts';
 
-export const CONTENT_SECURITY_POLICY = "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /** Ordinary forms are small; the import form raises its own limit. */
 const FORM_BODY_LIMIT = 256 * 1024;
@@ -31,7 +32,10 @@ function setPageSecurityHeaders(reply: FastifyReply): void {
 }
 
 async function pageSecurityHeaders(_request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  // The consent page sets its own policy, the same one with the client's origin as a form-action.
+  const own = reply.getHeader('content-security-policy');
   setPageSecurityHeaders(reply);
+  if (typeof own === 'string') reply.header('content-security-policy', own);
 }
 
 /** The page a browser gets for an address that does not exist (the app's not-found handler calls it). */
@@ -52,7 +56,7 @@ export const webPages: FastifyPluginAsync<WebDeps> = async (app, deps) => {
     pages.addHook('preValidation', guardPage);
     pages.addHook('onSend', pageSecurityHeaders);
     pages.setErrorHandler(htmlErrorHandler(deps.assets));
-    for (const routes of [publicPages, authPages, memoryPages, graphPages, dataPages, keyPages, sessionPages, accountPages]) {
+    for (const routes of [publicPages, authPages, memoryPages, graphPages, dataPages, keyPages, sessionPages, oauthPages, accountPages]) {
       await pages.register(routes, deps);
     }
   });

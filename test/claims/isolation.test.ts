@@ -10,6 +10,8 @@ import { bearer, browser, cookieFrom, makeTestApp, signUp, type TestApp, type Te
 import { testDrivers } from '../http/support.ts';
 import { csrfTokenFor } from '../../src/web/csrf-token.ts';
 import { mcpInject, mcpToolNames } from './support.ts';
+import { callTool, listen } from '../mcp/helpers.ts';
+import { authorizeWithSdk, TestOAuthProvider } from '../oauth/helpers.ts';
 
 const A_SECRET = 'A-only: the vermilion sextant is under the floorboard';
 const A_TAG = 'a-only-tag';
@@ -33,6 +35,8 @@ for (const driver of await testDrivers('claims: one user opens nothing of anothe
     let b: TestUser;
     let aMemoryId: string;
     let aSessionId: string;
+    let aGrantId: string;
+    let baseUrl: string;
     let before_: unknown;
     const triedRoutes = new Set<string>();
     const triedTools = new Set<string>();
@@ -61,6 +65,9 @@ for (const driver of await testDrivers('claims: one user opens nothing of anothe
       await t.app.inject({ method: 'POST', url: '/api/v1/memories', headers: bearer(b.apiKey), payload: { content: 'B owns this one' } });
       const aSessions = await t.app.inject({ method: 'GET', url: '/api/v1/sessions', headers: { cookie: a.cookie } });
       aSessionId = aSessions.json().sessions[0].id;
+      baseUrl = await listen(t.app);
+      await (await authorizeWithSdk(baseUrl, a.cookie, new TestOAuthProvider())).close();
+      aGrantId = (await t.store.listOAuthGrants(a.userId))[0]!.id;
       before_ = await snapshotOf(t, a);
     });
     after(() => t.close());
@@ -150,6 +157,25 @@ for (const driver of await testDrivers('claims: one user opens nothing of anothe
       await toolAsB('delete_entities', { entityNames: [A_OTHER, A_ENTITY] });
       assert.equal((await toolAsB('create_entities', { entities: [{ name: A_OTHER, entityType: 'impostor', observations: [] }] })).structured.entities.length, 1, 'new in B’s graph');
       assert.equal((await toolAsB('create_relations', { relations: [{ from: A_OTHER, to: A_ENTITY, relationType: A_RELATION }] })).isError, false);
+    });
+
+    it("another user's OAuth access token reads none of A's memories or graph, and cannot disconnect A's apps", async () => {
+      // A fresh user (B's session may be locked by the key tests above).
+      const c = await signUp(t.app);
+      const client = await authorizeWithSdk(baseUrl, c.cookie, new TestOAuthProvider());
+      const structured = async (name: string, args: Record<string, unknown>) => (await callTool(client, name, args)).structuredContent as any;
+      assert.deepEqual((await structured('recall', { query: 'vermilion sextant' })).results, []);
+      assert.ok((await structured('list_memories', {})).items.every((m: { content: string }) => !m.content.includes('vermilion')));
+      assert.deepEqual((await structured('search_nodes', { query: 'Basque' })).entities, []);
+      assert.deepEqual(await structured('open_nodes', { names: [A_OTHER] }), { entities: [], relations: [] });
+      await client.close();
+
+      const page = await t.app.inject({ method: 'GET', url: '/app/connections', headers: { cookie: c.cookie } });
+      assert.equal(page.statusCode, 200);
+      assert.doesNotMatch(page.body, new RegExp(aGrantId));
+      const disconnect = await t.app.inject({ method: 'POST', url: `/app/connections/${aGrantId}/disconnect`, headers: browser(c.cookie), payload: { _csrf: csrfTokenFor(c.cookie.split('=')[1]!) } });
+      assert.equal(disconnect.statusCode, 404);
+      assert.deepEqual((await t.store.listOAuthGrants(a.userId)).map((g) => g.id), [aGrantId]);
     });
 
     it("B's session cookie shows none of A's data on the web pages", async () => {

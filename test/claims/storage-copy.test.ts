@@ -6,7 +6,10 @@
 // decrypts nothing: every Fernet token in it is tried with every key the key
 // hierarchy could derive from every string in it (hashes, ids, emails,
 // lookups, log fields), and none opens. A control shows the same machinery
-// opens the tokens at once when given the API key the copy lacks.
+// opens the tokens at once when given the API key the copy lacks. OAuth is in
+// the copy too: a registered client (the client table), a consent whose code
+// was never exchanged, a used code, an access token and a refresh token used
+// once: each holds K only wrapped under a token the copy does not hold.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -18,6 +21,8 @@ import { FORMAT_VERSION } from '../../src/crypto/keys.ts';
 import { JSON_EXPORT_FORMAT } from '../../src/vault/transfer.ts';
 import { bearer, browser, cookieFrom, makeTestApp, signUp, type TestApp } from '../helpers/app.ts';
 import { testDrivers } from '../http/support.ts';
+import { listen } from '../mcp/helpers.ts';
+import { codeForNewClient, tokenRequest } from '../oauth/helpers.ts';
 import { candidatesIn, foundIn, keysFrom, mcpInject, tokensIn, tokensOpenedBy } from './support.ts';
 
 /** Distinctive plaintext of every kind the service stores; none may appear in storage or logs. */
@@ -49,6 +54,7 @@ for (const driver of await testDrivers('claims: a copy of storage decrypts nothi
     let a: Awaited<ReturnType<typeof signUp>>;
     let b: Awaited<ReturnType<typeof signUp>>;
     let sessionToken: string;
+    let accessToken: string;
     /** What an attacker walks away with: the stored bytes as text, and the user ids among them. */
     let stolen: { blobs: Array<{ where: string; bytes: Buffer }>; text: string; userIds: string[] };
 
@@ -106,6 +112,16 @@ for (const driver of await testDrivers('claims: a copy of storage decrypts nothi
         assert.ok(exported.includes(marker), `the owner's export holds ${marker}`);
       }
 
+      // OAuth: a client, a code left unexchanged, a used code, and a refresh token used once.
+      const baseUrl = await listen(app);
+      const unexchanged = await codeForNewClient(baseUrl, a.cookie, 'c'.repeat(43));
+      const { clientId, code, exchange } = await codeForNewClient(baseUrl, a.cookie, 'c'.repeat(43));
+      const first = await exchange();
+      const second = await tokenRequest(baseUrl, { grant_type: 'refresh_token', refresh_token: String(first.body.refresh_token), client_id: clientId });
+      assert.equal(second.status, 200);
+      accessToken = String(second.body.access_token);
+      secrets.push(unexchanged.code, code, String(first.body.access_token), String(first.body.refresh_token), accessToken, String(second.body.refresh_token));
+
       // The theft: a hot copy of every file, or a pg_dump, and the logs.
       copyDir = mkdtempSync(path.join(os.tmpdir(), 'anamnesis-stolen-'));
       const blobs: Array<{ where: string; bytes: Buffer }> = [];
@@ -141,7 +157,7 @@ for (const driver of await testDrivers('claims: a copy of storage decrypts nothi
       for (const { where, bytes } of stolen.blobs) assert.deepEqual(foundIn(bytes, Object.values(MARKERS)), [], `plaintext in ${where}`);
     });
 
-    it('holds no API key (current, pending or old), password or session token', () => {
+    it('holds no API key (current, pending or old), password, session token or OAuth code or token', () => {
       for (const { where, bytes } of stolen.blobs) assert.deepEqual(foundIn(bytes, secrets), [], `a secret in ${where}`);
     });
 
@@ -158,6 +174,7 @@ for (const driver of await testDrivers('claims: a copy of storage decrypts nothi
       // Control: with what the copy does not hold, the same attack succeeds.
       assert.ok(tokensOpenedBy(tokens, keysFrom([a.apiKey], [a.userId])).length >= 150, "A's API key opens A's records and index");
       assert.equal(tokensOpenedBy(tokens, keysFrom([sessionToken], [a.userId])).length >= 1, true, "the session token opens that session's wrapped key");
+      assert.equal(tokensOpenedBy(tokens, keysFrom([accessToken], [a.userId])).length, 1, 'the OAuth access token opens its own wrapped key');
     });
   });
 }

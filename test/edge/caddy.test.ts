@@ -56,6 +56,17 @@ if (caddyAvailableForTests('edge: Caddy in front of the app')) {
       assert.match(String((await edgeRequest(edge, { path: '/healthz' })).headers['strict-transport-security']), /max-age/);
     });
 
+    it('OAuth discovery through the edge names the public https origin, as /mcp\'s 401 does', async () => {
+      const metadata = (await edgeRequest(edge, { path: '/.well-known/oauth-authorization-server' })).json();
+      assert.equal(metadata.issuer, edge.origin);
+      assert.equal(metadata.token_endpoint, `${edge.origin}/oauth/token`);
+      const resource = (await edgeRequest(edge, { path: '/.well-known/oauth-protected-resource/mcp' })).json();
+      assert.equal(resource.resource, `${edge.origin}/mcp`);
+      const unauthorized = await edgeRequest(edge, { method: 'POST', path: '/mcp', headers: { accept: 'application/json, text/event-stream' }, body: { jsonrpc: '2.0', id: 1, method: 'ping' } });
+      assert.equal(unauthorized.status, 401);
+      assert.match(String(unauthorized.headers['www-authenticate']), new RegExp(`resource_metadata="${edge.origin}/\\.well-known/oauth-protected-resource/mcp"`));
+    });
+
     it('believes X-Forwarded-For from Caddy only: per-client limits through the edge, a forged header ignored both ways', async () => {
       const signUpVia = (send: typeof edgeRequest | null, localAddress: string, forged?: string) => {
         const headers: Record<string, string> = forged ? { 'x-forwarded-for': forged } : {};

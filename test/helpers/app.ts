@@ -9,6 +9,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Config } from '../../src/config.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { createLogger } from '../../src/logger.ts';
+import type { OAuthSettings } from '../../src/oauth/settings.ts';
 import { openSqliteStore } from '../../src/storage/sqlite.ts';
 import type { Store } from '../../src/storage/store.ts';
 import { makePostgresTestStore } from './postgres.ts';
@@ -30,7 +31,7 @@ export interface TestApp {
 
 export const TEST_ORIGIN = 'http://localhost:80';
 
-export async function makeTestApp(options: { driver?: Driver; rateLimitFactor?: number; logLevel?: Config['logLevel'] } = {}): Promise<TestApp> {
+export async function makeTestApp(options: { driver?: Driver; rateLimitFactor?: number; logLevel?: Config['logLevel']; oauth?: Partial<OAuthSettings> } = {}): Promise<TestApp> {
   const driver = options.driver ?? 'sqlite';
   const logs: string[] = [];
   const sink = new Writable({
@@ -68,7 +69,7 @@ export async function makeTestApp(options: { driver?: Driver; rateLimitFactor?: 
     allowedHosts: [],
     shutdownGraceMs: 10_000,
   };
-  const app = await buildApp({ config, store, logger: createLogger(config.logLevel, sink) });
+  const app = await buildApp({ config, store, logger: createLogger(config.logLevel, sink), ...(options.oauth ? { oauth: options.oauth } : {}) });
   await app.ready();
   return {
     app,

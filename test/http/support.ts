@@ -58,6 +58,15 @@ export async function snapshotTables(db: DirectDb): Promise<Record<string, Row[]
   return snapshot;
 }
 
+export const OAUTH_TABLES = ['oauth_clients', 'oauth_grants', 'oauth_tokens'] as const;
+
+/** Every row of the OAuth tables, ordered, for before/after comparisons. */
+export async function snapshotOAuth(db: DirectDb): Promise<Record<string, Row[]>> {
+  const snapshot: Record<string, Row[]> = {};
+  for (const table of OAUTH_TABLES) snapshot[table] = await db.query(`SELECT * FROM ${table} ORDER BY 1`);
+  return snapshot;
+}
+
 /** Rows of every user table that belong to a user (the users row itself by id). */
 export async function rowsOfUser(db: DirectDb, userId: string): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};

@@ -12,7 +12,6 @@ import { allowedHostsFor, isAllowedHost, isAllowedOrigin } from '../../src/mcp/h
 import { makeTestApp, signUp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { callTool, connectClient, initializeBody, listen, MCP_POST_HEADERS, rawRequest, textOf } from './helpers.ts';
 
-const CHALLENGE = 'Bearer realm="anamnesis"';
 
 describe('/mcp protocol hygiene', () => {
   let t: TestApp;
@@ -27,6 +26,7 @@ describe('/mcp protocol hygiene', () => {
   after(() => t.close());
 
   const withKey = (key: string) => ({ authorization: `Bearer ${key}` });
+  const challenge = (invalid: boolean) => `Bearer realm="anamnesis", resource_metadata="${baseUrl}/.well-known/oauth-protected-resource/mcp"${invalid ? ', error="invalid_token"' : ''}`;
 
   it('answers 401 with a Bearer challenge to a missing, malformed or wrong key, on every method', async () => {
     const wrongKey = `anm_${'A'.repeat(43)}`;
@@ -47,7 +47,7 @@ describe('/mcp protocol hygiene', () => {
           ...(method === 'POST' ? { body: initializeBody() } : {}),
         });
         assert.equal(answer.status, 401, `${method} with ${what}`);
-        assert.equal(answer.headers['www-authenticate'], CHALLENGE, `${method} with ${what}`);
+        assert.equal(answer.headers['www-authenticate'], challenge('authorization' in headers), `${method} with ${what}`);
         assert.equal(JSON.parse(answer.body).error.code, 'unauthorized');
       }
     }
@@ -114,13 +114,11 @@ describe('/mcp protocol hygiene', () => {
     }
   });
 
-  it('answers every /.well-known path with JSON, never HTML', async () => {
+  it('answers every other /.well-known path with JSON, never HTML', async () => {
     for (const path of [
-      '/.well-known/oauth-authorization-server',
-      '/.well-known/oauth-protected-resource',
-      '/.well-known/oauth-protected-resource/mcp',
-      '/.well-known/openid-configuration',
       '/.well-known/oauth-authorization-server/mcp',
+      '/.well-known/openid-configuration/mcp',
+      '/.well-known/security.txt',
     ]) {
       for (const headers of [{}, withKey(user.apiKey)]) {
         const answer = await rawRequest(baseUrl, { method: 'GET', path, headers });

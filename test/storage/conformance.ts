@@ -7,6 +7,9 @@ import { StorageError } from '../../src/storage/common.ts';
 import {
   UniqueViolation,
   type AuditEvent,
+  type OAuthClientRow,
+  type OAuthGrantRow,
+  type OAuthTokenRow,
   type RecordKind,
   type RecordRow,
   type SessionRow,
@@ -49,6 +52,18 @@ export function newSession(userId: string, over: Partial<SessionRow> = {}): Sess
     label: 'Firefox',
     ...over,
   };
+}
+
+export function newOAuthClient(over: Partial<OAuthClientRow> = {}): OAuthClientRow {
+  return { id: randomUUID(), kind: 'registered', name: 'Test client', redirectUris: ['https://client.example/callback'], createdAt: T0, lastUsedAt: null, ...over };
+}
+
+export function newOAuthGrant(userId: string, clientId: string, over: Partial<OAuthGrantRow> = {}): OAuthGrantRow {
+  return { id: randomUUID(), userId, clientId, scope: 'memory', resource: 'https://anamnesis.example/mcp', createdAt: T0, lastUsedAt: T0, ...over };
+}
+
+export function newOAuthToken(grantId: string, over: Partial<OAuthTokenRow> = {}): OAuthTokenRow {
+  return { tokenHash: hex(32), grantId, kind: 'access', wrappedKey: fakeToken(), expiresAt: T0 + 3600_000, usedAt: null, redirectUri: null, codeChallenge: null, ...over };
 }
 
 export function newRecord(userId: string, over: Partial<RecordRow> = {}): RecordRow {
@@ -827,6 +842,110 @@ export function describeStoreConformance(name: string, makeStore: StoreFactory):
         await outsideWrite;
         assert.equal(await store.findUserById(inside.id), null);
         assert.deepEqual(await store.findUserById(outside.id), outside);
+      });
+    });
+
+    describe('oauth', () => {
+      async function userWithGrant(resource = 'https://anamnesis.example/mcp') {
+        const user = newUser();
+        await store.createUser(user);
+        const client = newOAuthClient();
+        await store.putOAuthClient(client);
+        const grant = await store.ensureOAuthGrant(newOAuthGrant(user.id, client.id, { resource }));
+        return { user, client, grant };
+      }
+
+      it('stores clients exactly; putting a known id replaces its name and redirect URIs only', async () => {
+        const c = newOAuthClient({ kind: 'metadata-document', id: 'https://client.example/meta.json', redirectUris: ['https://a.example/cb', 'http://127.0.0.1/cb'] });
+        await store.putOAuthClient(c);
+        const found = await store.findOAuthClient(c.id);
+        assert.deepEqual(found, c);
+        assertNumbers(found!, ['createdAt']);
+        await store.putOAuthClient({ ...c, name: 'Renamed', redirectUris: ['https://b.example/cb'], createdAt: T0 + 5 });
+        assert.deepEqual(await store.findOAuthClient(c.id), { ...c, name: 'Renamed', redirectUris: ['https://b.example/cb'] });
+        assert.equal(await store.findOAuthClient('unknown'), null);
+      });
+
+      it('ensureOAuthGrant creates one grant per (user, client, scope, resource) and marks the client used', async () => {
+        const { user, client, grant } = await userWithGrant();
+        assert.equal((await store.findOAuthClient(client.id))?.lastUsedAt, T0);
+        const again = await store.ensureOAuthGrant(newOAuthGrant(user.id, client.id, { createdAt: T0 + 10 }));
+        assert.deepEqual(again, grant, 'the existing grant');
+        const other = await store.ensureOAuthGrant(newOAuthGrant(user.id, client.id, { resource: 'https://other.example/mcp', createdAt: T0 + 20 }));
+        assert.notEqual(other.id, grant.id);
+        assert.deepEqual(await store.findOAuthGrant(grant.id), grant);
+        const listed = await store.listOAuthGrants(user.id);
+        assert.deepEqual(listed.map((g) => g.id), [other.id, grant.id], 'newest first');
+        assert.equal(listed[1]!.clientName, client.name);
+        assert.deepEqual(listed[1]!.redirectUris, client.redirectUris);
+        await store.touchOAuthGrant(grant.id, T0 + 99);
+        assert.equal((await store.findOAuthGrant(grant.id))?.lastUsedAt, T0 + 99);
+      });
+
+      it('tokens: stored exactly, single use through markOAuthTokenUsed, expired ones swept', async () => {
+        const { grant } = await userWithGrant();
+        const code = newOAuthToken(grant.id, { kind: 'code', redirectUri: 'https://client.example/callback', codeChallenge: 'x'.repeat(43), expiresAt: T0 + 60_000 });
+        const access = newOAuthToken(grant.id, { expiresAt: T0 + 3600_000 });
+        for (const t of [code, access]) await store.createOAuthToken(t);
+        assert.deepEqual(await store.findOAuthToken(code.tokenHash), code);
+        assertNumbers((await store.findOAuthToken(access.tokenHash))!, ['expiresAt']);
+        assert.equal(await store.findOAuthToken(hex(32)), null);
+
+        const uses = await Promise.all([store.markOAuthTokenUsed(code.tokenHash, T0 + 1), store.markOAuthTokenUsed(code.tokenHash, T0 + 2)]);
+        assert.deepEqual(uses.sort(), [false, true], 'exactly one use wins');
+        assert.ok((await store.findOAuthToken(code.tokenHash))?.usedAt);
+
+        assert.equal(await store.deleteExpiredOAuthTokens(T0 + 60_000), 1);
+        assert.equal(await store.findOAuthToken(code.tokenHash), null);
+        assert.deepEqual(await store.findOAuthToken(access.tokenHash), access);
+        await store.deleteOAuthToken(access.tokenHash);
+        assert.equal(await store.findOAuthToken(access.tokenHash), null);
+      });
+
+      it("deleteOAuthGrant removes the user's own grant and every token of it, nothing else", async () => {
+        const a = await userWithGrant();
+        const b = await userWithGrant();
+        const ta = newOAuthToken(a.grant.id);
+        const tb = newOAuthToken(b.grant.id);
+        await store.createOAuthToken(ta);
+        await store.createOAuthToken(tb);
+        assert.equal(await store.deleteOAuthGrant(a.user.id, b.grant.id), false, "another user's grant");
+        assert.deepEqual(await store.findOAuthToken(tb.tokenHash), tb);
+        assert.equal(await store.deleteOAuthGrant(a.user.id, a.grant.id), true);
+        assert.equal(await store.findOAuthToken(ta.tokenHash), null);
+        assert.equal(await store.findOAuthGrant(a.grant.id), null);
+        assert.equal(await store.deleteOAuthGrant(a.user.id, a.grant.id), false, 'already deleted');
+        assert.deepEqual(await store.listOAuthGrants(b.user.id).then((l) => l.map((g) => g.id)), [b.grant.id]);
+      });
+
+      it('clearWrappedKeys and deleteUser end every grant of that user only', async () => {
+        const a = await userWithGrant();
+        const b = await userWithGrant();
+        const ta = newOAuthToken(a.grant.id, { kind: 'refresh' });
+        const tb = newOAuthToken(b.grant.id, { kind: 'refresh' });
+        await store.createOAuthToken(ta);
+        await store.createOAuthToken(tb);
+        await store.clearWrappedKeys(a.user.id);
+        assert.deepEqual(await store.listOAuthGrants(a.user.id), []);
+        assert.equal(await store.findOAuthToken(ta.tokenHash), null);
+        assert.deepEqual(await store.findOAuthToken(tb.tokenHash), tb);
+        await store.deleteUser(b.user.id);
+        assert.equal(await store.findOAuthToken(tb.tokenHash), null);
+        assert.equal(await store.findOAuthGrant(b.grant.id), null);
+        assert.ok(await store.findOAuthClient(b.client.id), 'the client itself stays until it goes stale');
+      });
+
+      it('deleteStaleOAuthClients removes never-used and idle clients without a grant, keeps the others', async () => {
+        const neverUsedOld = newOAuthClient({ createdAt: T0 });
+        const neverUsedNew = newOAuthClient({ createdAt: T0 + 10_000 });
+        const idle = newOAuthClient({ createdAt: T0, lastUsedAt: T0 + 1000 });
+        const recent = newOAuthClient({ createdAt: T0, lastUsedAt: T0 + 50_000 });
+        for (const c of [neverUsedOld, neverUsedNew, idle, recent]) await store.putOAuthClient(c);
+        const { client: granted } = await userWithGrant(); // used at T0, but holds a live grant
+        assert.equal(await store.deleteStaleOAuthClients(T0 + 5000, T0 + 20_000), 2);
+        assert.equal(await store.findOAuthClient(neverUsedOld.id), null);
+        assert.equal(await store.findOAuthClient(idle.id), null);
+        for (const kept of [neverUsedNew, recent, granted]) assert.ok(await store.findOAuthClient(kept.id));
       });
     });
 

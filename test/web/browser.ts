@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page, type Response } from 'playwright-core';
-import { CONTENT_SECURITY_POLICY } from '../../src/web/plugin.ts';
+import { CONTENT_SECURITY_POLICY } from '../../src/web/content-security-policy.ts';
 import { makeTestApp, type TestApp } from '../helpers/app.ts';
 
 export const SCREENSHOT_DIR = path.resolve('test-artifacts/screenshots');

@@ -10,7 +10,7 @@ import { DATA_KEY_INFO, FORMAT_VERSION, KEY_WRAP_INFO, LOOKUP_KEY_INFO } from '.
 import { PASSWORD_HASH_PARAMS } from '../../src/crypto/password.ts';
 import { csrfTokenFor } from '../../src/web/csrf-token.ts';
 import { escapeHtml, html, raw } from '../../src/web/html.ts';
-import { CONTENT_SECURITY_POLICY } from '../../src/web/plugin.ts';
+import { CONTENT_SECURITY_POLICY } from '../../src/web/content-security-policy.ts';
 import { bearer, signUp, TEST_ORIGIN, type TestApp, type TestUser, makeTestApp } from '../helpers/app.ts';
 import { openDirectDb, testDrivers } from '../http/support.ts';
 

@@ -38,13 +38,16 @@ export function signupDoneView(ctx: PageContext, apiKey: string) {
   });
 }
 
-export function loginView(ctx: PageContext, form: { email?: string; error?: string; notice?: string } = {}) {
+/** A form's action, carrying the return path on to the next step. */
+export const withNext = (path: string, next: string | undefined) => (next ? `${path}?next=${encodeURIComponent(next)}` : path);
+
+export function loginView(ctx: PageContext, form: { email?: string; error?: string; notice?: string; next?: string | undefined } = {}) {
   return layout(ctx, {
     title: 'Log in',
     notice: form.error ? errorNotice(form.error) : form.notice ? { kind: 'ok', text: form.notice } : undefined,
     body: html`<section class="card narrow">
   <h1>Log in</h1>
-  <form method="post" action="/login">
+  <form method="post" action="${withNext('/login', form.next)}">
     <label for="email">Email</label>
     <input id="email" name="email" type="email" autocomplete="username" required maxlength="320" value="${form.email ?? ''}">
     <label for="password">Password</label>
@@ -56,14 +59,14 @@ export function loginView(ctx: PageContext, form: { email?: string; error?: stri
   });
 }
 
-export function unlockView(ctx: PageContext, form: { error?: string } = {}) {
+export function unlockView(ctx: PageContext, form: { error?: string; next?: string | undefined } = {}) {
   return layout(ctx, {
     title: 'Unlock',
     notice: errorNotice(form.error),
     body: html`<section class="card narrow">
   <h1>Unlock your memory</h1>
   <p>You are logged in as <strong>${ctx.email}</strong>. Your password does not decrypt anything: enter your API key to read your memories in this browser.</p>
-  <form method="post" action="/unlock">
+  <form method="post" action="${withNext('/unlock', form.next)}">
     ${csrfField(ctx)}
     <label for="api_key">API key <span class="hint">Starts with anm_</span></label>
     <input id="api_key" name="api_key" type="password" autocomplete="off" spellcheck="false" required maxlength="200">

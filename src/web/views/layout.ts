@@ -36,7 +36,7 @@ function navigation(ctx: PageContext): Html {
     return html`${publicLinks}<span class="spacer"></span>${navLink(ctx, '/login', 'Log in')}${navLink(ctx, '/signup', 'Sign up')}`;
   }
   const appLinks = ctx.unlocked
-    ? html`${navLink(ctx, '/app', 'Memories')}${navLink(ctx, '/app/graph', 'Graph')}${navLink(ctx, '/app/data', 'Import & export')}${navLink(ctx, '/app/key', 'API key')}${navLink(ctx, '/app/sessions', 'Sessions')}`
+    ? html`${navLink(ctx, '/app', 'Memories')}${navLink(ctx, '/app/graph', 'Graph')}${navLink(ctx, '/app/data', 'Import & export')}${navLink(ctx, '/app/key', 'API key')}${navLink(ctx, '/app/sessions', 'Sessions')}${navLink(ctx, '/app/connections', 'Connected apps')}`
     : navLink(ctx, '/unlock', 'Unlock');
   return html`${appLinks}${navLink(ctx, '/app/account', 'Account')}<span class="spacer"></span>
     <form method="post" action="/logout">${csrfField(ctx)}<button type="submit" class="link">Log out</button></form>`;

@@ -4,9 +4,11 @@ import { SESSION_ABSOLUTE_MS, SESSION_IDLE_MS } from '../../accounts/sessions.ts
 import { PENDING_KEY_TTL_MS } from '../../accounts/key-rotation.ts';
 import { DATA_KEY_INFO, FORMAT_VERSION, KEY_WRAP_INFO, LOOKUP_KEY_INFO } from '../../crypto/keys.ts';
 import { PASSWORD_HASH_PARAMS } from '../../crypto/password.ts';
+import { DEFAULT_OAUTH_SETTINGS } from '../../oauth/settings.ts';
 import { html } from '../html.ts';
 import type { RuntimeVersions } from '../runtime-versions.ts';
 import { layout, type PageContext } from './layout.ts';
+import { GRANT_CAN, GRANT_CANNOT } from './oauth.ts';
 
 const days = (ms: number) => Math.round(ms / 86_400_000);
 
@@ -54,6 +56,7 @@ export function securityView(ctx: PageContext, versions: RuntimeVersions) {
   <li><strong>Rotating your key keeps your data.</strong> Every record is re-encrypted under the new key in one transaction (all or nothing); every wrapped copy of the old key is deleted, so the old key opens nothing afterwards. Rotation takes two steps, so you see the new key before the old one stops working; an unconfirmed new key expires after ${Math.round(PENDING_KEY_TTL_MS / 60_000)} minutes.</li>
   <li><strong>Your password never decrypts anything.</strong> It is checked with argon2id to log you in to this website, and nothing else. A logged-in browser is locked until you unlock it with your API key.</li>
   <li><strong>Browser sessions hold your data key wrapped, not in the clear.</strong> An unlocked session stores your data key encrypted under a random session token that lives only in your browser's cookie; the server keeps only a SHA-256 hash of that token. Logging out or revoking the session deletes the wrapped key.</li>
+  <li><strong>Apps you connect with OAuth (claude.ai, ChatGPT, Claude Desktop's “Add custom connector”) get a grant, not your key.</strong> You approve each one in an unlocked browser. A connected app can ${GRANT_CAN}. It cannot ${GRANT_CANNOT}. Its tokens are accepted only by this server's <code>/mcp</code>. Like a session, each of its tokens holds your data key only wrapped under the token itself, and the server keeps only a SHA-256 hash of it, so its database plus its list of apps still decrypts nothing. Access tokens last ${Math.round(DEFAULT_OAUTH_SETTINGS.accessTtlMs / 60_000)} minutes; refresh tokens are replaced on every use, and a refresh token used twice ends the whole grant. Disconnecting an app under Connected apps, rotating your key, starting over or deleting your account ends its access at once.</li>
   <li><strong>If you lose your API key, your memories are gone.</strong> You can log in with your password and start over with a new key, but the old records cannot be decrypted by anyone, us included, and are deleted.</li>
 </ul>
 
@@ -66,6 +69,7 @@ export function securityView(ctx: PageContext, versions: RuntimeVersions) {
 <tr><th scope="row">Data key</th><td>HKDF-SHA256</td><td>32-byte key K; ikm = your whole API key (UTF-8), salt = your user id (UTF-8), info = <code>${DATA_KEY_INFO}</code>. K[0:16] signs, K[16:32] encrypts.</td></tr>
 <tr><th scope="row">API key</th><td>CSPRNG, SHA-256</td><td><code>anm_</code> + base64url of 32 random bytes. Stored only as hex SHA-256, compared in constant time.</td></tr>
 <tr><th scope="row">Session key wrap</th><td>HKDF-SHA256 + Fernet</td><td>Wrap key = HKDF(ikm = the 32-byte random session token, salt = user id, info = <code>${KEY_WRAP_INFO}</code>); stored: Fernet(wrap key).encrypt(K) and SHA-256 of the token. Sessions expire after ${days(SESSION_IDLE_MS)} days idle, ${days(SESSION_ABSOLUTE_MS)} days at most.</td></tr>
+<tr><th scope="row">OAuth tokens</th><td>CSPRNG, SHA-256, HKDF + Fernet</td><td>Authorization codes, access and refresh tokens are 32 random bytes each, stored as SHA-256 with K wrapped exactly like a session's. PKCE S256 only; a code lives ${Math.round(DEFAULT_OAUTH_SETTINGS.codeTtlMs / 60_000)} minutes and works once; refresh tokens last ${days(DEFAULT_OAUTH_SETTINGS.refreshTtlMs)} days unused.</td></tr>
 <tr><th scope="row">Keyed lookups</th><td>HKDF-SHA256 + HMAC-SHA256</td><td>To find a graph entity by name without storing it: HMAC under a sub-key HKDF(K, info = <code>${LOOKUP_KEY_INFO}</code>). Rebuilt under the new key on rotation.</td></tr>
 <tr><th scope="row">Search index</th><td>Fernet</td><td>Search reads an inverted index of your memories and a copy of your graph, kept as a few large Fernet tokens under K (plus one small token per recent change), so a search decrypts a handful of tokens instead of every record. No word, tag or name is stored outside a token. Rebuilt under the new key on rotation.</td></tr>
 <tr><th scope="row">Password</th><td>argon2id</td><td>m = ${p.memoryCost} KiB, t = ${p.timeCost}, p = ${p.parallelism}, ${p.saltLen}-byte salt, ${p.outputLen}-byte tag (OWASP 2023 baseline). Authentication only; never an input to any key.</td></tr>
