@@ -14,6 +14,7 @@ import { Assets } from '../web/assets.ts';
 import { notFoundPage, webPages } from '../web/plugin.ts';
 import { errorBody, registerErrorHandling, sendError } from './errors.ts';
 import { RateLimiter } from './rate-limit.ts';
+import { registerStrictDecoding } from './strict-input.ts';
 import { publicAccountRoutes, sessionAccountRoutes, vaultAccountRoutes } from './routes/accounts.ts';
 import { confirmRotationRoute, rotateRoute } from './routes/keys.ts';
 import { memoryRoutes } from './routes/memories.ts';
@@ -54,8 +55,9 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
   registerErrorHandling(app, notFoundPage(assets));
   await app.register(fastifyCookie);
 
-  // Import files arrive as raw text; parsed by the route, which reports bad lines by number.
-  app.addContentTypeParser(['text/plain', 'application/x-ndjson', 'application/jsonl'], { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_request, body, done) => done(null, body));
+  // Bodies, import files (raw text, parsed by the route, which reports bad lines by number), the
+  // query string and the headers read as data: strict UTF-8, or 400 before any route runs.
+  registerStrictDecoding(app, IMPORT_BODY_LIMIT);
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-content-type-options', 'nosniff');
