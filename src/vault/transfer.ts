@@ -20,6 +20,7 @@ import {
   type PlainRecord,
   type Relation,
   relationSchema,
+  requireObservationRoom,
   toEntity,
   toMemory,
   toRelation,
@@ -255,6 +256,7 @@ export class Transfer {
           report.skipped.entities++;
           if (added.length === 0) continue;
           existing.record.observations.push(...added);
+          requireObservationRoom(existing.record.observations.length);
           report.imported.observations += added.length;
           writes.set(existing.row.id, this.vault.sealRow({ kind: 'entity', ...existing.record }, existing.row.id, existing.row.createdAt, Date.now()));
           graphChanges.set(existing.row.id, { id: existing.row.id, doc: entityDoc(existing.record, existing.row.createdAt), isNew: false });
