@@ -102,7 +102,7 @@ for (const driver of await testDrivers('input decoding')) {
     const csrf = () => `_csrf=${csrfTokenFor(user.cookie.slice('anamnesis_session='.length))}`;
     const mcpCall = (text: Buffer | string) => concat('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"remember","arguments":{"content":"', text, '"}}}');
     const mcpPost = async (body: Buffer): Promise<Answer> => {
-      const response = await fetch(`http://127.0.0.1:${port}/mcp`, { method: 'POST', headers: { ...MCP_POST_HEADERS, ...bearer(user.apiKey) }, body });
+      const response = await fetch(`http://127.0.0.1:${port}/mcp`, { method: 'POST', headers: { ...MCP_POST_HEADERS, ...bearer(user.apiKey) }, body: new Uint8Array(body) });
       return { status: response.status, body: await response.text() };
     };
 
