@@ -12,19 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { csrfTokenFor } from '../../src/web/csrf-token.ts';
 import { bearer, browser, makeTestApp, signUp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { callTool, connectClient, initializeBody, listen, MCP_POST_HEADERS } from '../mcp/helpers.ts';
-import { type DirectDb, openDirectDb, snapshotTables, testDrivers } from './support.ts';
-
-/** Byte sequences a lenient decoder would turn into U+FFFD (and store). */
-export const INVALID_UTF8: Array<[string, Buffer]> = [
-  ['C3 28 (a lead byte before ASCII)', Buffer.from([0xc3, 0x28])],
-  ['FF (never valid)', Buffer.from([0xff])],
-  ['C0 AF (overlong "/")', Buffer.from([0xc0, 0xaf])],
-  ['F0 9F 98 (a truncated 4-byte sequence)', Buffer.from([0xf0, 0x9f, 0x98])],
-  ['ED A0 80 (an encoded surrogate)', Buffer.from([0xed, 0xa0, 0x80])],
-];
-
-/** JSON escapes that JSON.parse accepts but that are not well-formed Unicode. */
-export const LONE_SURROGATES = ['\\ud800', '\\udc00', '\\udc00\\ud800', 'end\\ud83d'];
+import { type DirectDb, INVALID_UTF8, LONE_SURROGATES, openDirectDb, snapshotTables, testDrivers } from './support.ts';
 
 const VALID = Buffer.from('caf\u00e9\u{1f600}');
 

@@ -73,3 +73,15 @@ export async function rowsOfUser(db: DirectDb, userId: string): Promise<Record<s
 export async function sealedRecords(db: DirectDb, userId: string): Promise<Row[]> {
   return db.query("SELECT * FROM records WHERE user_id = ? AND kind IN ('memory', 'entity', 'relation') ORDER BY id", [userId]);
 }
+
+/** Byte sequences a lenient decoder would turn into U+FFFD (and store). */
+export const INVALID_UTF8: Array<[string, Buffer]> = [
+  ['C3 28 (a lead byte before ASCII)', Buffer.from([0xc3, 0x28])],
+  ['FF (never valid)', Buffer.from([0xff])],
+  ['C0 AF (overlong "/")', Buffer.from([0xc0, 0xaf])],
+  ['F0 9F 98 (a truncated 4-byte sequence)', Buffer.from([0xf0, 0x9f, 0x98])],
+  ['ED A0 80 (an encoded surrogate)', Buffer.from([0xed, 0xa0, 0x80])],
+];
+
+/** JSON escapes that JSON.parse accepts but that are not well-formed Unicode. */
+export const LONE_SURROGATES = ['\\ud800', '\\udc00', '\\udc00\\ud800', 'end\\ud83d'];
