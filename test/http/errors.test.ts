@@ -37,7 +37,7 @@ const jsonWithInvalidUtf8 = fc
     return Buffer.concat([Buffer.from(`{"content":${before}`), bad, Buffer.from(`${after},"tags":${JSON.stringify(tags)}}`)]);
   });
 
-/** A JSON body whose text holds a lone surrogate between ASCII (JSON.stringify writes it as a \\uXXXX escape). */
+/** A JSON body whose text holds a lone surrogate between ASCII (JSON.stringify writes it as a \uXXXX escape). */
 const jsonWithLoneSurrogate = fc
   .tuple(fc.string({ maxLength: 30 }), fc.integer({ min: 0xd800, max: 0xdfff }), fc.string({ maxLength: 30 }), fc.boolean())
   .map(([head, surrogate, tail, asKey]) => {
