@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { LIMITS } from '../../src/vault/records.ts';
-import { bearer, makeTestApp, signUp, type TestApp, type TestUser } from '../helpers/app.ts';
+import { csrfTokenFor } from '../../src/web/csrf-token.ts';
+import { bearer, browser, makeTestApp, signUp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { callTool, connectClient, listen, textOf } from '../mcp/helpers.ts';
 import { type DirectDb, openDirectDb, snapshotTables, testDrivers } from './support.ts';
 
@@ -121,11 +122,20 @@ for (const driver of await testDrivers('input decisions')) {
       }
     });
 
-    it('CRLF: kept as sent over REST and MCP; lines of an import file may end in CRLF', async () => {
+    it('CRLF: kept as sent over REST and MCP; the web form stores LF; lines of an import file may end in CRLF', async () => {
       const rest = await remember({ content: 'line one\r\nline two\rthree\n' });
       assert.equal((await recall(rest.json().id)).content, 'line one\r\nline two\rthree\n');
       const viaMcp = await callTool(client, 'remember', { content: 'mcp\r\nline' });
       assert.equal((viaMcp.structuredContent as { content: string }).content, 'mcp\r\nline');
+      const viaForm = await t.app.inject({
+        method: 'POST',
+        url: '/app/memories',
+        headers: { ...browser(user.cookie), 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ content: 'typed\r\nin a browser', tags: '', _csrf: csrfTokenFor(user.cookie.slice('anamnesis_session='.length)) }).toString(),
+      });
+      assert.equal(viaForm.statusCode, 303);
+      const listed = (await t.app.inject({ url: '/api/v1/memories?limit=100', headers: bearer(user.apiKey) })).json() as { items: Array<{ content: string }> };
+      assert.ok(listed.items.some((m) => m.content === 'typed\nin a browser'), 'the web form stores the line break the user typed, as LF');
       const imported = await importFile(`${entityLine('CRLF one', ['obs'])}\r\n${entityLine('CRLF two', [])}\r\n`);
       assert.deepEqual(imported.json().errors, []);
       assert.deepEqual((await openNode('CRLF one'))[0]?.observations, ['obs'], 'no stray \\r in the text');
