@@ -7,12 +7,11 @@
 // request template is then sent with valid text and succeeds, so each refusal
 // is the encoding's doing. On both storage drivers.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { csrfTokenFor } from '../../src/web/csrf-token.ts';
 import { bearer, browser, makeTestApp, signUp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { callTool, connectClient, initializeBody, listen, MCP_POST_HEADERS } from '../mcp/helpers.ts';
-import { type DirectDb, INVALID_UTF8, LONE_SURROGATES, openDirectDb, snapshotTables, testDrivers } from './support.ts';
+import { type DirectDb, INVALID_UTF8, LONE_SURROGATES, openDirectDb, sendRaw, snapshotTables, testDrivers } from './support.ts';
 
 const VALID = Buffer.from('caf\u00e9\u{1f600}');
 
@@ -24,18 +23,10 @@ interface Answer {
   body: string;
 }
 
-/** A request written byte for byte on a socket: header bytes no HTTP client library would send. */
-function rawHttp(port: number, head: Buffer, body = Buffer.alloc(0)): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(concat(head, `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`, body)));
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1] ?? 0), body: text.slice(text.indexOf('\r\n\r\n') + 4) });
-    });
-  });
+/** A request with header bytes no HTTP client library would send. */
+async function rawHttp(port: number, head: Buffer, body = Buffer.alloc(0)): Promise<Answer> {
+  const text = await sendRaw(port, concat(head, `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`, body));
+  return { status: Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1] ?? 0), body: text.slice(text.indexOf('\r\n\r\n') + 4) };
 }
 
 /** How the SDK client reports the HTTP answer to its POST. */

@@ -1,6 +1,7 @@
 // Shared by the HTTP tests: which drivers to run on, and a second, direct
 // connection to the app's database so tests can read and age rows the way an
 // attacker with a copy of the database (or a clock) would, bypassing the Store.
+import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -85,3 +86,14 @@ export const INVALID_UTF8: Array<[string, Buffer]> = [
 
 /** JSON escapes that JSON.parse accepts but that are not well-formed Unicode. */
 export const LONE_SURROGATES = ['\\ud800', '\\udc00', '\\udc00\\ud800', 'end\\ud83d'];
+
+/** A request written byte for byte on a socket (what no HTTP client library would send); the whole answer as text. */
+export function sendRaw(port: number, raw: string | Uint8Array): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(raw));
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    socket.on('error', reject);
+  });
+}
