@@ -57,7 +57,7 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
 
   // Bodies, import files (raw text, parsed by the route, which reports bad lines by number), the
   // query string and the headers read as data: strict UTF-8, or 400 before any route runs.
-  registerStrictDecoding(app, IMPORT_BODY_LIMIT);
+  registerStrictDecoding(app, { importBodyLimit: IMPORT_BODY_LIMIT, trustsProxy: config.trustProxy.length > 0 });
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-content-type-options', 'nosniff');

@@ -8,10 +8,11 @@ import { decodeUtf8, parseUrlEncoded, requireWellFormed } from '../unicode.ts';
 
 /**
  * Headers the server reads as text: credentials (API key, session cookie),
- * the session label (User-Agent), the Host and Origin checks, and the
- * forwarded client address and host behind a trusted proxy.
+ * the session label (User-Agent), and the Host and Origin checks; behind a
+ * trusted proxy also the forwarded client address, host and scheme.
  */
-const HEADERS_READ_AS_TEXT = ['authorization', 'cookie', 'host', 'origin', 'user-agent', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto'] as const;
+const HEADERS_READ_AS_TEXT = ['authorization', 'cookie', 'host', 'origin', 'user-agent'];
+const FORWARDED_HEADERS = ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto'];
 
 /** Content types of import files, taken as raw text; the import route parses them line by line. */
 const IMPORT_FILE_TYPES = ['text/plain', 'application/x-ndjson', 'application/jsonl'];
@@ -24,16 +25,18 @@ function requireUtf8Wire(value: string, what: string): void {
   if (/[^\x00-\x7f]/.test(value)) decodeUtf8(Buffer.from(value, 'latin1'), what);
 }
 
-async function requireUtf8HeadersAndQuery(request: FastifyRequest): Promise<void> {
-  for (const name of HEADERS_READ_AS_TEXT) {
-    const value = request.headers[name];
-    for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) requireUtf8Wire(one, `the ${name} header`);
-  }
-  const at = request.url.indexOf('?');
-  if (at === -1) return;
-  const query = request.url.slice(at + 1);
-  requireUtf8Wire(query, 'the query string');
-  parseUrlEncoded(query, 'the query string');
+function requireUtf8HeadersAndQuery(headerNames: readonly string[]) {
+  return async (request: FastifyRequest): Promise<void> => {
+    for (const name of headerNames) {
+      const value = request.headers[name];
+      for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) requireUtf8Wire(one, `the ${name} header`);
+    }
+    const at = request.url.indexOf('?');
+    if (at === -1) return;
+    const query = request.url.slice(at + 1);
+    requireUtf8Wire(query, 'the query string');
+    parseUrlEncoded(query, 'the query string');
+  };
 }
 
 type ContentParser = Parameters<FastifyInstance['addContentTypeParser']>[2];
@@ -52,8 +55,8 @@ function strictParser(decode: (request: FastifyRequest, body: Buffer) => unknown
 }
 
 /** Strict JSON and import-file parsers for the whole app, and the header and query check on every request. */
-export function registerStrictDecoding(app: FastifyInstance, importBodyLimit: number): void {
-  app.addHook('onRequest', requireUtf8HeadersAndQuery);
+export function registerStrictDecoding(app: FastifyInstance, options: { importBodyLimit: number; trustsProxy: boolean }): void {
+  app.addHook('onRequest', requireUtf8HeadersAndQuery(options.trustsProxy ? [...HEADERS_READ_AS_TEXT, ...FORWARDED_HEADERS] : HEADERS_READ_AS_TEXT));
 
   // Fastify's own JSON parser (prototype-poisoning checks included; it answers synchronously), fed strictly decoded text.
   const fastifyJson = app.getDefaultJsonParser('error', 'error');
@@ -71,7 +74,7 @@ export function registerStrictDecoding(app: FastifyInstance, importBodyLimit: nu
     requireWellFormed(value, 'the JSON body');
     return value;
   }));
-  app.addContentTypeParser(IMPORT_FILE_TYPES, { parseAs: 'buffer', bodyLimit: importBodyLimit }, strictParser((_request, body) => decodeUtf8(body, 'the import file')));
+  app.addContentTypeParser(IMPORT_FILE_TYPES, { parseAs: 'buffer', bodyLimit: options.importBodyLimit }, strictParser((_request, body) => decodeUtf8(body, 'the import file')));
 }
 
 /** Form posts (the web pages' context only): strictly decoded bytes, then strictly decoded percent-escapes. */

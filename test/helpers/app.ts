@@ -30,7 +30,7 @@ export interface TestApp {
 
 export const TEST_ORIGIN = 'http://localhost:80';
 
-export async function makeTestApp(options: { driver?: Driver; rateLimitFactor?: number; logLevel?: Config['logLevel'] } = {}): Promise<TestApp> {
+export async function makeTestApp(options: { driver?: Driver; rateLimitFactor?: number; logLevel?: Config['logLevel']; trustProxy?: Config['trustProxy'] } = {}): Promise<TestApp> {
   const driver = options.driver ?? 'sqlite';
   const logs: string[] = [];
   const sink = new Writable({
@@ -63,7 +63,7 @@ export async function makeTestApp(options: { driver?: Driver; rateLimitFactor?: 
     dataDir: dataDir ?? os.tmpdir(),
     databaseUrl: null,
     logLevel: options.logLevel ?? 'debug',
-    trustProxy: [],
+    trustProxy: options.trustProxy ?? [],
     rateLimitFactor: options.rateLimitFactor ?? 0,
     allowedHosts: [],
   };

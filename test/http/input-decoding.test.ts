@@ -186,3 +186,21 @@ for (const driver of await testDrivers('input decoding')) {
     });
   });
 }
+
+describe('forwarded headers', () => {
+  it('are read as data, and so checked, only behind a trusted proxy', async () => {
+    for (const trustProxy of [[], ['127.0.0.1']]) {
+      const t = await makeTestApp({ trustProxy });
+      try {
+        const port = Number(new URL(await listen(t.app)).port);
+        for (const name of ['X-Forwarded-For', 'X-Forwarded-Host', 'X-Forwarded-Proto']) {
+          const answer = await rawHttp(port, concat(`GET /healthz HTTP/1.1\r\nHost: localhost\r\n${name}: x`, INVALID_UTF8[0]![1], '\r\n'));
+          if (trustProxy.length === 0) assert.equal(answer.status, 200, `${name} is ignored without a trusted proxy`);
+          else assertInvalidEncoding(answer, name);
+        }
+      } finally {
+        await t.close();
+      }
+    }
+  });
+});
