@@ -14,7 +14,7 @@ import { AppError } from './errors.ts';
  */
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-export function invalidEncoding(what: string, problem = 'is not well-formed UTF-8'): AppError {
+function invalidEncoding(what: string, problem = 'is not well-formed UTF-8'): AppError {
   return new AppError('invalid_encoding', `${what} ${problem}; text must be UTF-8, and nothing was stored`);
 }
 
@@ -39,11 +39,21 @@ export function requireWellFormed(value: unknown, what: string): void {
 /** With the u flag a paired surrogate is one code point, so only a lone one matches. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
-function isWellFormedValue(value: unknown): boolean {
-  if (typeof value === 'string') return !LONE_SURROGATE.test(value);
-  if (Array.isArray(value)) return value.every(isWellFormedValue);
-  if (value !== null && typeof value === 'object') {
-    return Object.entries(value).every(([key, inner]) => !LONE_SURROGATE.test(key) && isWellFormedValue(inner));
+/** Iterative: JSON.parse accepts nesting far deeper than a recursive walk's stack (a 1 MiB body nests 500,000 deep). */
+function isWellFormedValue(root: unknown): boolean {
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value === 'string') {
+      if (LONE_SURROGATE.test(value)) return false;
+    } else if (Array.isArray(value)) {
+      for (const inner of value) pending.push(inner);
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, inner] of Object.entries(value)) {
+        if (LONE_SURROGATE.test(key)) return false;
+        pending.push(inner);
+      }
+    }
   }
   return true;
 }
@@ -56,7 +66,7 @@ const STRAY_PERCENT = /%(?![0-9A-Fa-f]{2})/g;
  * bytes must form UTF-8 (decodeURIComponent refuses invalid, overlong and
  * surrogate sequences), or 400 invalid_encoding.
  */
-export function decodeFormComponent(text: string, what: string): string {
+function decodeFormComponent(text: string, what: string): string {
   const plus = text.replace(/\+/g, ' ');
   if (!plus.includes('%')) return plus;
   try {

@@ -82,6 +82,24 @@ for (const driver of await testDrivers('HTTP errors')) {
       assertErrorShape(poisoned, '__proto__');
     });
 
+    it('JSON nested 500,000 deep or 500,000 wide is a 4xx on every JSON path, never a 5xx', async () => {
+      const deep = '['.repeat(500_000) + ']'.repeat(500_000);
+      const wide = `[${Array(500_000).fill('0').join(',')}]`;
+      for (const payload of [deep, wide, `{"content":"x","tags":${wide}}`]) {
+        for (const [url, headers] of [
+          ['/api/v1/memories', {}],
+          ['/api/v1/import?format=json', {}],
+          ['/mcp', { accept: 'application/json, text/event-stream' }],
+        ] as const) {
+          const response = await post(url, payload, 'application/json', { ...bearer(user.apiKey), ...headers });
+          assert.ok(response.statusCode >= 400 && response.statusCode < 500, `${url}: ${response.statusCode} ${response.body.slice(0, 200)}`);
+        }
+        const line = await post('/api/v1/import?format=mcp-memory-jsonl', `{"type":"entity","x":${payload}}`, 'application/x-ndjson');
+        assert.equal(line.statusCode, 200, 'a line nested that deep is reported, the file still imports');
+        assert.equal(line.json().errors.length, 1);
+      }
+    });
+
     it('wrong types and unknown fields: 400 validation_failed naming the field, never echoing the values', async () => {
       const cases: Array<[string, unknown, string]> = [
         ['/api/v1/memories', { content: 42 }, 'body.content'],
