@@ -4,6 +4,7 @@
 export type ErrorCode =
   | 'bad_request'
   | 'validation_failed'
+  | 'invalid_encoding'
   | 'unauthorized'
   | 'locked'
   | 'forbidden'
@@ -20,6 +21,7 @@ export type ErrorCode =
 const STATUS: Record<ErrorCode, number> = {
   bad_request: 400,
   validation_failed: 400,
+  invalid_encoding: 400,
   unauthorized: 401,
   locked: 403,
   forbidden: 403,

@@ -9,11 +9,13 @@ import { Vault } from '../vault/vault.ts';
 import { countSealed } from './key-rotation.ts';
 import { passwordProblem } from './password-policy.ts';
 
-const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,189}\.[^\s@]{2,63}$/;
+/** No spaces and no control characters (NUL, escapes, C1): none belongs in an address. */
+const EMAIL = /^[^\s@\p{Cc}]{1,64}@[^\s@\p{Cc}]{1,189}\.[^\s@\p{Cc}]{2,63}$/u;
 export const LOST_KEY_CONFIRMATION = 'DELETE MY MEMORIES';
 
+/** One address, one account: case-folded, and composed (NFC) so "é" typed as e + U+0301 is the same address. */
 export function normaliseEmail(email: string): string {
-  return email.trim().toLowerCase();
+  return email.trim().normalize('NFC').toLowerCase();
 }
 
 export class Accounts {

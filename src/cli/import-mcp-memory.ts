@@ -8,10 +8,11 @@
 // or over plain http to this machine.
 //
 // Exit codes: 0 every line imported; 1 imported, but some lines were
-// rejected (listed by number); 2 usage error; 3 the import failed and
-// nothing was imported.
+// rejected (listed by number); 2 usage error or a file that is not UTF-8
+// (nothing sent); 3 the import failed and nothing was imported.
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { decodeUtf8 } from '../unicode.ts';
 import type { ImportReport } from '../vault/transfer.ts';
 
 const USAGE = 'usage: ANAMNESIS_API_KEY=anm_… npm run import-mcp-memory -- --file memory.jsonl [--url http://127.0.0.1:8080]';
@@ -66,11 +67,19 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return 2;
   }
 
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch {
     process.stderr.write(`cannot read ${file}\n`);
+    return 2;
+  }
+  let text: string;
+  try {
+    // Strictly: reading with 'utf8' would send U+FFFD for every bad byte, and the server would keep it.
+    text = decodeUtf8(bytes, file);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
     return 2;
   }
 

@@ -17,6 +17,7 @@ import { notFoundPage, webPages } from '../web/plugin.ts';
 import { refuseRequestsWhileClosing } from './closing.ts';
 import { errorBody, registerErrorHandling, sendError } from './errors.ts';
 import { RateLimiter } from './rate-limit.ts';
+import { registerStrictDecoding } from './strict-input.ts';
 import { publicAccountRoutes, sessionAccountRoutes, vaultAccountRoutes } from './routes/accounts.ts';
 import { confirmRotationRoute, rotateRoute } from './routes/keys.ts';
 import { memoryRoutes } from './routes/memories.ts';
@@ -61,8 +62,9 @@ export async function buildApp({ config, store, logger, oauth }: AppOptions): Pr
   refuseRequestsWhileClosing(app);
   await app.register(fastifyCookie);
 
-  // Import files arrive as raw text; parsed by the route, which reports bad lines by number.
-  app.addContentTypeParser(['text/plain', 'application/x-ndjson', 'application/jsonl'], { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_request, body, done) => done(null, body));
+  // Bodies, import files (raw text, parsed by the route, which reports bad lines by number), the
+  // query string and the headers read as data: strict UTF-8, or 400 before any route runs.
+  registerStrictDecoding(app, { importBodyLimit: IMPORT_BODY_LIMIT, trustsProxy: config.trustProxy.length > 0 });
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-content-type-options', 'nosniff');

@@ -10,13 +10,14 @@
 // - A name repeated within ONE create_entities (or a relation repeated within
 //   one create_relations) call is created once; the reference stores both
 //   copies, leaving a graph with two entities of one name.
-// - Names, types and observations have length limits (those of the import).
+// - Names, types and observations have length limits, and an entity at most
+//   1,000 observations (those of the import).
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { FastifyBaseLogger } from 'fastify';
 import { z } from 'zod';
 import { badRequest } from '../errors.ts';
 import type { Graph } from '../vault/graph.ts';
-import { LIMITS } from '../vault/records.ts';
+import { LIMITS, requireObservationRoom } from '../vault/records.ts';
 import type { Vault } from '../vault/vault.ts';
 import { guarded, jsonResult } from './results.ts';
 
@@ -64,6 +65,7 @@ function checkText(value: string, max: number, what: string): void {
 function checkEntity(entity: z.infer<typeof EntitySchema>): void {
   checkText(entity.name, LIMITS.nameChars, 'an entity name');
   checkText(entity.entityType, LIMITS.nameChars, 'an entity type');
+  requireObservationRoom(entity.observations.length);
   for (const o of entity.observations) checkText(o, LIMITS.observationChars, 'an observation');
 }
 

@@ -3,6 +3,7 @@
 // opens them, and computes keyed lookup tags.
 import { fernetDecrypt, fernetEncrypt, InvalidFernetToken } from '../crypto/fernet.ts';
 import { type DataKey, deriveLookupKey, lookupTag, wrapDataKey } from '../crypto/keys.ts';
+import { decodeUtf8 } from '../unicode.ts';
 
 /** A stored token that does not open under this key or holds the wrong shape. */
 export class UnreadableRecord extends Error {
@@ -34,9 +35,10 @@ export class RecordCodec {
       throw error;
     }
     try {
-      return JSON.parse(bytes.toString('utf8'));
+      // Strict: a token sealed elsewhere (an imported export) must not be read with its bad bytes replaced.
+      return JSON.parse(decodeUtf8(bytes, 'a record'));
     } catch {
-      throw new UnreadableRecord(recordId, 'not JSON');
+      throw new UnreadableRecord(recordId, 'not UTF-8 JSON');
     }
   }
 

@@ -18,6 +18,7 @@ import {
   type Relation,
   type RelationRecord,
   relationSchema,
+  requireObservationRoom,
   toEntity,
   toRelation,
 } from './records.ts';
@@ -167,6 +168,7 @@ export class KnowledgeGraph {
         if (!entity) throw new AppError('not_found', `Entity with name ${entityName} not found`);
         const added = contents.filter((c) => !entity.record.observations.includes(c));
         entity.record.observations.push(...added);
+        requireObservationRoom(entity.record.observations.length);
         return { entityName, addedObservations: added };
       });
       await this.rewriteEntities(tx, [...entities.values()], now);

@@ -2,6 +2,7 @@
 // schemas check every record after decryption, so a token that decrypts but
 // holds the wrong shape is reported, never passed on.
 import { z } from 'zod';
+import { badRequest } from '../errors.ts';
 
 export const LIMITS = {
   contentChars: 65_536,
@@ -11,6 +12,14 @@ export const LIMITS = {
   observationChars: 8_192,
   observations: 1_000,
 } as const;
+
+/**
+ * Checked wherever an entity's observations grow (create, add, import merge),
+ * so every entity fits the limit the JSON export's import applies.
+ */
+export function requireObservationRoom(count: number): void {
+  if (count > LIMITS.observations) throw badRequest(`an entity holds at most ${LIMITS.observations} observations`);
+}
 
 export const memorySchema = z.object({
   kind: z.literal('memory'),

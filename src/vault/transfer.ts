@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { FORMAT_VERSION } from '../crypto/keys.ts';
 import { AppError, badRequest } from '../errors.ts';
+import { requireWellFormed } from '../unicode.ts';
 import type { RecordRow, Store } from '../storage/store.ts';
 import type { GraphDoc } from './graph-index.ts';
 import { entityDoc, relationDoc, relationKey } from './graph.ts';
@@ -19,6 +20,7 @@ import {
   type PlainRecord,
   type Relation,
   relationSchema,
+  requireObservationRoom,
   toEntity,
   toMemory,
   toRelation,
@@ -117,6 +119,7 @@ export class Transfer {
     } catch {
       throw badRequest('line 1 is not the export header');
     }
+    requireWellFormed(header, 'line 1');
     const parsedHeader = encryptedHeaderSchema.safeParse(header);
     if (!parsedHeader.success) throw badRequest('line 1 is not an Anamnesis encrypted export header of format version v1');
     const records: Array<{ row: RecordRow; record: PlainRecord }> = [];
@@ -130,19 +133,23 @@ export class Transfer {
         report.errors.push({ line: lineNumber, message: 'not JSON' });
         return;
       }
+      requireWellFormed(value, `line ${lineNumber}`);
       const parsed = encryptedLineSchema.safeParse(value);
       if (!parsed.success) {
         report.errors.push({ line: lineNumber, message: describeIssue(parsed.error) });
         return;
       }
       const { id, kind, created_at, updated_at, token } = parsed.data;
+      let record: PlainRecord;
       try {
-        const record = this.vault.openRow({ userId: this.userId, id, kind, token, lookup: null, createdAt: created_at, updatedAt: updated_at }, true);
-        // Sealed afresh so entities and relations get their lookup tags.
-        records.push({ row: this.vault.sealRow(record, id, created_at, updated_at), record });
+        record = this.vault.openRow({ userId: this.userId, id, kind, token, lookup: null, createdAt: created_at, updatedAt: updated_at }, true);
       } catch {
         report.errors.push({ line: lineNumber, message: 'the token does not open with this account\'s current key' });
+        return;
       }
+      requireWellFormed(record, `line ${lineNumber}`);
+      // Sealed afresh so entities and relations get their lookup tags.
+      records.push({ row: this.vault.sealRow(record, id, created_at, updated_at), record });
     });
     await this.importRecords(records, report);
     return report;
@@ -150,6 +157,7 @@ export class Transfer {
 
   /** Our own plaintext JSON export. */
   async importJson(value: unknown): Promise<ImportReport> {
+    requireWellFormed(value, 'the JSON export');
     const parsed = jsonExportSchema.safeParse(value);
     if (!parsed.success) throw new AppError('validation_failed', `not an Anamnesis JSON export: ${describeIssue(parsed.error)}`);
     const report = emptyReport();
@@ -183,6 +191,8 @@ export class Transfer {
         report.errors.push({ line: i + 1, message: 'not JSON' });
         return;
       }
+      // Unlike a damaged line (reported, the rest imports), text that is not well-formed refuses the whole file.
+      requireWellFormed(value, `line ${i + 1}`);
       const parsed = mcpLineSchema.safeParse(value);
       if (!parsed.success) {
         report.errors.push({ line: i + 1, message: describeIssue(parsed.error) });
@@ -246,6 +256,7 @@ export class Transfer {
           report.skipped.entities++;
           if (added.length === 0) continue;
           existing.record.observations.push(...added);
+          requireObservationRoom(existing.record.observations.length);
           report.imported.observations += added.length;
           writes.set(existing.row.id, this.vault.sealRow({ kind: 'entity', ...existing.record }, existing.row.id, existing.row.createdAt, Date.now()));
           graphChanges.set(existing.row.id, { id: existing.row.id, doc: entityDoc(existing.record, existing.row.createdAt), isNew: false });

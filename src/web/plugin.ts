@@ -2,8 +2,8 @@
 // auto-escaping templates (html.ts), a strict Content-Security-Policy and no
 // inline script; a little JavaScript (assets/app.js) only enhances forms that
 // work without it. Registered from src/http/app.ts.
-import fastifyFormbody from '@fastify/formbody';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { registerStrictFormParser } from '../http/strict-input.ts';
 import { type Assets, assetRoutes } from './assets.ts';
 import { CONTENT_SECURITY_POLICY } from './content-security-policy.ts';
 import { pageContext, sendHtml } from './render.ts';
@@ -51,7 +51,7 @@ export const webPages: FastifyPluginAsync<WebDeps> = async (app, deps) => {
 
   // Pages in their own context: form bodies, session, guard, headers and HTML errors apply here only.
   await app.register(async (pages) => {
-    await pages.register(fastifyFormbody, { bodyLimit: FORM_BODY_LIMIT });
+    registerStrictFormParser(pages, FORM_BODY_LIMIT);
     pages.addHook('onRequest', resolveWebSession(deps.store));
     pages.addHook('preValidation', guardPage);
     pages.addHook('onSend', pageSecurityHeaders);

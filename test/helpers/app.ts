@@ -31,7 +31,7 @@ export interface TestApp {
 
 export const TEST_ORIGIN = 'http://localhost:80';
 
-export async function makeTestApp(options: { driver?: Driver; rateLimitFactor?: number; logLevel?: Config['logLevel']; oauth?: Partial<OAuthSettings> } = {}): Promise<TestApp> {
+export async function makeTestApp(options: { driver?: Driver; rateLimitFactor?: number; logLevel?: Config['logLevel']; trustProxy?: Config['trustProxy']; oauth?: Partial<OAuthSettings> } = {}): Promise<TestApp> {
   const driver = options.driver ?? 'sqlite';
   const logs: string[] = [];
   const sink = new Writable({
@@ -64,7 +64,7 @@ export async function makeTestApp(options: { driver?: Driver; rateLimitFactor?: 
     dataDir: dataDir ?? os.tmpdir(),
     databaseUrl: null,
     logLevel: options.logLevel ?? 'debug',
-    trustProxy: [],
+    trustProxy: options.trustProxy ?? [],
     rateLimitFactor: options.rateLimitFactor ?? 0,
     allowedHosts: [],
     shutdownGraceMs: 10_000,

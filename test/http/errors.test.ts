@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { LightMyRequestResponse } from 'fastify';
 import { bearer, browser, cookieFrom, makeTestApp, signUp, type TestApp, type TestUser } from '../helpers/app.ts';
-import { type DirectDb, openDirectDb, testDrivers } from './support.ts';
+import { type DirectDb, INVALID_UTF8, openDirectDb, testDrivers } from './support.ts';
 
 const MiB = 1024 * 1024;
 /** What a leaked stack trace or internal detail would look like in an answer. */
@@ -22,6 +22,28 @@ function assertErrorShape(response: LightMyRequestResponse, context: string): vo
   assert.deepEqual(Object.keys(body), ['error'], context);
   assert.doesNotMatch(response.body, INTERNALS, context);
 }
+
+/**
+ * A JSON memory body (random text in its content and tags) with one of the
+ * invalid byte sequences spliced into the content at a random character.
+ */
+const jsonWithInvalidUtf8 = fc
+  .tuple(fc.string({ unit: 'grapheme', maxLength: 40 }), fc.array(fc.string({ maxLength: 10 }), { maxLength: 3 }), fc.constantFrom(...INVALID_UTF8.map(([, bytes]) => bytes)), fc.nat())
+  .map(([content, tags, bad, at]) => {
+    const chars = [...content];
+    const cut = at % (chars.length + 1);
+    const before = JSON.stringify(chars.slice(0, cut).join('')).slice(0, -1);
+    const after = JSON.stringify(chars.slice(cut).join('')).slice(1);
+    return Buffer.concat([Buffer.from(`{"content":${before}`), bad, Buffer.from(`${after},"tags":${JSON.stringify(tags)}}`)]);
+  });
+
+/** A JSON body whose text holds a lone surrogate between ASCII (JSON.stringify writes it as a \uXXXX escape). */
+const jsonWithLoneSurrogate = fc
+  .tuple(fc.string({ maxLength: 30 }), fc.integer({ min: 0xd800, max: 0xdfff }), fc.string({ maxLength: 30 }), fc.boolean())
+  .map(([head, surrogate, tail, asKey]) => {
+    const lone = head + String.fromCharCode(surrogate) + tail;
+    return Buffer.from(JSON.stringify(asKey ? { content: 'x', [lone]: 1 } : { content: lone, tags: [lone] }));
+  });
 
 for (const driver of await testDrivers('HTTP errors')) {
   describe(`error answers (${driver})`, () => {
@@ -58,6 +80,24 @@ for (const driver of await testDrivers('HTTP errors')) {
       const poisoned = await post('/api/v1/memories', '{"content":"x","__proto__":{"admin":true}}');
       assert.equal(poisoned.statusCode, 400);
       assertErrorShape(poisoned, '__proto__');
+    });
+
+    it('JSON nested 500,000 deep or 500,000 wide is a 4xx on every JSON path, never a 5xx', async () => {
+      const deep = '['.repeat(500_000) + ']'.repeat(500_000);
+      const wide = `[${Array(500_000).fill('0').join(',')}]`;
+      for (const payload of [deep, wide, `{"content":"x","tags":${wide}}`]) {
+        for (const [url, headers] of [
+          ['/api/v1/memories', {}],
+          ['/api/v1/import?format=json', {}],
+          ['/mcp', { accept: 'application/json, text/event-stream' }],
+        ] as const) {
+          const response = await post(url, payload, 'application/json', { ...bearer(user.apiKey), ...headers });
+          assert.ok(response.statusCode >= 400 && response.statusCode < 500, `${url}: ${response.statusCode} ${response.body.slice(0, 200)}`);
+        }
+        const line = await post('/api/v1/import?format=mcp-memory-jsonl', `{"type":"entity","x":${payload}}`, 'application/x-ndjson');
+        assert.equal(line.statusCode, 200, 'a line nested that deep is reported, the file still imports');
+        assert.equal(line.json().errors.length, 1);
+      }
     });
 
     it('wrong types and unknown fields: 400 validation_failed naming the field, never echoing the values', async () => {
@@ -104,6 +144,20 @@ for (const driver of await testDrivers('HTTP errors')) {
       const huge = await post('/api/v1/import?format=mcp-memory-jsonl', Buffer.alloc(33 * MiB, 0x20), 'application/x-ndjson');
       assert.equal(huge.statusCode, 413);
       assertErrorShape(huge, 'import 413');
+    });
+
+    it('fast-check: a JSON body with bytes that are not UTF-8 or a lone surrogate escape anywhere in its text is 400 invalid_encoding and stores nothing', async () => {
+      const recordsBefore = await db.query('SELECT * FROM records ORDER BY user_id, id');
+      await fc.assert(
+        fc.asyncProperty(fc.oneof(jsonWithInvalidUtf8, jsonWithLoneSurrogate), fc.constantFrom('/api/v1/memories', '/api/v1/import?format=json', '/api/v1/accounts'), async (payload, url) => {
+          const response = await post(url, payload);
+          assert.equal(response.statusCode, 400, `${url} ${payload.toString('latin1').slice(0, 120)}: ${response.body}`);
+          assertErrorShape(response, url);
+          assert.equal(response.json().error.code, 'invalid_encoding');
+        }),
+        { numRuns: 300 },
+      );
+      assert.deepEqual(await db.query('SELECT * FROM records ORDER BY user_id, id'), recordsBefore);
     });
 
     it('unknown routes and wrong methods answer 404 in the JSON shape', async () => {
@@ -155,6 +209,8 @@ for (const driver of await testDrivers('HTTP errors')) {
         fc.record({ content: fc.oneof(fc.string(), fc.integer(), fc.constant(null)), tags: fc.anything() }, { requiredKeys: [] }).map((v) => JSON.stringify(v) ?? '{}'),
         fc.record({ email: fc.string(), password: fc.string(), api_key: fc.string(), confirm: fc.string() }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
         fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes)),
+        jsonWithInvalidUtf8,
+        jsonWithLoneSurrogate,
       );
       const contentType = fc.constantFrom('application/json', 'text/plain', 'application/x-ndjson', 'application/xml', 'application/json; charset=latin1', 'multipart/form-data; boundary=x', '');
       const extraHeaders = fc.record(

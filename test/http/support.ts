@@ -1,6 +1,7 @@
 // Shared by the HTTP tests: which drivers to run on, and a second, direct
 // connection to the app's database so tests can read and age rows the way an
 // attacker with a copy of the database (or a clock) would, bypassing the Store.
+import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -81,4 +82,27 @@ export async function rowsOfUser(db: DirectDb, userId: string): Promise<Record<s
 /** The user's memories, entities and relations as stored rows (search-index rows left out). */
 export async function sealedRecords(db: DirectDb, userId: string): Promise<Row[]> {
   return db.query("SELECT * FROM records WHERE user_id = ? AND kind IN ('memory', 'entity', 'relation') ORDER BY id", [userId]);
+}
+
+/** Byte sequences a lenient decoder would turn into U+FFFD (and store). */
+export const INVALID_UTF8: Array<[string, Buffer]> = [
+  ['C3 28 (a lead byte before ASCII)', Buffer.from([0xc3, 0x28])],
+  ['FF (never valid)', Buffer.from([0xff])],
+  ['C0 AF (overlong "/")', Buffer.from([0xc0, 0xaf])],
+  ['F0 9F 98 (a truncated 4-byte sequence)', Buffer.from([0xf0, 0x9f, 0x98])],
+  ['ED A0 80 (an encoded surrogate)', Buffer.from([0xed, 0xa0, 0x80])],
+];
+
+/** JSON escapes that JSON.parse accepts but that are not well-formed Unicode. */
+export const LONE_SURROGATES = ['\\ud800', '\\udc00', '\\udc00\\ud800', 'end\\ud83d'];
+
+/** A request written byte for byte on a socket (what no HTTP client library would send); the whole answer as text. */
+export function sendRaw(port: number, raw: string | Uint8Array): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(raw));
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    socket.on('error', reject);
+  });
 }

@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildApp } from '../../src/http/app.ts';
@@ -178,6 +178,31 @@ describe('the import-mcp-memory CLI against a listening server', () => {
     const again = await runCli(['--file', clean, '--url', baseUrl], { ANAMNESIS_API_KEY: user.apiKey });
     assert.equal(again.code, 0);
     assert.equal(again.stdout, 'Imported 1 entity and 0 relations.\nAdded 1 observation to entities that already existed.\nAlready there, skipped: 1 entity and 0 relations.\n');
+  });
+
+  it('refuses a file that is not UTF-8 before sending anything, and a lone surrogate escape through the server; a BOM is fine', async () => {
+    const user = await signUp(t.app);
+    const good = entity('Radium', 'element', ['Discovered in 1898']);
+    for (const bad of [[0xc3, 0x28], [0xff], [0xc0, 0xaf], [0xf0, 0x9f, 0x98], [0xed, 0xa0, 0x80]]) {
+      const file = path.join(dir, 'latin1.jsonl');
+      writeFileSync(file, Buffer.concat([Buffer.from(`${good}\n{"type":"entity","name":"Bad `), Buffer.from(bad), Buffer.from('","entityType":"x","observations":[]}')]));
+      const run = await runCli(['--file', file, '--url', baseUrl], { ANAMNESIS_API_KEY: user.apiKey });
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, /latin1\.jsonl is not well-formed UTF-8; text must be UTF-8, and nothing was stored/);
+    }
+    const surrogate = path.join(dir, 'surrogate.jsonl');
+    writeFileSync(surrogate, `${good}\n${entity('Half \ud800', 'x', [])}`);
+    assert.ok(readFileSync(surrogate, 'utf8').includes('\\ud800'), 'JSON.stringify writes a lone surrogate as an escape');
+    const refused = await runCli(['--file', surrogate, '--url', baseUrl], { ANAMNESIS_API_KEY: user.apiKey });
+    assert.equal(refused.code, 3);
+    assert.match(refused.stderr, /the import failed \(400\): line 2 holds a lone surrogate escape.*nothing was imported/);
+    assert.deepEqual(((await readGraph(baseUrl, user.apiKey)) as { entities: unknown[] }).entities, [], 'nothing was imported');
+
+    const withBom = path.join(dir, 'bom.jsonl');
+    writeFileSync(withBom, `\ufeff${good}\r\n`);
+    const imported = await runCli(['--file', withBom, '--url', baseUrl], { ANAMNESIS_API_KEY: user.apiKey });
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.equal(imported.stdout, 'Imported 1 entity and 0 relations.\n');
   });
 
   it('takes the key from the environment only, and refuses to send it over plain http to another machine', async () => {

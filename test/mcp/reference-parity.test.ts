@@ -85,6 +85,17 @@ const SEQUENCE: Step[] = [
   ['create_entities', { entities: [{ name: 'Lisbon', entityType: 'city', observations: [] }] }],
   ['create_relations', { relations: [{ from: 'Bob Martins', to: 'Lisbon', relationType: 'moved to' }] }],
   ['read_graph', {}],
+  // Names are exact, as sent: a composed and a decomposed "Café" are two entities, and a
+  // lookup or substring search finds only its own spelling. NUL and control characters are kept.
+  ['create_entities', { entities: [
+    { name: 'Caf\u00e9', entityType: 'place', observations: ['composed'] },
+    { name: 'Cafe\u0301', entityType: 'place', observations: ['decomposed'] },
+    { name: 'Null\u0000Byte', entityType: 'odd\u001b[0m', observations: ['tab\there', 'bell\u0007', 'bom\ufeffinside'] },
+  ] }],
+  ['open_nodes', { names: ['Cafe\u0301', 'Null\u0000Byte'] }],
+  ['search_nodes', { query: 'caf\u00e9' }],
+  ['add_observations', { observations: [{ entityName: 'Caf\u00e9', contents: ['line\r\nbreak'] }] }],
+  ['read_graph', {}],
   // Invalid arguments are refused the same way.
   ['create_entities', { entities: [{ name: 'Incomplete' }] }],
   ['add_observations', { observations: 'not a list' }],
