@@ -10,13 +10,13 @@
 //
 // Errors here answer in the RFC shape {"error","error_description"}, the
 // documented exception to our JSON error shape (docs/api.md).
-import fastifyFormbody from '@fastify/formbody';
 import { InvalidClientError, InvalidRequestError, OAuthError, ServerError, TooManyRequestsError, UnsupportedGrantTypeError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import type { OAuthMetadata, OAuthProtectedResourceMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import { toErrorAnswer } from '../http/errors.ts';
+import { registerStrictFormParser } from '../http/strict-input.ts';
 import { LIMITS } from '../http/rate-limit.ts';
 import type { Services } from '../http/services.ts';
 import { allowedHostsFor } from '../mcp/host-check.ts';
@@ -124,7 +124,8 @@ const discovery = (allowedHosts: string[]): FastifyPluginAsync => async (app) =>
 
 const endpoints = (services: Services, allowedHosts: string[]): FastifyPluginAsync => async (app: FastifyInstance) => {
   const { store, limiter, oauth } = services;
-  await app.register(fastifyFormbody, { bodyLimit: TOKEN_BODY_LIMIT });
+  // Token and revocation requests are forms: decoded strictly, like every form (400 invalid_request otherwise).
+  registerStrictFormParser(app, TOKEN_BODY_LIMIT);
   app.addHook('onRequest', allowAnyOrigin);
   // The issuer must be one we answer to, as for /mcp.
   app.addHook('onRequest', async (request) => {

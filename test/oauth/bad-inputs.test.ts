@@ -100,6 +100,27 @@ for (const driver of await testDrivers('OAuth bad inputs')) {
       assert.equal(typeof good.body.access_token, 'string');
     });
 
+
+    it('token and registration bodies that are not UTF-8 are invalid_request; nothing changes and the code still works', async () => {
+      const { code, verifier } = await freshCode();
+      const before = await snapshotOAuth(db);
+      const post = (path: string, type: string, body: Buffer) => fetch(`${baseUrl}${path}`, { method: 'POST', headers: { 'content-type': type }, body: new Uint8Array(body) });
+      const bad = Buffer.from([0xc3, 0x28]);
+      const answers = [
+        await post('/oauth/token', form['content-type'], Buffer.concat([Buffer.from(`grant_type=authorization_code&code=${code}&code_verifier=${verifier}&client_id=${clientId}&redirect_uri=${encodeURIComponent(REDIRECT_URL)}&state=`), bad])),
+        await post('/oauth/token', form['content-type'], Buffer.from(`grant_type=authorization_code&code=${code}&code_verifier=${verifier}&client_id=${clientId}&redirect_uri=${encodeURIComponent(REDIRECT_URL)}&state=%C3%28`)),
+        await post('/oauth/register', json['content-type'], Buffer.concat([Buffer.from('{"client_name":"Bad '), bad, Buffer.from(`","redirect_uris":["${REDIRECT_URL}"]}`)])),
+        await post('/oauth/register', json['content-type'], Buffer.from(`{"client_name":"Bad \\ud800","redirect_uris":["${REDIRECT_URL}"]}`)),
+      ];
+      for (const answer of answers) {
+        assert.equal(answer.status, 400);
+        const body = (await answer.json()) as { error: string; error_description: string };
+        assert.equal(body.error, 'invalid_request');
+        assert.match(body.error_description, /UTF-8|lone surrogate/);
+      }
+      assert.deepEqual(await snapshotOAuth(db), before, 'nothing changed');
+      assert.equal((await exchange(code, verifier)).status, 200);
+    });
     it('a replayed code is invalid_grant and revokes the tokens it minted', async () => {
       const { code, verifier } = await freshCode();
       const first = await exchange(code, verifier);
