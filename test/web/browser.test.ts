@@ -59,7 +59,9 @@ function assertClean(watched: WatchedPage): void {
   assert.deepEqual(watched.consoleErrors, [], 'no console errors (CSP violations included)');
 }
 
-describe('the web app in Chromium', () => {
+// A bound that exists only to turn a hang into a failure (the journey takes
+// seconds; CI must not spend its whole budget waiting on a stuck browser).
+describe('the web app in Chromium', { timeout: 10 * 60_000 }, () => {
   it('whole journey: sign-up, memories, graph import, exports, sessions, rotation, account deletion', async () => {
     const main = await openPage(browser, live.baseUrl);
     const { page, context } = main;
@@ -140,19 +142,24 @@ describe('the web app in Chromium', () => {
       await importHeld;
       await route.continue();
     });
+    // Released whatever happens: a failed check must fail the test, not leave
+    // the held request (and with it closing the browser) waiting for ever.
     const navigated = page.waitForNavigation();
     navigated.catch(() => undefined); // awaited below; a failure before then should report itself, not this
-    // Pressed, not clicked: a click would wait for the navigation this test is holding back.
-    await page.focus('form[action="/app/data/import"] button[type=submit]');
-    await page.keyboard.press('Enter');
-    // Read in the page itself: locators would wait for the held navigation.
-    const progress = await page.evaluate(() => {
-      const panel = document.querySelector<HTMLElement>('form[action="/app/data/import"] .progress')!;
-      return { hidden: panel.hidden, status: panel.querySelector('[data-status]')!.textContent, disabled: panel.closest('form')!.querySelector('button')!.disabled };
-    });
-    assert.equal(progress.hidden, false);
-    assert.match(progress.status!, /^Importing 59 records… \d+ s elapsed/);
-    releaseImport();
+    try {
+      // Pressed, not clicked: a click would wait for the navigation this test is holding back.
+      await page.focus('form[action="/app/data/import"] button[type=submit]');
+      await page.keyboard.press('Enter');
+      // Read in the page itself: locators would wait for the held navigation.
+      const progress = await page.evaluate(() => {
+        const panel = document.querySelector<HTMLElement>('form[action="/app/data/import"] .progress')!;
+        return { hidden: panel.hidden, status: panel.querySelector('[data-status]')!.textContent, disabled: panel.closest('form')!.querySelector('button')!.disabled };
+      });
+      assert.equal(progress.hidden, false);
+      assert.match(progress.status!, /^Importing 59 records… \d+ s elapsed/);
+    } finally {
+      releaseImport();
+    }
     await assertHardenedPage(page, await navigated);
     await page.unroute('**/app/data/import');
     const result = (await page.textContent('#live'))!;
