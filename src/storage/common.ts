@@ -36,8 +36,8 @@ export interface Executor {
   run(sql: string, params: readonly Param[]): Promise<number>;
 }
 
-/** Every Store data method; `lockUser` is the driver's own. */
-export type Ops = Omit<Transaction, 'lockUser'>;
+/** Every Store data method; `lockUser` and `tryLockUser` are the driver's own. */
+export type Ops = Omit<Transaction, 'lockUser' | 'tryLockUser'>;
 
 /**
  * Rows per multi-row statement: 7 parameters per record row stays far below
@@ -259,16 +259,17 @@ export function makeOps(ex: Executor, atomic: <T>(work: (ops: Ops) => Promise<T>
     },
     async listRecords(userId, query: ListRecordsQuery) {
       const limit = Math.max(0, Math.floor(query.limit));
+      const [before, direction] = query.order === 'oldest' ? ['>', 'ASC'] : ['<', 'DESC'];
       const rows = query.after
         ? await ex.all(
             `SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND kind = ?
-               AND (created_at < ? OR (created_at = ? AND id < ?))
-             ORDER BY created_at DESC, id DESC LIMIT ?`,
+               AND (created_at ${before} ? OR (created_at = ? AND id ${before} ?))
+             ORDER BY created_at ${direction}, id ${direction} LIMIT ?`,
             [userId, query.kind, query.after.createdAt, query.after.createdAt, query.after.id, limit],
           )
         : await ex.all(
             `SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND kind = ?
-             ORDER BY created_at DESC, id DESC LIMIT ?`,
+             ORDER BY created_at ${direction}, id ${direction} LIMIT ?`,
             [userId, query.kind, limit],
           );
       return rows.map(toRecord);
@@ -284,6 +285,20 @@ export function makeOps(ex: Executor, atomic: <T>(work: (ops: Ops) => Promise<T>
         : await ex.all(`SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? ORDER BY created_at ASC, id ASC`, [
             userId,
           ]);
+      return rows.map(toRecord);
+    },
+    async snapshotRecords(userId, ids, kinds) {
+      const wanted = [...new Set(ids)];
+      if (wanted.length === 0 && kinds.length === 0) return [];
+      if (wanted.length > BATCH) throw new StorageError('TOO_MANY_IDS', `a snapshot reads at most ${BATCH} ids`);
+      const where = [wanted.length ? `id IN (${placeholders(wanted.length)})` : '', kinds.length ? `kind IN (${placeholders(kinds.length)})` : '']
+        .filter(Boolean)
+        .join(' OR ');
+      const rows = await ex.all(`SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND (${where}) ORDER BY created_at ASC, id ASC`, [
+        userId,
+        ...wanted,
+        ...kinds,
+      ]);
       return rows.map(toRecord);
     },
     async countRecords(userId, kind) {

@@ -223,6 +223,9 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         async lockUser(userId) {
           await scoped.ex.all('SELECT 1 FROM users WHERE id = ? FOR UPDATE', [userId]);
         },
+        async tryLockUser(userId) {
+          return (await scoped.ex.all('SELECT 1 FROM users WHERE id = ? FOR UPDATE SKIP LOCKED', [userId])).length > 0;
+        },
       };
       let result: T;
       try {

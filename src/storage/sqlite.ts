@@ -183,6 +183,10 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
       // and the store mutex keeps this process's other callers out, so no
       // other writer of this user can interleave until COMMIT/ROLLBACK.
       async lockUser() {},
+      // Transactions run one at a time: the lock is always free.
+      async tryLockUser() {
+        return true;
+      },
     };
     let settle: Settle;
     try {
