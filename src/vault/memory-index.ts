@@ -383,7 +383,8 @@ export class MemoryIndex {
     if ((await store.countRecords(this.userId, 'memory-delta')) < this.shape.mergeAfter) return;
     try {
       await store.transaction(async (tx) => {
-        if (await tx.tryLockUser(this.userId)) await this.merge(tx);
+        // Writers that counted before another's merge committed find too few deltas left, and skip.
+        if (await tx.tryLockUser(this.userId)) await this.merge(tx, [], this.shape.mergeAfter);
       });
     } catch (error) {
       if (!(error instanceof UnreadableRecord)) throw error;
@@ -420,9 +421,10 @@ export class MemoryIndex {
   /**
    * Folds every stored delta, then `unsaved` ones, into the buckets: one new
    * fragment per touched bucket, or one folded fragment for a bucket whose
-   * fragments reached the limit. Runs under the user lock.
+   * fragments reached the limit, unless fewer than `minimum` deltas are
+   * waiting. Runs under the user lock.
    */
-  private async merge(tx: Transaction, unsaved: readonly Delta[] = []): Promise<void> {
+  private async merge(tx: Transaction, unsaved: readonly Delta[] = [], minimum = 1): Promise<void> {
     const rows = await tx.snapshotRecords(this.userId, [STATS_ID], ['memory-delta']);
     let stats: Stats | null = null;
     const latest = new Map<string, Delta>();
@@ -438,7 +440,7 @@ export class MemoryIndex {
     if (!stats && (await tx.countRecords(this.userId, 'memory-index')) > 0) throw new UnreadableRecord(STATS_ID, 'missing');
     stats ??= this.emptyStats();
     for (const delta of unsaved) latest.set(delta.id, delta);
-    if (latest.size === 0) return;
+    if (latest.size < minimum) return;
 
     const corpus = new CorpusStats(stats.count, stats.length, stats.tags);
     const changes = new Map<number, { docs: Map<string, Entry>; removed: Set<string> }>();
