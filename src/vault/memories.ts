@@ -47,8 +47,8 @@ export class MemoryBook {
   }
 
   /**
-   * No lock and no transaction: a fresh id conflicts with nothing, so the
-   * memory and its index delta are sealed first and written by one statement.
+   * No lock: a fresh id conflicts with nothing, so the memory and its index
+   * delta are sealed first and written by one statement.
    * Lists are newest first by creation time: a memory is stamped after the
    * newest one already stored, so one client's memories keep their order
    * even within a millisecond (concurrent ones are ordered by id).
@@ -64,7 +64,9 @@ export class MemoryBook {
       created_at: iso,
       updated_at: iso,
     };
-    await this.store.putRecords([this.sealRow(created, createdAt, createdAt), ...this.index.createdRows([created])]);
+    const rows = [this.sealRow(created, createdAt, createdAt), ...this.index.createdRows([created])];
+    // A transaction of one statement: on SQLite it joins the next group commit.
+    await this.store.transaction((tx) => tx.putRecords(rows));
     await this.index.mergeIfDue(this.store);
     return toMemory(created);
   }

@@ -425,6 +425,8 @@ export class MemoryIndex {
    * waiting. Runs under the user lock.
    */
   private async merge(tx: Transaction, unsaved: readonly Delta[] = [], minimum = 1): Promise<void> {
+    // Counting is cheap; reading the deltas means decrypting them.
+    if (minimum > 1 && (await tx.countRecords(this.userId, 'memory-delta')) < minimum) return;
     const rows = await tx.snapshotRecords(this.userId, [STATS_ID], ['memory-delta']);
     let stats: Stats | null = null;
     const latest = new Map<string, Delta>();
