@@ -258,6 +258,8 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   return {
     driver: 'sqlite',
     ...ops,
+    // A top-level write joins the next group commit instead of committing on its own.
+    putRecords: (records) => transaction((tx) => tx.putRecords(records)),
     transaction,
     close: () =>
       mutex.run(() => {

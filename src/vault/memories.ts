@@ -65,8 +65,8 @@ export class MemoryBook {
       updated_at: iso,
     };
     const rows = [this.sealRow(created, createdAt, createdAt), ...this.index.createdRows([created])];
-    // A transaction of one statement: on SQLite it joins the next group commit.
-    await this.store.transaction((tx) => tx.putRecords(rows));
+    // One statement, shared with concurrent writers by each driver's group commit.
+    await this.store.putRecords(rows);
     await this.index.mergeIfDue(this.store);
     return toMemory(created);
   }

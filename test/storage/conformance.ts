@@ -573,6 +573,20 @@ export function describeStoreConformance(name: string, makeStore: StoreFactory):
         assert.deepEqual(await store.allRecords(randomUUID()), []);
       });
 
+      it('concurrent putRecords calls each land or fail on their own rows only', async () => {
+        const a = newUser();
+        await store.createUser(a);
+        const taken = newRecord(a.id, { kind: 'entity', lookup: 'taken-tag' });
+        await store.putRecords([taken]);
+        const good = Array.from({ length: 20 }, () => [newRecord(a.id), newRecord(a.id, { kind: 'memory-delta' })]);
+        const clash = newRecord(a.id, { kind: 'entity', lookup: 'taken-tag' });
+        const results = await Promise.allSettled([...good.slice(0, 10).map((rows) => store.putRecords(rows)), store.putRecords([clash]), ...good.slice(10).map((rows) => store.putRecords(rows))]);
+        assert.deepEqual(results.map((r) => r.status), [...Array(10).fill('fulfilled'), 'rejected', ...Array(10).fill('fulfilled')]);
+        assert.ok((results[10] as PromiseRejectedResult).reason instanceof UniqueViolation);
+        const stored = await store.getRecords(a.id, [...good.flat().map((r) => r.id), clash.id]);
+        assert.deepEqual(stored.map((r) => r.id), good.flat().map((r) => r.id));
+      });
+
       it('snapshotRecords reads the rows of some ids and of some kinds together, oldest first, of one user only', async () => {
         const a = newUser();
         const b = newUser();
