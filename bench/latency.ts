@@ -42,11 +42,13 @@ export interface Plan {
   minSeconds: number;
 }
 
-/** One user's records on both servers. */
+/** One user's records on both servers, or on one of them (each runs at the sizes it can hold). */
 export interface SizeClients {
   size: number;
-  ours: Client;
-  reference: Client;
+  ours?: Client;
+  reference?: Client;
+  /** Whether to time reading every page (slow at large sizes): the first page is always timed. */
+  readAll: boolean;
   /** Entities + relations and memories held before the run, to check that read-all reads them all. */
   graphRecords: number;
   memories: number;
@@ -118,27 +120,51 @@ async function alternate(operations: Timed[], iterations: number, warmup: number
   return operations.map(({ run: _run, ...operation }, index) => ({ ...operation, ...summarize(samples[index]!) }));
 }
 
+/** The operations of one side, or none when that side does not run at this size. */
+function onSide(client: Client | undefined, make: (client: Client) => Timed[]): Timed[] {
+  return client ? make(client) : [];
+}
+
 function searchOperations({ size, ours, reference }: SizeClients): Timed[] {
   const query = (i: number) => SEARCH_QUERIES[i % SEARCH_QUERIES.length]!;
   const call = (client: Client, name: string) => async (i: number) => void (await callTool(client, { name, arguments: { query: query(i) } }));
   return [
-    { size, id: 'ours recall', side: 'ours', group: 'search', tool: 'recall', note: 'top 10 by BM25', run: call(ours, 'recall') },
-    { size, id: 'ours search_nodes', side: 'ours', group: 'search', tool: 'search_nodes', note: 'substring match', run: call(ours, 'search_nodes') },
-    { size, id: 'reference search_nodes', side: 'reference', group: 'search', tool: 'search_nodes', note: 'substring match', run: call(reference, 'search_nodes') },
+    ...onSide(ours, (c) => [
+      { size, id: 'ours recall', side: 'ours', group: 'search', tool: 'recall', note: 'top 10 by BM25', run: call(c, 'recall') },
+      { size, id: 'ours search_nodes', side: 'ours', group: 'search', tool: 'search_nodes', note: 'substring match', run: call(c, 'search_nodes') },
+    ]),
+    ...onSide(reference, (c) => [{ size, id: 'reference search_nodes', side: 'reference', group: 'search', tool: 'search_nodes', note: 'substring match', run: call(c, 'search_nodes') }]),
   ];
 }
 
-function readOperations({ size, ours, reference, graphRecords, memories }: SizeClients): Timed[] {
+async function firstPage(client: Client, name: string, limit: number): Promise<void> {
+  const page = await callTool(client, { name, arguments: { limit } });
+  const items = name === 'read_graph' ? (page.entities as unknown[]).length + (page.relations as unknown[]).length : (page.items as unknown[]).length;
+  if (items !== limit) throw new Error(`${name} answered a first page of ${items} items, expected ${limit}`);
+}
+
+function readOperations({ size, ours, reference, graphRecords, memories, readAll }: SizeClients): Timed[] {
+  const pageSize = Math.min(100, memories);
   return [
-    { size, id: 'ours read_graph', side: 'ours', group: 'read', tool: 'read_graph', note: 'all pages of 1,000', run: async () => expectAll('our read_graph', await readWholeGraph(ours), graphRecords) },
-    { size, id: 'ours list_memories', side: 'ours', group: 'read', tool: 'list_memories', note: `all pages of ${LIST_MEMORIES_MAX_LIMIT.toLocaleString('en-US')}, its maximum`, run: async () => expectAll('list_memories', await listAllMemories(ours), memories) },
-    {
-      size, id: 'reference read_graph', side: 'reference', group: 'read', tool: 'read_graph', note: 'one answer',
-      run: async () => {
-        const graph = await callTool(reference, { name: 'read_graph', arguments: {} });
-        expectAll('the reference read_graph', (graph.entities as unknown[]).length + (graph.relations as unknown[]).length, graphRecords);
+    ...onSide(ours, (c) => [
+      { size, id: 'ours read_graph page', side: 'ours', group: 'read', tool: 'read_graph', note: `first page of ${pageSize}`, run: () => firstPage(c, 'read_graph', pageSize) },
+      { size, id: 'ours list_memories page', side: 'ours', group: 'read', tool: 'list_memories', note: `first page of ${pageSize}`, run: () => firstPage(c, 'list_memories', pageSize) },
+      ...(readAll
+        ? ([
+            { size, id: 'ours read_graph', side: 'ours', group: 'read', tool: 'read_graph', note: 'all pages of 1,000', run: async () => expectAll('our read_graph', await readWholeGraph(c), graphRecords) },
+            { size, id: 'ours list_memories', side: 'ours', group: 'read', tool: 'list_memories', note: `all pages of ${LIST_MEMORIES_MAX_LIMIT.toLocaleString('en-US')}, its maximum`, run: async () => expectAll('list_memories', await listAllMemories(c), memories) },
+          ] satisfies Timed[])
+        : []),
+    ]),
+    ...onSide(reference, (c) => [
+      {
+        size, id: 'reference read_graph', side: 'reference', group: 'read', tool: 'read_graph', note: 'one answer',
+        run: async () => {
+          const graph = await callTool(c, { name: 'read_graph', arguments: {} });
+          expectAll('the reference read_graph', (graph.entities as unknown[]).length + (graph.relations as unknown[]).length, graphRecords);
+        },
       },
-    },
+    ]),
   ];
 }
 
@@ -151,9 +177,11 @@ function writeOperations({ size, ours, reference }: SizeClients): Timed[] {
     return created.get(i)!;
   };
   return [
-    { size, id: 'ours remember', side: 'ours', group: 'write', tool: 'remember', note: 'one memory', run: async () => void (await callTool(ours, { name: 'remember', arguments: { ...newMemory(random) } })) },
-    { size, id: 'ours create_entities', side: 'ours', group: 'write', tool: 'create_entities', note: 'one new entity', run: (i) => createOne(ours, entity(i)) },
-    { size, id: 'reference create_entities', side: 'reference', group: 'write', tool: 'create_entities', note: 'one new entity', run: (i) => createOne(reference, entity(i)) },
+    ...onSide(ours, (c) => [
+      { size, id: 'ours remember', side: 'ours', group: 'write', tool: 'remember', note: 'one memory', run: async () => void (await callTool(c, { name: 'remember', arguments: { ...newMemory(random) } })) },
+      { size, id: 'ours create_entities', side: 'ours', group: 'write', tool: 'create_entities', note: 'one new entity', run: (i) => createOne(c, entity(i)) },
+    ]),
+    ...onSide(reference, (c) => [{ size, id: 'reference create_entities', side: 'reference', group: 'write', tool: 'create_entities', note: 'one new entity', run: (i) => createOne(c, entity(i)) }]),
   ];
 }
 

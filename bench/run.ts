@@ -1,9 +1,14 @@
 // `npm run bench`: our server against the reference MCP memory server and
 // the crypto floors, in one run, written to docs/benchmarks.md and
-// docs/benchmarks.svg. About 2-3 minutes on a 2-core machine.
+// docs/benchmarks.svg (docs/benchmarks-postgres.* with BENCH_DRIVER=postgres).
+// About 10 minutes on a 2-core machine.
 //
 // Environment overrides for quicker runs:
-//   BENCH_SIZES=1000               record counts (default 1000,10000)
+//   BENCH_DRIVER=postgres          our server on a scratch PostgreSQL database (default sqlite)
+//   BENCH_SIZES=1000               record counts of our server (default 1000,10000,100000)
+//   BENCH_REFERENCE_SIZES=1000     record counts of the reference, which rewrites its whole file
+//                                  on every write (default 1000,5000,10000; none for no reference)
+//   BENCH_READ_ALL_MAX=10000       largest size at which every page is read (default 10000)
 //   BENCH_ITERATIONS=20            calls per operation for write and search (default 50;
 //                                  read-all, slower, gets 1/2 of that, 3/4 if no size exceeds 1,000)
 //   BENCH_MIN_SECONDS=1            a group whose calls are quick runs on this long, up to 20 times
@@ -22,6 +27,7 @@ import { runLatency, type SizeClients } from './latency.ts';
 import { makeDataset, memoryJsonl } from './lib/data.ts';
 import { describeMachine, loadAverage } from './lib/machine.ts';
 import { connectOurs, connectReference } from './lib/mcp.ts';
+import { createScratchDatabase } from './lib/postgres.ts';
 import { type Account, importDataset, REPO_ROOT, signUp, startOurServer } from './lib/server.ts';
 import { type BenchResults, benchmarksMarkdown, benchmarksSvg, type SizeResult } from './report.ts';
 import { runThroughput, type ThroughputRow } from './throughput.ts';
@@ -34,8 +40,19 @@ function envNumber(name: string, fallback: number): number {
   return value;
 }
 
-const sizes = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number).sort((a, b) => a - b);
-if (sizes.some((n) => !Number.isInteger(n) || n < 10)) throw new Error('BENCH_SIZES must be whole numbers of at least 10, comma-separated');
+function envSizes(name: string, fallback: string): number[] {
+  const raw = process.env[name] || fallback;
+  if (raw === 'none') return [];
+  const sizes = raw.split(',').map(Number).sort((a, b) => a - b);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 10)) throw new Error(`${name} must be whole numbers of at least 10, comma-separated`);
+  return sizes;
+}
+
+const driver = process.env.BENCH_DRIVER === 'postgres' ? 'postgres' : 'sqlite';
+const ourSizes = envSizes('BENCH_SIZES', '1000,10000,100000');
+const referenceSizes = envSizes('BENCH_REFERENCE_SIZES', '1000,5000,10000');
+const sizes = [...new Set([...ourSizes, ...referenceSizes])].sort((a, b) => a - b);
+const readAllMax = envNumber('BENCH_READ_ALL_MAX', 10_000);
 const iterations = envNumber('BENCH_ITERATIONS', 50);
 const minSeconds = envNumber('BENCH_MIN_SECONDS', 5);
 const otherUsers = envNumber('BENCH_OTHER_USERS', 20);
@@ -52,11 +69,15 @@ const loadBefore = loadAverage();
 log(`crypto micro-benchmarks (load average ${loadBefore})`);
 const crypto = await runCryptoBench(argon2Iterations);
 
-const server = await startOurServer();
+const scratch = driver === 'postgres' ? await createScratchDatabase() : null;
+const server = await startOurServer(scratch ? { databaseUrl: scratch.url } : {});
 // The reference's file lives in memory (tmpfs) where there is one: its whole-file rewrites
 // would otherwise share the disk with our fsyncs and slow our writes by their writeback.
 const referenceDir = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'anamnesis-bench-reference-'));
 const sizeResults: SizeResult[] = [];
+// Throughput runs at 10,000 records (the issue's size) when measured, else at the largest.
+const throughputSize = ourSizes.includes(10_000) ? 10_000 : ourSizes[ourSizes.length - 1]!;
+let throughputAccount: Account | null = null;
 let throughput: ThroughputRow[] = [];
 try {
   log(`our server is pid ${server.pid} at ${server.url}; seeding ${otherUsers} other users with ${otherUserRecords} records each`);
@@ -67,21 +88,27 @@ try {
 
   const opened: SizeClients[] = [];
   const floors = new Map<number, Floors>();
-  let largestAccount: Account | null = null;
   try {
     for (const size of sizes) {
       const dataset = makeDataset(size, size);
-      const account = await signUp(server.url, `user-${size}`);
-      log(`${size} records: seeding both servers, measuring the floors`);
-      await importDataset(server.url, account.apiKey, dataset);
-      const memoryFile = path.join(referenceDir, `memory-${size}.jsonl`);
-      writeFileSync(memoryFile, memoryJsonl(dataset));
+      const entry: SizeClients = { size, readAll: size <= readAllMax, graphRecords: dataset.entities.length + dataset.relations.length, memories: dataset.memories.length };
+      if (ourSizes.includes(size)) {
+        const account = await signUp(server.url, `user-${size}`);
+        log(`${size} records: seeding our server through the import (the vault's bulk path)`);
+        await importDataset(server.url, account.apiKey, dataset);
+        entry.ours = await connectOurs(server.url, account.apiKey);
+        if (size === throughputSize) throughputAccount = account;
+      }
+      if (referenceSizes.includes(size)) {
+        const memoryFile = path.join(referenceDir, `memory-${size}.jsonl`);
+        writeFileSync(memoryFile, memoryJsonl(dataset));
+        const reference = await connectReference(memoryFile);
+        log(`${size} records: reference server is pid ${reference.pid}`);
+        entry.reference = reference.client;
+      }
+      log(`${size} records: measuring the floors`);
       floors.set(size, measureFloors(dataset));
-      const ours = await connectOurs(server.url, account.apiKey);
-      const reference = await connectReference(memoryFile);
-      log(`${size} records: reference server is pid ${reference.pid}`);
-      opened.push({ size, ours, reference: reference.client, graphRecords: dataset.entities.length + dataset.relations.length, memories: dataset.memories.length });
-      largestAccount = account;
+      opened.push(entry);
     }
     log('alternating calls across servers and sizes');
     const readIterations = Math.max(5, Math.round(sizes.some((n) => n > 1000) ? iterations / 2 : (iterations * 3) / 4));
@@ -89,17 +116,18 @@ try {
     for (const size of sizes) sizeResults.push({ size, operations: operations.filter((o) => o.size === size), floors: floors.get(size)! });
   } finally {
     for (const { ours, reference } of opened) {
-      await ours.close();
-      await reference.close();
+      await ours?.close();
+      await reference?.close();
     }
   }
 
-  if (throughputSeconds > 0 && largestAccount) {
-    log(`throughput at ${sizes[sizes.length - 1]} records: ${connections} clients, ${throughputSeconds} s per tool`);
-    throughput = await runThroughput({ url: server.url, apiKey: largestAccount.apiKey, connections, durationSeconds: throughputSeconds });
+  if (throughputSeconds > 0 && throughputAccount) {
+    log(`throughput at ${throughputSize} records: ${connections} clients, ${throughputSeconds} s per tool`);
+    throughput = await runThroughput({ url: server.url, apiKey: throughputAccount.apiKey, connections, durationSeconds: throughputSeconds });
   }
 } finally {
   await server.stop();
+  await scratch?.drop();
   rmSync(referenceDir, { recursive: true, force: true });
 }
 
@@ -114,12 +142,15 @@ const results: BenchResults = {
   minSeconds,
   otherUserRecords,
   sizes: sizeResults,
-  throughputSize: throughput.length ? sizes[sizes.length - 1]! : null,
+  throughputSize: throughput.length ? throughputSize : null,
+  driver,
   throughput,
   crypto,
 };
 const markdown = benchmarksMarkdown(results);
-writeFileSync(path.join(outDir, 'benchmarks.md'), markdown);
-writeFileSync(path.join(outDir, 'benchmarks.svg'), benchmarksSvg(results));
+const name = driver === 'postgres' ? 'benchmarks-postgres' : 'benchmarks';
+writeFileSync(path.join(outDir, `${name}.md`), markdown);
+writeFileSync(path.join(outDir, `${name}.svg`), benchmarksSvg(results));
+writeFileSync(path.join(outDir, `${name}.json`), `${JSON.stringify(results, null, 1)}\n`);
 process.stdout.write(markdown);
-log(`wrote ${path.join(outDir, 'benchmarks.md')} and benchmarks.svg`);
+log(`wrote ${path.join(outDir, name)}.md, .svg and .json`);

@@ -77,24 +77,35 @@ interface ImportReport {
   imported: { memories: number; entities: number; relations: number };
 }
 
+/** Records per import request: each is one transaction through the vault's bulk path, well under the body limit. */
+const IMPORT_CHUNK = 20_000;
+
+function chunked<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += IMPORT_CHUNK) out.push(items.slice(i, i + IMPORT_CHUNK));
+  return out;
+}
+
 /**
  * Seeds an account the way a user would move in: the graph as the
- * reference server's memory.jsonl, the memories as our JSON export.
+ * reference server's memory.jsonl, the memories as our JSON export, in
+ * requests of IMPORT_CHUNK records (entities before the relations).
  */
 export async function importDataset(url: string, apiKey: string, dataset: Partial<Dataset>): Promise<void> {
   const authorization = `Bearer ${apiKey}`;
-  if (dataset.entities?.length) {
+  const parts = [...chunked(dataset.entities ?? []).map((entities) => ({ entities, relations: [] })), ...chunked(dataset.relations ?? []).map((relations) => ({ entities: [], relations }))];
+  for (const part of parts) {
     const response = await fetch(`${url}/api/v1/import?format=mcp-memory-jsonl`, {
       method: 'POST',
       headers: { authorization, 'content-type': 'application/x-ndjson' },
-      body: memoryJsonl({ entities: dataset.entities, relations: dataset.relations ?? [] }),
+      body: memoryJsonl(part),
     });
     const report = (await expectOk(response, 'graph import')) as ImportReport;
-    if (report.imported.entities !== dataset.entities.length || report.imported.relations !== (dataset.relations?.length ?? 0)) {
+    if (report.imported.entities !== part.entities.length || report.imported.relations !== part.relations.length) {
       throw new Error(`graph import stored ${JSON.stringify(report.imported)}`);
     }
   }
-  if (dataset.memories?.length) await importMemories(url, apiKey, dataset.memories);
+  for (const memories of chunked(dataset.memories ?? [])) await importMemories(url, apiKey, memories);
 }
 
 export async function importMemories(url: string, apiKey: string, memories: readonly MemoryInput[]): Promise<void> {

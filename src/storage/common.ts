@@ -41,8 +41,8 @@ export interface Executor {
   run(sql: string, params: readonly Param[]): Promise<number>;
 }
 
-/** Every Store data method; `lockUser` is the driver's own. */
-export type Ops = Omit<Transaction, 'lockUser'>;
+/** Every Store data method; `lockUser` and `tryLockUser` are the driver's own. */
+export type Ops = Omit<Transaction, 'lockUser' | 'tryLockUser'>;
 
 /**
  * Rows per multi-row statement: 7 parameters per record row stays far below
@@ -382,16 +382,17 @@ export function makeOps(ex: Executor, atomic: <T>(work: (ops: Ops) => Promise<T>
     },
     async listRecords(userId, query: ListRecordsQuery) {
       const limit = Math.max(0, Math.floor(query.limit));
+      const [before, direction] = query.order === 'oldest' ? ['>', 'ASC'] : ['<', 'DESC'];
       const rows = query.after
         ? await ex.all(
             `SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND kind = ?
-               AND (created_at < ? OR (created_at = ? AND id < ?))
-             ORDER BY created_at DESC, id DESC LIMIT ?`,
+               AND (created_at ${before} ? OR (created_at = ? AND id ${before} ?))
+             ORDER BY created_at ${direction}, id ${direction} LIMIT ?`,
             [userId, query.kind, query.after.createdAt, query.after.createdAt, query.after.id, limit],
           )
         : await ex.all(
             `SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND kind = ?
-             ORDER BY created_at DESC, id DESC LIMIT ?`,
+             ORDER BY created_at ${direction}, id ${direction} LIMIT ?`,
             [userId, query.kind, limit],
           );
       return rows.map(toRecord);
@@ -407,6 +408,25 @@ export function makeOps(ex: Executor, atomic: <T>(work: (ops: Ops) => Promise<T>
         : await ex.all(`SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? ORDER BY created_at ASC, id ASC`, [
             userId,
           ]);
+      return rows.map(toRecord);
+    },
+    async snapshotRecords(userId, ids, kinds) {
+      const wanted = [...new Set(ids)];
+      if (wanted.length > BATCH) throw new StorageError('TOO_MANY_IDS', `a snapshot reads at most ${BATCH} ids`);
+      // Two index searches joined by UNION ALL in one statement: with OR, SQLite would scan every row of the user.
+      const parts: string[] = [];
+      const params: Param[] = [];
+      if (wanted.length) {
+        parts.push(`SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND id IN (${placeholders(wanted.length)})`);
+        params.push(userId, ...wanted);
+      }
+      if (kinds.length) {
+        const notWanted = wanted.length ? ` AND id NOT IN (${placeholders(wanted.length)})` : '';
+        parts.push(`SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND kind IN (${placeholders(kinds.length)})${notWanted}`);
+        params.push(userId, ...kinds, ...wanted);
+      }
+      if (parts.length === 0) return [];
+      const rows = await ex.all(`${parts.join(' UNION ALL ')} ORDER BY created_at ASC, id ASC`, params);
       return rows.map(toRecord);
     },
     async countRecords(userId, kind) {

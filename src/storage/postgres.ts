@@ -1,10 +1,10 @@
 // The scale-out driver: a pg.Pool. Statements outside a transaction take any
 // pooled connection; `transaction` checks one out for its whole duration.
 import pg from 'pg';
-import { endable, makeOps, StorageError, txAborted, type Executor, type Ops, type Param } from './common.ts';
+import { BATCH, endable, makeOps, StorageError, txAborted, type Executor, type Ops, type Param } from './common.ts';
 import { rateLimitCounters } from './rate-limit-counters.ts';
 import { migratePostgres } from './migrations.ts';
-import { StoreUnavailable, UniqueViolation, type Store, type Transaction } from './store.ts';
+import { type RecordRow, StoreUnavailable, UniqueViolation, type Store, type Transaction } from './store.ts';
 
 export interface PostgresStoreOptions {
   /** `postgres://user[:password]@host[:port]/database` */
@@ -153,6 +153,47 @@ function transactionExecutor(client: pg.PoolClient, failed: { value: boolean }):
   };
 }
 
+interface QueuedPut {
+  rows: RecordRow[];
+  settle: (error?: unknown) => void;
+}
+
+/**
+ * Group commit for top-level putRecords (lock-free writers such as memory
+ * creates): calls that arrive while one statement is being written go out
+ * together in the next single INSERT, so many writers share one WAL flush
+ * instead of paying for one each. A combined statement that fails is
+ * retried call by call, so a call fails only because of its own rows.
+ */
+function groupedPuts(put: (rows: RecordRow[]) => Promise<void>): (rows: RecordRow[]) => Promise<void> {
+  const queue: QueuedPut[] = [];
+  let writing = false;
+  const drain = async () => {
+    writing = true;
+    while (queue.length > 0) {
+      const batch: QueuedPut[] = [queue.shift()!];
+      let size = batch[0]!.rows.length;
+      while (queue.length > 0 && size + queue[0]!.rows.length <= BATCH) {
+        size += queue[0]!.rows.length;
+        batch.push(queue.shift()!);
+      }
+      try {
+        await put(batch.flatMap((q) => q.rows));
+        for (const q of batch) q.settle();
+      } catch (error) {
+        if (batch.length === 1) batch[0]!.settle(error);
+        else for (const q of batch) await put(q.rows).then(() => q.settle(), (own: unknown) => q.settle(own));
+      }
+    }
+    writing = false;
+  };
+  return (rows) =>
+    new Promise<void>((resolve, reject) => {
+      queue.push({ rows, settle: (error) => (error === undefined ? resolve() : reject(error)) });
+      if (!writing) void drain();
+    });
+}
+
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
   const schema = options.schema ?? null;
   if (schema !== null && !SCHEMA_NAME.test(schema)) {
@@ -224,6 +265,9 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         async lockUser(userId) {
           await scoped.ex.all('SELECT 1 FROM users WHERE id = ? FOR UPDATE', [userId]);
         },
+        async tryLockUser(userId) {
+          return (await scoped.ex.all('SELECT 1 FROM users WHERE id = ? FOR UPDATE SKIP LOCKED', [userId])).length > 0;
+        },
       };
       let result: T;
       try {
@@ -262,6 +306,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     driver: 'postgres',
     ...ops,
     ...rateLimitCounters(executorOn(pool), 'postgres'),
+    putRecords: groupedPuts(ops.putRecords),
     transaction,
     close: () => (closing ??= pool.end().catch(ignore)),
   };

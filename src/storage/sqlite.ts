@@ -184,6 +184,10 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
       // and the store mutex keeps this process's other callers out, so no
       // other writer of this user can interleave until COMMIT/ROLLBACK.
       async lockUser() {},
+      // Transactions run one at a time: the lock is always free.
+      async tryLockUser() {
+        return true;
+      },
     };
     let settle: Settle;
     try {
@@ -256,6 +260,8 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     driver: 'sqlite',
     ...ops,
     ...rateLimitCounters(guarded, 'sqlite'),
+    // A top-level write joins the next group commit instead of committing on its own.
+    putRecords: (records) => transaction((tx) => tx.putRecords(records)),
     transaction,
     close: () =>
       mutex.run(() => {

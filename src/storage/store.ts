@@ -115,7 +115,7 @@ export interface AuditEvent {
   at: number;
 }
 
-/** Position after which a page continues: records are listed newest first. */
+/** Position after which a page continues, in the page's order. */
 export interface RecordCursor {
   createdAt: number;
   id: string;
@@ -125,6 +125,8 @@ export interface ListRecordsQuery {
   kind: RecordKind;
   limit: number;
   after?: RecordCursor;
+  /** By (createdAt, id): newest first (the default) or oldest first. */
+  order?: 'newest' | 'oldest';
 }
 
 export interface PendingKey {
@@ -234,6 +236,11 @@ export interface Store extends RateLimitCounters {
   listRecords(userId: string, query: ListRecordsQuery): Promise<RecordRow[]>;
   /** Every record of the user, of the given kinds (all kinds when omitted), oldest first. */
   allRecords(userId: string, kinds?: RecordKind[]): Promise<RecordRow[]>;
+  /**
+   * Records with any of these ids or of any of these kinds, read by one
+   * statement: a consistent snapshot even while another transaction commits.
+   */
+  snapshotRecords(userId: string, ids: string[], kinds: RecordKind[]): Promise<RecordRow[]>;
   countRecords(userId: string, kind: RecordKind): Promise<number>;
   deleteRecords(userId: string, ids: string[]): Promise<number>;
   deleteAllRecords(userId: string): Promise<number>;
@@ -256,4 +263,10 @@ export interface Store extends RateLimitCounters {
 export interface Transaction extends Omit<Store, 'transaction' | 'close' | 'driver' | keyof RateLimitCounters> {
   /** Hold the user's row lock until the transaction ends. */
   lockUser(userId: string): Promise<void>;
+  /**
+   * Take the user's row lock if no other transaction holds it (held until
+   * this one ends): false instead of waiting, so work another request is
+   * already doing (an index merge) can be skipped.
+   */
+  tryLockUser(userId: string): Promise<boolean>;
 }

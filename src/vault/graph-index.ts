@@ -68,19 +68,6 @@ export const graphSegmentFormat: SegmentFormat<GraphDoc, GraphColumns> = {
   },
 };
 
-/** Where a read_graph page stopped: metadata only (kind, creation time, record id). */
-export interface GraphPosition {
-  phase: 'entity' | 'relation';
-  createdAt: number;
-  id: string;
-}
-
-function comparePositions(a: GraphPosition, b: GraphPosition): number {
-  if (a.phase !== b.phase) return a.phase === 'entity' ? -1 : 1;
-  if (a.createdAt !== b.createdAt) return a.createdAt - b.createdAt;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-}
-
 /** Positions 0..n-1 in creation order (then id); segments are usually already in order, so this is mostly a check. */
 function creationOrder(created: readonly number[], ids: readonly string[]): number[] {
   const order = created.map((_, i) => i);
@@ -112,39 +99,6 @@ export class GraphView {
       if (keep(c.names[i]!, c.entityTypes[i]!, c.observations[i]!)) out.push({ id: c.entityIds[i]!, name: c.names[i]!, entityType: c.entityTypes[i]!, observations: c.observations[i]! });
     }
     return out;
-  }
-
-  /**
-   * Up to `limit` items after a position in the graph's order (entities, then
-   * relations, each by creation), and the position of the last one returned.
-   */
-  page(after: GraphPosition | undefined, limit: number): { entities: Entity[]; relations: Relation[]; last: GraphPosition | null; more: boolean } {
-    const c = this.c;
-    const total = this.entityOrder.length + this.relationOrder.length;
-    const at = (k: number): GraphPosition =>
-      k < this.entityOrder.length
-        ? { phase: 'entity', createdAt: c.entityCreated[this.entityOrder[k]!]!, id: c.entityIds[this.entityOrder[k]!]! }
-        : { phase: 'relation', createdAt: c.relationCreated[this.relationOrder[k - this.entityOrder.length]!]!, id: c.relationIds[this.relationOrder[k - this.entityOrder.length]!]! };
-    // First item after the position: binary search over the combined order.
-    let lo = 0;
-    let hi = total;
-    while (after && lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (comparePositions(at(mid), after) <= 0) lo = mid + 1;
-      else hi = mid;
-    }
-    const end = Math.min(total, lo + limit);
-    const page = { entities: [] as Entity[], relations: [] as Relation[], last: end > lo ? at(end - 1) : null, more: end < total };
-    for (let k = lo; k < end; k++) {
-      if (k < this.entityOrder.length) {
-        const i = this.entityOrder[k]!;
-        page.entities.push({ name: c.names[i]!, entityType: c.entityTypes[i]!, observations: c.observations[i]! });
-      } else {
-        const i = this.relationOrder[k - this.entityOrder.length]!;
-        page.relations.push({ from: c.from[i]!, to: c.to[i]!, relationType: c.relationTypes[i]! });
-      }
-    }
-    return page;
   }
 
   /** Relations that start or end at one of `names`. */

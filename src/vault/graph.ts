@@ -10,7 +10,7 @@ import type { RecordRow, Store, Transaction } from '../storage/store.ts';
 import { RecordCodec, UnreadableRecord } from './codec.ts';
 import { nextCreatedAt } from './creation-order.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import { type GraphDoc, GraphIndex, type GraphPosition, type GraphView } from './graph-index.ts';
+import { type GraphDoc, GraphIndex, type GraphView } from './graph-index.ts';
 import {
   type Entity,
   type EntityRecord,
@@ -34,6 +34,14 @@ export interface GraphPage extends Graph {
 }
 
 type Sealed<T> = { row: RecordRow; record: T };
+
+/** Where a read_graph page stopped: metadata only (kind, creation time, record id). */
+export interface GraphPosition {
+  phase: 'entity' | 'relation';
+  createdAt: number;
+  id: string;
+}
+
 
 export const entityLookupPurpose = 'entity';
 export const relationLookupPurpose = 'relation';
@@ -212,18 +220,39 @@ export class KnowledgeGraph {
   /**
    * The graph a page at a time: entities first, then relations, each oldest
    * first as the reference file lists them. `limit` counts both together.
+   * A page reads only its own records, in creation order from the cursor,
+   * so its cost does not grow with the graph; a record that cannot be read
+   * takes its place in the page and is named in `unreadable`.
    */
   async readGraph(options: { limit: number; cursor?: string }): Promise<GraphPage> {
-    const unreadable: string[] = [];
     const cursor = options.cursor ? decodeCursor(options.cursor) : undefined;
     const after: GraphPosition | undefined = cursor && { phase: cursor.phase === 'relation' ? 'relation' : 'entity', createdAt: cursor.createdAt, id: cursor.id };
-    const page = (await this.viewWithRepair(this.store, unreadable)).page(after, options.limit);
-    return {
-      entities: page.entities,
-      relations: page.relations,
-      next_cursor: page.more && page.last ? encodeCursor(page.last) : null,
-      unreadable,
-    };
+    const page: GraphPage = { entities: [], relations: [], next_cursor: null, unreadable: [] };
+    let last: GraphPosition | null = null;
+    let room = options.limit;
+    const phases = [
+      { phase: 'entity' as const, open: (row: RecordRow) => void page.entities.push(toEntity(this.openEntity(row))) },
+      { phase: 'relation' as const, open: (row: RecordRow) => void page.relations.push(toRelation(this.openRelation(row))) },
+    ].filter(({ phase }) => !(after?.phase === 'relation' && phase === 'entity'));
+    for (const { phase, open } of phases) {
+      // One more than there is room for: whether anything follows the page.
+      const rows = await this.store.listRecords(this.userId, { kind: phase, limit: room + 1, order: 'oldest', ...(after?.phase === phase ? { after } : {}) });
+      for (const row of rows.slice(0, room)) {
+        try {
+          open(row);
+        } catch (error) {
+          if (!(error instanceof UnreadableRecord)) throw error;
+          page.unreadable.push(row.id);
+        }
+        last = { phase, createdAt: row.createdAt, id: row.id };
+      }
+      if (rows.length > room) {
+        if (last) page.next_cursor = encodeCursor(last);
+        return page;
+      }
+      room -= rows.length;
+    }
+    return page;
   }
 
   /** Case-insensitive match on name, type or any observation, plus relations touching a match. */

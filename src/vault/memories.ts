@@ -3,12 +3,12 @@
 // reach another user's key.
 import { randomUUID } from 'node:crypto';
 import { AppError, notFound } from '../errors.ts';
-import type { RecordRow, Store } from '../storage/store.ts';
+import type { RecordRow, Store, Transaction } from '../storage/store.ts';
 import { RecordCodec, UnreadableRecord } from './codec.ts';
 import { nextCreatedAt } from './creation-order.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { type Memory, type MemoryRecord, memorySchema, normaliseTags, toMemory } from './records.ts';
-import type { MemoryIndex } from './memory-index.ts';
+import { type MemoryChange, type MemoryIndex, memoryDocOf } from './memory-index.ts';
 import { hasTag } from './search.ts';
 
 export interface MemoryPage {
@@ -46,26 +46,43 @@ export class MemoryBook {
     return { userId: this.userId, id: record.id, kind: 'memory', token: this.codec.seal(record), lookup: null, createdAt, updatedAt };
   }
 
+  /**
+   * No lock: a fresh id conflicts with nothing, so the memory and its index
+   * delta are sealed first and written by one statement.
+   * Lists are newest first by creation time: a memory is stamped after the
+   * newest one already stored, so one client's memories keep their order
+   * even within a millisecond (concurrent ones are ordered by id).
+   */
   async create(input: { content: string; tags?: string[] }): Promise<Memory> {
-    const record = await this.store.transaction(async (tx) => {
-      await tx.lockUser(this.userId);
-      // Lists are newest first by creation time: two memories created in one
-      // millisecond would otherwise come back in random (id) order.
-      const createdAt = await nextCreatedAt(tx, this.userId, 'memory');
-      const iso = new Date(createdAt).toISOString();
-      const created: MemoryRecord = {
-        kind: 'memory',
-        id: randomUUID(),
-        content: input.content,
-        tags: normaliseTags(input.tags ?? []),
-        created_at: iso,
-        updated_at: iso,
-      };
-      await tx.putRecords([this.sealRow(created, createdAt, createdAt)]);
-      await this.index.record(tx, [{ record: created, isNew: true }]);
-      return created;
-    });
-    return toMemory(record);
+    const createdAt = await nextCreatedAt(this.store, this.userId, 'memory');
+    const iso = new Date(createdAt).toISOString();
+    const created: MemoryRecord = {
+      kind: 'memory',
+      id: randomUUID(),
+      content: input.content,
+      tags: normaliseTags(input.tags ?? []),
+      created_at: iso,
+      updated_at: iso,
+    };
+    const rows = [this.sealRow(created, createdAt, createdAt), ...this.index.createdRows([created])];
+    // One statement, shared with concurrent writers by each driver's group commit.
+    await this.store.putRecords(rows);
+    await this.index.mergeIfDue(this.store);
+    return toMemory(created);
+  }
+
+  /**
+   * A change to the index inside a write's transaction (which holds the user
+   * lock). The index is derived data: if a part of it it had to read is
+   * damaged, it is rebuilt from the memories in the same transaction.
+   */
+  private async reindex(tx: Transaction, changes: MemoryChange[]): Promise<void> {
+    try {
+      await this.index.apply(tx, changes);
+    } catch (error) {
+      if (!(error instanceof UnreadableRecord)) throw error;
+      await this.rebuildIndex(tx);
+    }
   }
 
   /** Inside a transaction, pass its `tx`: on SQLite a statement on the store would wait for that transaction to end. */
@@ -96,7 +113,7 @@ export class MemoryBook {
         updated_at: new Date(now).toISOString(),
       };
       await tx.putRecords([this.sealRow(updated, row.createdAt, now)]);
-      await this.index.record(tx, [{ record: updated, isNew: false }]);
+      await this.reindex(tx, [{ id, doc: memoryDocOf(updated), previous: memoryDocOf(record), isNew: false }]);
       return toMemory(updated);
     });
   }
@@ -106,8 +123,16 @@ export class MemoryBook {
       await tx.lockUser(this.userId);
       const row = await tx.getRecord(this.userId, id);
       if (!row || row.kind !== 'memory') throw notFound('memory');
+      let previous: MemoryRecord | null = null;
+      try {
+        previous = this.openRecord(row);
+      } catch (error) {
+        if (!(error instanceof UnreadableRecord)) throw error;
+      }
       await tx.deleteRecords(this.userId, [id]);
-      await this.index.forget(tx, [id]);
+      // What a damaged memory held in the index is unknown: the index is rebuilt without it.
+      if (previous) await this.reindex(tx, [{ id, doc: null, previous: memoryDocOf(previous), isNew: false }]);
+      else await this.rebuildIndex(tx);
     });
   }
 
@@ -170,18 +195,23 @@ export class MemoryBook {
     }
     await this.store.transaction(async (tx) => {
       await tx.lockUser(this.userId);
-      const readable: MemoryRecord[] = [];
-      const setAside: string[] = [];
-      for (const row of await tx.allRecords(this.userId, ['memory'])) {
-        try {
-          readable.push(this.openRecord(row));
-        } catch (error) {
-          if (!(error instanceof UnreadableRecord)) throw error;
-          setAside.push(row.id);
-        }
-      }
-      await this.index.rebuild(tx, readable, setAside);
+      await this.rebuildIndex(tx);
     });
     return this.index.search(this.store, options.q, options);
+  }
+
+  /** Rebuilds the index from the memories, setting aside the ones that cannot be read (searches then keep reporting them). */
+  private async rebuildIndex(tx: Transaction): Promise<void> {
+    const readable: MemoryRecord[] = [];
+    const setAside: string[] = [];
+    for (const row of await tx.allRecords(this.userId, ['memory'])) {
+      try {
+        readable.push(this.openRecord(row));
+      } catch (error) {
+        if (!(error instanceof UnreadableRecord)) throw error;
+        setAside.push(row.id);
+      }
+    }
+    await this.index.rebuild(tx, readable, setAside);
   }
 }

@@ -1,157 +1,200 @@
-// The encrypted search index of a user's memories. Each segment is an
-// inverted index of up to DEFAULT_SEGMENT_SIZE memories (sorted terms, packed
-// postings), sealed as one Fernet token; recent changes are small sealed
-// deltas (see segmented-index.ts). A search opens the segments and deltas,
-// ranks, and decrypts only the memories it returns. The stored bytes are
-// tokens under K: no term, tag or length is visible without the key.
-import type { Store, Transaction } from '../storage/store.ts';
-import { RecordCodec } from './codec.ts';
+// The encrypted search index of a user's memories: a keyed, bucketed inverted
+// index, so a search decrypts only the buckets its terms fall into, plus a
+// small statistics record and the recent changes, instead of the whole index.
+//
+// - A term's bucket is HMAC(lookup sub-key of K, its first PREFIX_CHARS
+//   characters, or its first character in a script written without spaces)
+//   mod `buckets`. Every term a query term is a prefix of shares that leading
+//   part, so prefix matching needs one bucket per query term. A query term
+//   shorter than that (a one- or two-letter word) reads every bucket: the
+//   documented fallback, still exact.
+// - A bucket is up to `fragmentsPerBucket` sealed fragments, each listing the
+//   documents it adds or replaces (id, length, tags, and their terms in this
+//   bucket) and the ids it removes; later fragments win. A merge appends one
+//   fragment per touched bucket and folds a bucket's fragments into one when
+//   they reach the limit, so its cost grows with the change, not the corpus.
+// - BM25's corpus statistics (live count, total length, and both per folded
+//   tag) are one small sealed record kept exact by every merge; a document's
+//   own length and tags travel in its bucket entries.
+// - A write seals a delta per changed memory (its new state, and its
+//   footprint in the merged buckets: what undoing it takes); every
+//   `mergeAfter` deltas are folded into the buckets.
+// Every part is a Fernet token under K that names its own row inside, and is
+// rebuilt under the new key on rotation; what the row layout reveals is in
+// docs/key-hierarchy.md.
+import type { RecordRow, Store, Transaction } from '../storage/store.ts';
+import { RecordCodec, UnreadableRecord } from './codec.ts';
 import type { MemoryRecord } from './records.ts';
-import { type Corpus, type MemoryDoc, memoryDoc, rank, type Ranked } from './search.ts';
-import { type IndexChange, type IndexSnapshot, type SegmentFormat, SegmentedIndex } from './segmented-index.ts';
+import { type Corpus, isUnspaced, type MemoryDoc, memoryDoc, rank, type Ranked, tagKey, tagKeys, termsOfQuery } from './search.ts';
 
-/** A posting packs the document's position in its segment and the term frequency into one uint32. */
-const TF_BITS = 12;
-const TF_MAX = (1 << TF_BITS) - 1;
-
-interface MemorySegmentPayload {
-  v: 1;
-  ids: string[];
-  lens: number[];
-  tags: string[][];
-  /** Sorted unique terms joined by newlines (a term never holds one). */
-  terms: string;
-  /** base64 Uint32Array: postings of terms[i] are postings[offsets[i] .. offsets[i+1]). */
-  offsets: string;
-  /** base64 Uint32Array of (document << TF_BITS | tf). */
-  postings: string;
+export interface MemoryIndexShape {
+  buckets: number;
+  mergeAfter: number;
+  fragmentsPerBucket: number;
 }
 
-interface MemorySegment {
-  ids: string[];
-  lens: number[];
-  tags: string[][];
-  terms: string[];
-  offsets: Uint32Array;
-  postings: Uint32Array;
+export const DEFAULT_SHAPE: MemoryIndexShape = { buckets: 1024, mergeAfter: 32, fragmentsPerBucket: 8 };
+
+/** Leading characters of a term that pick its bucket (one in scripts written without spaces). */
+const PREFIX_CHARS = 3;
+const STATS_ID = 'm-stats';
+const DELTA_PREFIX = 'm-dlt-';
+const FRAGMENT_ID = /^m-b(\d+)-(\d+)$/;
+
+/** A document in one bucket: id, length, tags, and those of its terms that fall in this bucket. */
+type Entry = [id: string, len: number, tags: string[], terms: Array<[string, number]>];
+
+interface Fragment {
+  v: 2;
+  row: string;
+  docs: Entry[];
+  removed: string[];
 }
 
-function uint32Base64(values: Uint32Array): string {
-  return Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64');
+/** Where a document stands in the merged buckets: what undoing it takes. */
+interface Footprint {
+  len: number;
+  tags: string[];
+  buckets: number[];
 }
 
-function base64Uint32(text: string): Uint32Array {
-  const bytes = Buffer.from(text, 'base64');
-  // Copied into an aligned buffer: a Buffer's offset in Node's pool need not be a multiple of 4.
-  return new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+interface Delta {
+  v: 2;
+  id: string;
+  doc: MemoryDoc | null;
+  /** The document as the merged buckets hold it; null when they do not. */
+  old: Footprint | null;
 }
 
-export const memorySegmentFormat: SegmentFormat<MemoryDoc, MemorySegment> = {
-  encode(entries) {
-    const byTerm = new Map<string, number[]>();
-    entries.forEach(([, doc], position) => {
-      for (const [term, tf] of doc.terms) {
-        let list = byTerm.get(term);
-        if (!list) byTerm.set(term, (list = []));
-        list.push((position << TF_BITS) | Math.min(tf, TF_MAX));
-      }
-    });
-    const terms = [...byTerm.keys()].sort();
-    const offsets = new Uint32Array(terms.length + 1);
-    const postings: number[] = [];
-    terms.forEach((term, i) => {
-      offsets[i] = postings.length;
-      postings.push(...byTerm.get(term)!);
-    });
-    offsets[terms.length] = postings.length;
-    const payload: MemorySegmentPayload = {
-      v: 1,
-      ids: entries.map(([id]) => id),
-      lens: entries.map(([, doc]) => doc.len),
-      tags: entries.map(([, doc]) => doc.tags),
-      terms: terms.join('\n'),
-      offsets: uint32Base64(offsets),
-      postings: uint32Base64(Uint32Array.from(postings)),
-    };
-    return payload;
-  },
+interface Stats {
+  v: 2;
+  row: string;
+  count: number;
+  length: number;
+  /** Per folded tag: live documents carrying it and their total length. */
+  tags: Array<[string, number, number]>;
+  /** Fragments stored per bucket. */
+  fragments: number[];
+  /** Memories a rebuild could not read and left out: still to be reported as unreadable. */
+  setAside: string[];
+}
 
-  view(payload) {
-    const p = payload as MemorySegmentPayload;
-    if (p?.v !== 1 || !Array.isArray(p.ids) || typeof p.terms !== 'string') throw new TypeError('not a memory index segment');
-    return { ids: p.ids, lens: p.lens, tags: p.tags, terms: p.terms === '' ? [] : p.terms.split('\n'), offsets: base64Uint32(p.offsets), postings: base64Uint32(p.postings) };
-  },
+export interface MemoryChange {
+  id: string;
+  /** The memory's new state; null when it was deleted. */
+  doc: MemoryDoc | null;
+  /** Its state before this change, as its stored record held it; null for a memory not stored before. */
+  previous: MemoryDoc | null;
+  /** True only for a freshly minted id: no delta of it can exist, so none is looked up. */
+  isNew: boolean;
+}
 
-  entries(segment) {
-    const docs: MemoryDoc[] = segment.ids.map((_, i) => ({ terms: [], len: segment.lens[i]!, tags: segment.tags[i]! }));
-    segment.terms.forEach((term, t) => {
-      for (let p = segment.offsets[t]!; p < segment.offsets[t + 1]!; p++) {
-        const packed = segment.postings[p]!;
-        docs[packed >>> TF_BITS]!.terms.push([term, packed & TF_MAX]);
-      }
-    });
-    return segment.ids.map((id, i) => [id, docs[i]!] as [string, MemoryDoc]);
-  },
-};
+export function memoryDocOf(record: MemoryRecord): MemoryDoc {
+  return memoryDoc(record.content, record.tags);
+}
 
-/** First index in sorted `terms` whose term is >= prefix. */
-function lowerBound(terms: readonly string[], prefix: string): number {
-  let lo = 0;
-  let hi = terms.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (terms[mid]! < prefix) lo = mid + 1;
-    else hi = mid;
+/** The leading part of a term that picks its bucket. */
+function bucketKey(term: string): string {
+  let key = '';
+  let n = 0;
+  for (const char of term) {
+    if (n === 0 && isUnspaced(char)) return char;
+    key += char;
+    if (++n === PREFIX_CHARS) break;
   }
-  return lo;
+  return key;
 }
 
-/** The segments and recent changes of one snapshot, numbered as one corpus for ranking. */
-class SnapshotCorpus implements Corpus {
-  readonly size: number;
-  private readonly bases: number[] = [];
-  private readonly recent: Array<[string, MemoryDoc]>;
-  private readonly recentBase: number;
-  /** Per document number, flattened once so ranking's per-document lookups are array reads. */
-  private readonly lengths: Uint32Array;
-  private readonly live: Uint8Array;
-  private readonly tagLists: Array<readonly string[]>;
+/** The key of the one bucket holding every term `prefix` starts, or null when they may lie in any bucket. */
+function queryBucketKey(prefix: string): string | null {
+  const key = bucketKey(prefix);
+  return isUnspaced(key) || [...key].length === PREFIX_CHARS ? key : null;
+}
 
-  constructor(private readonly snapshot: IndexSnapshot<MemoryDoc, MemorySegment>) {
-    let base = 0;
-    for (const segment of snapshot.segments) {
-      this.bases.push(base);
-      base += segment.ids.length;
+/** Folds fragments (oldest first) into the documents a bucket holds. */
+function foldFragments(fragments: readonly Pick<Fragment, 'docs' | 'removed'>[], into = new Map<string, Entry>()): Map<string, Entry> {
+  for (const fragment of fragments) {
+    for (const id of fragment.removed) into.delete(id);
+    for (const entry of fragment.docs) into.set(entry[0], entry);
+  }
+  return into;
+}
+
+class CorpusStats {
+  private readonly tags: Map<string, [number, number]>;
+
+  constructor(
+    public count: number,
+    public length: number,
+    tags: ReadonlyArray<readonly [string, number, number]>,
+  ) {
+    this.tags = new Map(tags.map(([tag, n, len]) => [tag, [n, len]]));
+  }
+
+  add(len: number, tags: readonly string[], sign: 1 | -1): void {
+    this.count += sign;
+    this.length += sign * len;
+    for (const key of tagKeys(tags)) {
+      const entry = this.tags.get(key) ?? [0, 0];
+      entry[0] += sign;
+      entry[1] += sign * len;
+      if (entry[0] === 0) this.tags.delete(key);
+      else this.tags.set(key, entry);
     }
-    this.recentBase = base;
-    this.recent = [...snapshot.changed].filter((entry): entry is [string, MemoryDoc] => entry[1] !== null);
-    this.size = base + this.recent.length;
-    this.lengths = new Uint32Array(this.size);
-    this.live = new Uint8Array(this.size).fill(1);
-    this.tagLists = new Array(this.size);
-    snapshot.segments.forEach((segment, s) => {
-      const b = this.bases[s]!;
-      for (let i = 0; i < segment.ids.length; i++) {
-        this.lengths[b + i] = segment.lens[i]!;
-        this.tagLists[b + i] = segment.tags[i]!;
-        if (snapshot.changed.has(segment.ids[i]!)) this.live[b + i] = 0;
-      }
-    });
-    this.recent.forEach(([, doc], i) => {
-      this.lengths[base + i] = doc.len;
-      this.tagLists[base + i] = doc.tags;
-    });
   }
 
-  isLive(doc: number): boolean {
-    return this.live[doc] === 1;
+  of(tag?: string): { count: number; totalLength: number } {
+    if (tag === undefined) return { count: this.count, totalLength: this.length };
+    const [count, totalLength] = this.tags.get(tagKey(tag)) ?? [0, 0];
+    return { count, totalLength };
+  }
+
+  entries(): Array<[string, number, number]> {
+    return [...this.tags].map(([tag, [n, len]]) => [tag, n, len]);
+  }
+}
+
+/** What one search sees: the buckets it read, the statistics, and the latest state of recently changed memories. */
+class IndexView implements Corpus {
+  private readonly numbers = new Map<string, number>();
+  private readonly ids: string[] = [];
+  private readonly lengths: number[] = [];
+  private readonly tagLists: Array<readonly string[]> = [];
+  private readonly stats_: CorpusStats;
+
+  constructor(
+    stats: Stats,
+    /** Documents per bucket read (stale copies of changed memories still in). */
+    private readonly buckets: Map<number, Map<string, Entry>>,
+    /** Null when every bucket was read. */
+    private readonly bucketOfPrefix: ((prefix: string) => number) | null,
+    private readonly changed: Map<string, Delta>,
+  ) {
+    this.stats_ = new CorpusStats(stats.count, stats.length, stats.tags);
+    for (const delta of changed.values()) {
+      if (delta.old) this.stats_.add(delta.old.len, delta.old.tags, -1);
+      if (delta.doc) this.stats_.add(delta.doc.len, delta.doc.tags, 1);
+    }
+  }
+
+  stats(tag?: string): { count: number; totalLength: number } {
+    return this.stats_.of(tag);
+  }
+
+  private number(id: string, len: number, tags: readonly string[]): number {
+    let n = this.numbers.get(id);
+    if (n === undefined) {
+      n = this.ids.length;
+      this.numbers.set(id, n);
+      this.ids.push(id);
+      this.lengths.push(len);
+      this.tagLists.push(tags);
+    }
+    return n;
   }
 
   id(doc: number): string {
-    if (doc >= this.recentBase) return this.recent[doc - this.recentBase]![0];
-    let s = this.bases.length - 1;
-    while (this.bases[s]! > doc) s--;
-    return this.snapshot.segments[s]!.ids[doc - this.bases[s]!]!;
+    return this.ids[doc]!;
   }
 
   length(doc: number): number {
@@ -163,51 +206,318 @@ class SnapshotCorpus implements Corpus {
   }
 
   forEachPrefix(prefix: string, visit: (term: string, doc: number, tf: number) => void): void {
-    this.snapshot.segments.forEach((segment, s) => {
-      const base = this.bases[s]!;
-      for (let t = lowerBound(segment.terms, prefix); t < segment.terms.length && segment.terms[t]!.startsWith(prefix); t++) {
-        for (let p = segment.offsets[t]!; p < segment.offsets[t + 1]!; p++) {
-          const packed = segment.postings[p]!;
-          visit(segment.terms[t]!, base + (packed >>> TF_BITS), packed & TF_MAX);
-        }
+    const scope = this.bucketOfPrefix ? [this.buckets.get(this.bucketOfPrefix(prefix))] : [...this.buckets.values()];
+    for (const bucket of scope) {
+      if (!bucket) continue;
+      for (const [id, len, tags, terms] of bucket.values()) {
+        if (this.changed.has(id)) continue;
+        for (const [term, tf] of terms) if (term.startsWith(prefix)) visit(term, this.number(id, len, tags), tf);
       }
-    });
-    this.recent.forEach(([, doc], i) => {
-      for (const [term, tf] of doc.terms) if (term.startsWith(prefix)) visit(term, this.recentBase + i, tf);
-    });
+    }
+    for (const { id, doc } of this.changed.values()) {
+      if (!doc) continue;
+      for (const [term, tf] of doc.terms) if (term.startsWith(prefix)) visit(term, this.number(id, doc.len, doc.tags), tf);
+    }
+  }
+
+  /** Every live document with all its terms (only meaningful when every bucket was read). */
+  documents(): Map<string, MemoryDoc> {
+    const docs = new Map<string, MemoryDoc>();
+    for (const bucket of this.buckets.values()) {
+      for (const [id, len, tags, terms] of bucket.values()) {
+        if (this.changed.has(id)) continue;
+        const doc = docs.get(id) ?? { terms: [], len, tags };
+        doc.terms.push(...terms);
+        docs.set(id, doc);
+      }
+    }
+    for (const { id, doc } of this.changed.values()) if (doc) docs.set(id, doc);
+    return docs;
   }
 }
 
-export function memoryDocOf(record: MemoryRecord): MemoryDoc {
-  return memoryDoc(record.content, record.tags);
-}
-
 export class MemoryIndex {
-  private readonly index: SegmentedIndex<MemoryDoc, MemorySegment>;
+  /** Bucket numbers of the keys seen in this request (the vault, and so this cache, lives for one request). */
+  private readonly bucketCache = new Map<string, number>();
 
-  constructor(codec: RecordCodec, userId: string) {
-    this.index = new SegmentedIndex(codec, userId, { segment: 'memory-index', delta: 'memory-delta', prefix: 'm' }, memorySegmentFormat);
+  constructor(
+    private readonly codec: RecordCodec,
+    private readonly userId: string,
+    private readonly shape: MemoryIndexShape = DEFAULT_SHAPE,
+  ) {}
+
+  private bucketOf(key: string): number {
+    let bucket = this.bucketCache.get(key);
+    if (bucket === undefined) {
+      bucket = Buffer.from(this.codec.lookup('memory-bucket', key), 'base64url').readUInt32BE(0) % this.shape.buckets;
+      this.bucketCache.set(key, bucket);
+    }
+    return bucket;
+  }
+
+  private fragmentId(bucket: number, slot: number): string {
+    return `m-b${String(bucket).padStart(4, '0')}-${slot}`;
+  }
+
+  private slotIds(bucket: number): string[] {
+    return Array.from({ length: this.shape.fragmentsPerBucket }, (_, slot) => this.fragmentId(bucket, slot));
+  }
+
+  private row(kind: 'memory-index' | 'memory-delta', id: string, payload: unknown, now: number): RecordRow {
+    return { userId: this.userId, id, kind, token: this.codec.seal(payload), lookup: null, createdAt: now, updatedAt: now };
+  }
+
+  /** A document's terms grouped by the bucket each falls in. */
+  private split(doc: MemoryDoc): Map<number, Array<[string, number]>> {
+    const byBucket = new Map<number, Array<[string, number]>>();
+    for (const entry of doc.terms) {
+      const bucket = this.bucketOf(bucketKey(entry[0]));
+      const list = byBucket.get(bucket);
+      if (list) list.push(entry);
+      else byBucket.set(bucket, [entry]);
+    }
+    return byBucket;
+  }
+
+  private footprint(doc: MemoryDoc): Footprint {
+    return { len: doc.len, tags: doc.tags, buckets: [...this.split(doc).keys()] };
+  }
+
+  private emptyStats(): Stats {
+    return { v: 2, row: STATS_ID, count: 0, length: 0, tags: [], fragments: [], setAside: [] };
+  }
+
+  private openStats(row: RecordRow): Stats {
+    const stats = this.codec.open(row.id, row.token) as Stats;
+    if (stats?.v !== 2 || stats.row !== row.id || !Array.isArray(stats.tags) || !Array.isArray(stats.fragments)) throw new UnreadableRecord(row.id, 'not index statistics');
+    return stats;
+  }
+
+  private openDelta(row: RecordRow): Delta {
+    const delta = this.codec.open(row.id, row.token) as Delta;
+    if (delta?.v !== 2 || DELTA_PREFIX + delta.id !== row.id) throw new UnreadableRecord(row.id, 'not an index delta');
+    return delta;
+  }
+
+  private openFragment(row: RecordRow): Fragment {
+    const fragment = this.codec.open(row.id, row.token) as Fragment;
+    if (fragment?.v !== 2 || fragment.row !== row.id || !Array.isArray(fragment.docs) || !Array.isArray(fragment.removed)) {
+      throw new UnreadableRecord(row.id, 'not an index fragment');
+    }
+    return fragment;
+  }
+
+  /**
+   * Reads the statistics, recent changes and the given buckets' fragments
+   * (every bucket when `buckets` is null) in one statement, so a merge
+   * committing meanwhile is seen whole or not at all.
+   */
+  private async view(store: Pick<Store, 'snapshotRecords' | 'countRecords'>, buckets: Set<number> | null): Promise<{ view: IndexView; setAside: string[] }> {
+    const rows = buckets
+      ? await store.snapshotRecords(this.userId, [STATS_ID, ...[...buckets].flatMap((b) => this.slotIds(b))], ['memory-delta'])
+      : await store.snapshotRecords(this.userId, [], ['memory-index', 'memory-delta']);
+    let stats: Stats | null = null;
+    const changed = new Map<string, Delta>();
+    const fragments = new Map<number, Array<[number, Fragment]>>();
+    for (const row of rows) {
+      if (row.kind === 'memory-delta') {
+        const delta = this.openDelta(row);
+        changed.set(delta.id, delta);
+      } else if (row.id === STATS_ID) {
+        stats = this.openStats(row);
+      } else {
+        const match = FRAGMENT_ID.exec(row.id);
+        // Anything else is a part of an older index format: rebuilt like a damaged part.
+        if (!match) throw new UnreadableRecord(row.id, 'an index part of an older format');
+        const list = fragments.get(Number(match[1])) ?? [];
+        list.push([Number(match[2]), this.openFragment(row)]);
+        fragments.set(Number(match[1]), list);
+      }
+    }
+    // No statistics yet is an index never merged, unless parts of an older format are stored.
+    if (!stats && (await store.countRecords(this.userId, 'memory-index')) > 0) throw new UnreadableRecord(STATS_ID, 'missing');
+    const folded = new Map<number, Map<string, Entry>>();
+    for (const [bucket, list] of fragments) folded.set(bucket, foldFragments(list.sort((a, b) => a[0] - b[0]).map(([, f]) => f)));
+    const bucketOfPrefix = buckets ? (prefix: string) => this.bucketOf(queryBucketKey(prefix)!) : null;
+    const base = stats ?? this.emptyStats();
+    return { view: new IndexView(base, folded, bucketOfPrefix, changed), setAside: base.setAside };
+  }
+
+  /** The buckets a query's terms fall in; null when one of them may match terms in any bucket. */
+  private bucketsOfQuery(query: string): Set<number> | null {
+    const buckets = new Set<number>();
+    for (const term of termsOfQuery(query)) {
+      const key = queryBucketKey(term);
+      if (key === null) return null;
+      buckets.add(this.bucketOf(key));
+    }
+    return buckets;
   }
 
   /**
    * Ranked ids, and the memories a rebuild set aside as unreadable; throws
-   * UnreadableRecord when a segment or delta does not open.
+   * UnreadableRecord when a part it reads does not open.
    */
-  async search(store: Pick<Store, 'allRecords'>, query: string, options: { limit: number; tag?: string }): Promise<{ ranked: Ranked[]; setAside: string[] }> {
-    const snapshot = await this.index.snapshot(store);
-    return { ranked: rank(new SnapshotCorpus(snapshot), query, options), setAside: snapshot.setAside };
+  async search(store: Pick<Store, 'snapshotRecords' | 'countRecords'>, query: string, options: { limit: number; tag?: string }): Promise<{ ranked: Ranked[]; setAside: string[] }> {
+    const { view, setAside } = await this.view(store, this.bucketsOfQuery(query));
+    return { ranked: rank(view, query, options), setAside };
   }
 
-  /** Inside the write's transaction, after the memory rows are written. */
-  async record(tx: Transaction, changes: ReadonlyArray<{ record: MemoryRecord; isNew: boolean }>): Promise<void> {
-    await this.index.apply(tx, changes.map(({ record, isNew }): IndexChange<MemoryDoc> => ({ id: record.id, doc: memoryDocOf(record), isNew })));
+  /** Every live document the index holds, read from every bucket (for checks of the index itself). */
+  async documents(store: Pick<Store, 'snapshotRecords' | 'countRecords'>): Promise<Map<string, MemoryDoc>> {
+    return (await this.view(store, null)).view.documents();
   }
 
-  async forget(tx: Transaction, ids: readonly string[]): Promise<void> {
-    await this.index.apply(tx, ids.map((id): IndexChange<MemoryDoc> => ({ id, doc: null, isNew: false })));
+  /** Delta rows for memories just created under fresh ids, to be written with the memories in one statement. */
+  createdRows(records: readonly MemoryRecord[], now = Date.now()): RecordRow[] {
+    return records.map((record) => this.row('memory-delta', DELTA_PREFIX + record.id, { v: 2, id: record.id, doc: memoryDocOf(record), old: null } satisfies Delta, now));
   }
 
+  /**
+   * After a write committed without the user lock: folds the deltas into the
+   * buckets once enough have gathered, unless another request holds the lock
+   * (it is merging, or writing and will merge). The write itself is done: a
+   * damaged index part is left for the next search to rebuild.
+   */
+  async mergeIfDue(store: Store): Promise<void> {
+    if ((await store.countRecords(this.userId, 'memory-delta')) < this.shape.mergeAfter) return;
+    try {
+      await store.transaction(async (tx) => {
+        // Writers that counted before another's merge committed find too few deltas left, and skip.
+        if (await tx.tryLockUser(this.userId)) await this.merge(tx, [], this.shape.mergeAfter);
+      });
+    } catch (error) {
+      if (!(error instanceof UnreadableRecord)) throw error;
+    }
+  }
+
+  /** Records changes inside the caller's transaction, which holds the user lock. */
+  async apply(tx: Transaction, changes: ReadonlyArray<MemoryChange>): Promise<void> {
+    if (changes.length === 0) return;
+    const latest = new Map<string, Delta | null>();
+    const maybeStored = changes.filter((c) => !c.isNew).map((c) => DELTA_PREFIX + c.id);
+    const stored = new Set<string>();
+    for (const row of maybeStored.length ? await tx.getRecords(this.userId, maybeStored) : []) {
+      const delta = this.openDelta(row);
+      latest.set(delta.id, delta);
+      stored.add(delta.id);
+    }
+    for (const change of changes) {
+      const prior = latest.get(change.id);
+      // The buckets still hold the state before the first unmerged change.
+      const old = prior !== undefined ? (prior?.old ?? null) : change.previous ? this.footprint(change.previous) : null;
+      latest.set(change.id, old === null && change.doc === null ? null : { v: 2, id: change.id, doc: change.doc, old });
+    }
+    const deltas = [...latest.values()].filter((d): d is Delta => d !== null);
+    const dropped = [...latest].filter(([id, d]) => d === null && stored.has(id)).map(([id]) => DELTA_PREFIX + id);
+    if (dropped.length) await tx.deleteRecords(this.userId, dropped);
+    // A bulk change (an import) goes straight into the buckets instead of through thousands of deltas.
+    if (deltas.length >= this.shape.mergeAfter) return this.merge(tx, deltas);
+    const now = Date.now();
+    await tx.putRecords(deltas.map((delta) => this.row('memory-delta', DELTA_PREFIX + delta.id, delta, now)));
+    if ((await tx.countRecords(this.userId, 'memory-delta')) >= this.shape.mergeAfter) await this.merge(tx);
+  }
+
+  /**
+   * Folds every stored delta, then `unsaved` ones, into the buckets: one new
+   * fragment per touched bucket, or one folded fragment for a bucket whose
+   * fragments reached the limit, unless fewer than `minimum` deltas are
+   * waiting. Runs under the user lock.
+   */
+  private async merge(tx: Transaction, unsaved: readonly Delta[] = [], minimum = 1): Promise<void> {
+    // Counting is cheap; reading the deltas means decrypting them.
+    if (minimum > 1 && (await tx.countRecords(this.userId, 'memory-delta')) < minimum) return;
+    const rows = await tx.snapshotRecords(this.userId, [STATS_ID], ['memory-delta']);
+    let stats: Stats | null = null;
+    const latest = new Map<string, Delta>();
+    const storedDeltas: string[] = [];
+    for (const row of rows) {
+      if (row.id === STATS_ID) stats = this.openStats(row);
+      else {
+        const delta = this.openDelta(row);
+        latest.set(delta.id, delta);
+        storedDeltas.push(row.id);
+      }
+    }
+    if (!stats && (await tx.countRecords(this.userId, 'memory-index')) > 0) throw new UnreadableRecord(STATS_ID, 'missing');
+    stats ??= this.emptyStats();
+    for (const delta of unsaved) latest.set(delta.id, delta);
+    if (latest.size < minimum) return;
+
+    const corpus = new CorpusStats(stats.count, stats.length, stats.tags);
+    const changes = new Map<number, { docs: Map<string, Entry>; removed: Set<string> }>();
+    const changeOf = (bucket: number) => {
+      let change = changes.get(bucket);
+      if (!change) changes.set(bucket, (change = { docs: new Map(), removed: new Set() }));
+      return change;
+    };
+    for (const { id, doc, old } of latest.values()) {
+      if (old) {
+        corpus.add(old.len, old.tags, -1);
+        for (const bucket of old.buckets) changeOf(bucket).removed.add(id);
+      }
+      if (doc) {
+        corpus.add(doc.len, doc.tags, 1);
+        for (const [bucket, terms] of this.split(doc)) changeOf(bucket).docs.set(id, [id, doc.len, doc.tags, terms]);
+      }
+    }
+
+    const limit = this.shape.fragmentsPerBucket;
+    const fragmentCounts = [...stats.fragments];
+    const full = [...changes.keys()].filter((bucket) => (fragmentCounts[bucket] ?? 0) >= limit);
+    const fullRows = full.length ? await tx.getRecords(this.userId, full.flatMap((bucket) => this.slotIds(bucket))) : [];
+    const now = Date.now();
+    const writes: RecordRow[] = [];
+    const deletes: string[] = [];
+    for (const [bucket, change] of changes) {
+      const fragment = { docs: [...change.docs.values()], removed: [...change.removed] };
+      const used = fragmentCounts[bucket] ?? 0;
+      if (used < limit) {
+        writes.push(this.fragmentRow(bucket, used, fragment, now));
+        fragmentCounts[bucket] = used + 1;
+        continue;
+      }
+      const stored = fullRows.filter((row) => FRAGMENT_ID.exec(row.id)?.[1] === String(bucket).padStart(4, '0'));
+      stored.sort((a, b) => Number(FRAGMENT_ID.exec(a.id)![2]) - Number(FRAGMENT_ID.exec(b.id)![2]));
+      const docs = foldFragments([...stored.map((row) => this.openFragment(row)), fragment]);
+      deletes.push(...this.slotIds(bucket).slice(docs.size ? 1 : 0));
+      if (docs.size) writes.push(this.fragmentRow(bucket, 0, { docs: [...docs.values()], removed: [] }, now));
+      fragmentCounts[bucket] = docs.size ? 1 : 0;
+    }
+    const next: Stats = { ...stats, count: corpus.count, length: corpus.length, tags: corpus.entries(), fragments: fragmentCounts.map((n) => n ?? 0) };
+    writes.push(this.row('memory-index', STATS_ID, next, now));
+    await tx.putRecords(writes);
+    await tx.deleteRecords(this.userId, [...storedDeltas, ...deletes]);
+  }
+
+  private fragmentRow(bucket: number, slot: number, fragment: Pick<Fragment, 'docs' | 'removed'>, now: number): RecordRow {
+    const id = this.fragmentId(bucket, slot);
+    return this.row('memory-index', id, { v: 2, row: id, ...fragment } satisfies Fragment, now);
+  }
+
+  /**
+   * Replaces the whole index with these memories (rotation, repair). Memories
+   * that could not be read are named in `setAside`, so searches keep
+   * reporting them as unreadable while they are stored.
+   */
   async rebuild(tx: Transaction, records: readonly MemoryRecord[], setAside: readonly string[] = []): Promise<void> {
-    await this.index.rebuild(tx, records.map((record) => [record.id, memoryDocOf(record)] as const), setAside);
+    const stale = await tx.allRecords(this.userId, ['memory-index', 'memory-delta']);
+    await tx.deleteRecords(this.userId, stale.map((row) => row.id));
+    const corpus = new CorpusStats(0, 0, []);
+    const buckets = new Map<number, Entry[]>();
+    for (const record of records) {
+      const doc = memoryDocOf(record);
+      corpus.add(doc.len, doc.tags, 1);
+      for (const [bucket, terms] of this.split(doc)) {
+        const entries = buckets.get(bucket);
+        const entry: Entry = [record.id, doc.len, doc.tags, terms];
+        if (entries) entries.push(entry);
+        else buckets.set(bucket, [entry]);
+      }
+    }
+    const now = Date.now();
+    const fragments = Array.from({ length: this.shape.buckets }, (_, bucket) => (buckets.has(bucket) ? 1 : 0));
+    const stats: Stats = { v: 2, row: STATS_ID, count: corpus.count, length: corpus.length, tags: corpus.entries(), fragments, setAside: [...setAside] };
+    await tx.putRecords([...[...buckets].map(([bucket, docs]) => this.fragmentRow(bucket, 0, { docs, removed: [] }, now)), this.row('memory-index', STATS_ID, stats, now)]);
   }
 }

@@ -18,6 +18,11 @@ const B = 0.75;
 const PREFIX_WEIGHT = 0.7;
 const MAX_QUERY_TERMS = 32;
 
+/** True for a character of a script written without spaces (a term of such a script holds only them). */
+export function isUnspaced(char: string): boolean {
+  return UNSPACED.test(char);
+}
+
 /** Case- and accent-folded form used on both the indexed text and the query. */
 export function fold(text: string): string {
   // ß and final ς fold as Unicode full case folding does, so "strasse" finds "Straße".
@@ -57,20 +62,34 @@ export function memoryDoc(text: string, tags: string[]): MemoryDoc {
 }
 
 export function hasTag(tags: readonly string[], tag: string): boolean {
-  const wanted = fold(tag.trim());
+  const wanted = tagKey(tag);
   return tags.some((t) => fold(t) === wanted);
 }
 
-/** What ranking needs from an index; documents are numbered 0..size-1. */
+/** The distinct terms of a query that ranking looks up (at most MAX_QUERY_TERMS). */
+export function termsOfQuery(query: string): string[] {
+  return [...new Set(tokenize(query))].slice(0, MAX_QUERY_TERMS);
+}
+
+/** What ranking needs from an index: its live documents, found through their terms. */
 export interface Corpus {
-  readonly size: number;
-  /** False for a slot whose document was deleted or replaced. */
-  isLive(doc: number): boolean;
+  /** How many live documents there are (those carrying `tag`, when given) and their total length. */
+  stats(tag?: string): { count: number; totalLength: number };
+  /** A document's number is the one forEachPrefix gave it. */
   id(doc: number): string;
   length(doc: number): number;
   tags(doc: number): readonly string[];
-  /** Visits every (term, doc, tf) whose term starts with `prefix`; a document has each term once. */
+  /** Visits every (term, doc, tf) of a live document whose term starts with `prefix`; a document has each term once. */
   forEachPrefix(prefix: string, visit: (term: string, doc: number, tf: number) => void): void;
+}
+
+/** The folded tag keys a document counts under in per-tag statistics (hasTag's comparison). */
+export function tagKeys(tags: readonly string[]): string[] {
+  return [...new Set(tags.map((t) => fold(t)))];
+}
+
+export function tagKey(tag: string): string {
+  return fold(tag.trim());
 }
 
 export interface Ranked {
@@ -85,26 +104,24 @@ export interface Ranked {
  * Documents matching no query term are left out.
  */
 export function rank(corpus: Corpus, query: string, options: { limit: number; tag?: string }): Ranked[] {
-  const queryTerms = [...new Set(tokenize(query))].slice(0, MAX_QUERY_TERMS);
+  const queryTerms = termsOfQuery(query);
   if (queryTerms.length === 0) return [];
-  const live = new Uint8Array(corpus.size);
-  let count = 0;
-  let totalLength = 0;
-  for (let doc = 0; doc < corpus.size; doc++) {
-    if (corpus.isLive(doc) && (options.tag === undefined || hasTag(corpus.tags(doc), options.tag))) {
-      live[doc] = 1;
-      count++;
-      totalLength += corpus.length(doc);
-    }
-  }
+  const { count, totalLength } = corpus.stats(options.tag);
   if (count === 0) return [];
   const averageLength = totalLength / count || 1;
+  const tagged = new Map<number, boolean>();
+  const carriesTag = (doc: number): boolean => {
+    if (options.tag === undefined) return true;
+    let has = tagged.get(doc);
+    if (has === undefined) tagged.set(doc, (has = hasTag(corpus.tags(doc), options.tag)));
+    return has;
+  };
 
   const best = new Map<number, Float64Array>();
   queryTerms.forEach((q, qi) => {
     const postings = new Map<string, number[]>();
     corpus.forEachPrefix(q, (term, doc, tf) => {
-      if (!live[doc]) return;
+      if (!carriesTag(doc)) return;
       let list = postings.get(term);
       if (!list) postings.set(term, (list = []));
       list.push(doc, tf);

@@ -11,6 +11,7 @@ import type { RecordRow, Store } from '../storage/store.ts';
 import type { GraphDoc } from './graph-index.ts';
 import { entityDoc, relationDoc, relationKey } from './graph.ts';
 import type { IndexChange } from './segmented-index.ts';
+import { memoryDocOf } from './memory-index.ts';
 import {
   type Entity,
   entitySchema,
@@ -272,8 +273,8 @@ export class Transfer {
         }
       }
       await tx.putRecords([...writes.values()]);
-      // Imported ids come from outside and may have been indexed before: not new.
-      await this.vault.index.record(tx, newMemories.map((record) => ({ record, isNew: false })));
+      // Imported ids come from outside and may have been indexed before (a delta of their deletion may be pending): not new.
+      await this.vault.index.apply(tx, newMemories.map((record) => ({ id: record.id, doc: memoryDocOf(record), previous: null, isNew: false })));
       await this.vault.graph.index.apply(tx, [...graphChanges.values()]);
     });
   }

@@ -198,6 +198,38 @@ for (const [driver, makeTarget] of drivers) {
       t.diagnostic(`import took ${Math.round(duration)} ms; kills: ${outcomes.join('; ')}`);
     });
 
+    it('remembers killed while their index deltas merge: every stored memory is found, none twice', async (t) => {
+      const user = await signUpRemote(server.url, 'merge');
+      // 40 writers at once: the index merges after every 32 deltas, so the kills land in and around merges.
+      const burst = (round: number) => Promise.all(Array.from({ length: 40 }, (_, i) =>
+        request(server.url, { method: 'POST', path: '/api/v1/memories', headers: bearer(user.apiKey), body: { content: `merge round ${round} note ${i} about lighthouses`, tags: [`round${round}`] } }).catch(() => null)));
+      const duration = await measure(async () => {
+        await burst(-1);
+        return { status: 200 } as Answer;
+      });
+      const outcomes: string[] = [];
+      for (const [round, fraction] of FRACTIONS.entries()) {
+        const when = await killDuring(server, async () => {
+          await burst(round);
+          return { status: 200 } as Answer;
+        }, duration * fraction);
+        await restart();
+        const stored = (await request(server.url, { path: '/api/v1/export?format=json', headers: bearer(user.apiKey) })).json().memories as Array<{ id: string; tags: string[] }>;
+        // Each round's memories (at most 40, within one search's limit of 50) by their tag.
+        for (let r = -1; r <= round; r++) {
+          const found = (await request(server.url, { path: `/api/v1/memories/search?q=lighthouses&limit=50&tag=round${r}`, headers: bearer(user.apiKey) })).json();
+          assert.deepEqual(found.unreadable, []);
+          assert.deepEqual(
+            found.results.map((hit: { memory: { id: string } }) => hit.memory.id).sort(),
+            stored.filter((m) => m.tags.includes(`round${r}`)).map((m) => m.id).sort(),
+            `after a kill at ${Math.round(duration * fraction)} ms the index holds exactly the stored memories of round ${r}`,
+          );
+        }
+        outcomes.push(`${Math.round(duration * fraction)} ms: ${when}, ${stored.length} stored`);
+      }
+      t.diagnostic(`a burst took ${Math.round(duration)} ms; kills: ${outcomes.join('; ')}`);
+    });
+
     it('account deletion: after the kill the account is there whole (key, password, every record) or gone without a trace', async (t) => {
       const del = (user: RemoteUser) => request(server.url, { method: 'DELETE', path: '/api/v1/accounts/current', headers: { cookie: user.cookie, origin: server.url }, body: { password: user.password } });
       const calibrationUser = await signUpRemote(server.url, 'delete-calibration');

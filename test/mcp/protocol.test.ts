@@ -161,7 +161,7 @@ describe('/mcp tool failures from storage', () => {
     // The real store, except that reading records fails the way a broken driver would.
     const failing = new Proxy(t.store, {
       get(target, property, receiver) {
-        if (property === 'allRecords') return async () => { throw new Error('driver says: row 7 holds "secret plaintext"'); };
+        if (property === 'listRecords') return async () => { throw new Error('driver says: row 7 holds "secret plaintext"'); };
         return Reflect.get(target, property, receiver) as unknown;
       },
     }) satisfies Store;

@@ -546,6 +546,18 @@ export function describeStoreConformance(name: string, makeStore: StoreFactory):
           assert.equal(new Set(ids(seen)).size, expected.length);
         }
 
+        for (const limit of [1, 7, 29]) {
+          const seen: RecordRow[] = [];
+          let after: { createdAt: number; id: string } | undefined;
+          for (let guard = 0; guard < 100; guard++) {
+            const page = await store.listRecords(a.id, { kind: 'memory', limit, order: 'oldest', ...(after ? { after } : {}) });
+            seen.push(...page);
+            if (page.length < limit) break;
+            after = { createdAt: page[page.length - 1]!.createdAt, id: page[page.length - 1]!.id };
+          }
+          assert.deepEqual(ids(seen), ids([...expected].reverse()), `oldest first, pages of ${limit}`);
+        }
+
         // A cursor is a position, not a row: it need not exist.
         const cursor = { createdAt: T0 + 1000, id: 'm' };
         assert.deepEqual(
@@ -574,6 +586,36 @@ export function describeStoreConformance(name: string, makeStore: StoreFactory):
         assert.deepEqual(await store.allRecords(a.id, ['memory-index']), rows.filter((r) => r.kind === 'memory-index').sort(byOldest));
         assert.deepEqual(await store.allRecords(a.id, []), []);
         assert.deepEqual(await store.allRecords(randomUUID()), []);
+      });
+
+      it('concurrent putRecords calls each land or fail on their own rows only', async () => {
+        const a = newUser();
+        await store.createUser(a);
+        const taken = newRecord(a.id, { kind: 'entity', lookup: 'taken-tag' });
+        await store.putRecords([taken]);
+        const good = Array.from({ length: 20 }, () => [newRecord(a.id), newRecord(a.id, { kind: 'memory-delta' })]);
+        const clash = newRecord(a.id, { kind: 'entity', lookup: 'taken-tag' });
+        const results = await Promise.allSettled([...good.slice(0, 10).map((rows) => store.putRecords(rows)), store.putRecords([clash]), ...good.slice(10).map((rows) => store.putRecords(rows))]);
+        assert.deepEqual(results.map((r) => r.status), [...Array(10).fill('fulfilled'), 'rejected', ...Array(10).fill('fulfilled')]);
+        assert.ok((results[10] as PromiseRejectedResult).reason instanceof UniqueViolation);
+        const stored = await store.getRecords(a.id, [...good.flat().map((r) => r.id), clash.id]);
+        assert.deepEqual(stored.map((r) => r.id), good.flat().map((r) => r.id));
+      });
+
+      it('snapshotRecords reads the rows of some ids and of some kinds together, oldest first, of one user only', async () => {
+        const a = newUser();
+        const b = newUser();
+        await store.createUser(a);
+        await store.createUser(b);
+        const kinds: RecordKind[] = ['memory', 'memory-delta', 'memory-index'];
+        const rows = Array.from({ length: 12 }, (_, i) => newRecord(a.id, { kind: kinds[i % 3]!, createdAt: T0 + ((i * 5) % 7) }));
+        const byId = rows.filter((r) => r.kind === 'memory-index').slice(0, 2);
+        await store.putRecords([...rows, newRecord(b.id, { kind: 'memory-delta' })]);
+        const expected = rows.filter((r) => r.kind === 'memory-delta' || byId.includes(r)).sort(byOldest);
+        assert.deepEqual(await store.snapshotRecords(a.id, [...byId.map((r) => r.id), 'no-such-id'], ['memory-delta']), expected);
+        assert.deepEqual(await store.snapshotRecords(a.id, byId.map((r) => r.id), []), [...byId].sort(byOldest));
+        assert.deepEqual(await store.snapshotRecords(a.id, [], ['memory-delta']), rows.filter((r) => r.kind === 'memory-delta').sort(byOldest));
+        assert.deepEqual(await store.snapshotRecords(a.id, [], []), []);
       });
 
       it('counts records per user and kind', async () => {
@@ -823,6 +865,31 @@ export function describeStoreConformance(name: string, makeStore: StoreFactory):
         const final = await store.getRecord(a.id, 'counter');
         assert.equal(final?.token, '20');
         assert.equal(final?.updatedAt, counter.updatedAt + 20);
+      });
+
+      it('tryLockUser takes the lock only when no other transaction holds it, and never waits', async () => {
+        const a = newUser();
+        await store.createUser(a);
+        const counter = newRecord(a.id, { id: 'merges', kind: 'memory-index', token: '0' });
+        await store.putRecords([counter]);
+        // Every transaction that gets the lock increments; one that does not skips. Nothing is lost either way.
+        const took = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            store.transaction(async (tx) => {
+              if (!(await tx.tryLockUser(a.id))) return false;
+              const row = (await tx.getRecord(a.id, 'merges'))!;
+              await sleep(i % 3);
+              await tx.putRecords([{ ...row, token: String(Number(row.token) + 1) }]);
+              return true;
+            }),
+          ),
+        );
+        assert.ok(took.some(Boolean));
+        assert.equal((await store.getRecord(a.id, 'merges'))?.token, String(took.filter(Boolean).length));
+        await store.transaction(async (tx) => {
+          await tx.lockUser(a.id);
+          assert.equal(await tx.tryLockUser(a.id), true, 'a transaction holding the lock may ask again');
+        });
       });
 
       it('a statement issued on the store while a transaction is open does not join it', async () => {

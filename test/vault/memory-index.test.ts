@@ -1,6 +1,7 @@
-// The encrypted, segmented memory index must rank exactly as a brute-force
+// The encrypted, bucketed memory index must rank exactly as a brute-force
 // BM25 over the live memories does, whatever sequence of creates, updates and
-// deletes (and merges, and segment roll-overs) led there.
+// deletes (and merges, and fragment compactions) led there, whether a query
+// reads only its terms' buckets or (a term too short for one) every bucket.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -8,17 +9,18 @@ import fc from 'fast-check';
 import { deriveDataKey, generateApiKey } from '../../src/crypto/keys.ts';
 import { openSqliteStore } from '../../src/storage/sqlite.ts';
 import type { Store } from '../../src/storage/store.ts';
-import { type Corpus, memoryDoc, type MemoryDoc, rank } from '../../src/vault/search.ts';
-import { SegmentedIndex } from '../../src/vault/segmented-index.ts';
-import { memorySegmentFormat } from '../../src/vault/memory-index.ts';
+import { type Corpus, hasTag, memoryDoc, type MemoryDoc, rank } from '../../src/vault/search.ts';
+import { MemoryIndex } from '../../src/vault/memory-index.ts';
 import { RecordCodec } from '../../src/vault/codec.ts';
 import { Vault } from '../../src/vault/vault.ts';
 
 /** The reference: every live document in one array, searched by scanning. */
 function arrayCorpus(docs: Array<[string, MemoryDoc]>): Corpus {
   return {
-    size: docs.length,
-    isLive: () => true,
+    stats(tag) {
+      const live = docs.filter(([, doc]) => tag === undefined || hasTag(doc.tags, tag));
+      return { count: live.length, totalLength: live.reduce((sum, [, doc]) => sum + doc.len, 0) };
+    },
     id: (d) => docs[d]![0],
     length: (d) => docs[d]![1].len,
     tags: (d) => docs[d]![1].tags,
@@ -39,14 +41,14 @@ async function newUser(store: Store): Promise<string> {
   return id;
 }
 
-describe('segmented memory index', () => {
+describe('bucketed memory index', () => {
   let store: Store;
   before(async () => {
     store = await openSqliteStore({ file: ':memory:' });
   });
   after(async () => store.close());
 
-  it('ranks like a brute-force scan after any sequence of changes, merges and roll-overs', async () => {
+  it('ranks like a brute-force scan after any sequence of changes, merges and compactions', async () => {
     const op = fc.oneof(
       fc.record({ type: fc.constant('put' as const), slot: fc.nat(30), words: fc.array(fc.constantFrom(...WORDS), { minLength: 1, maxLength: 6 }), tags: fc.subarray(TAGS) }),
       fc.record({ type: fc.constant('delete' as const), slot: fc.nat(30) }),
@@ -56,8 +58,8 @@ describe('segmented memory index', () => {
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 60 }), fc.constantFrom(...WORDS, 'te', 'kat', 'cafe', 'strasse', '東'), fc.option(fc.constantFrom(...TAGS), { nil: undefined }), async (ops, query, tag) => {
         const userId = await newUser(store);
         const codec = new RecordCodec(deriveDataKey(generateApiKey(), userId));
-        // Tiny segments and merge threshold, so few operations exercise roll-over and merging.
-        const index = new SegmentedIndex(codec, userId, { segment: 'memory-index', delta: 'memory-delta', prefix: 'm' }, memorySegmentFormat, 4, 3);
+        // Few buckets, a tiny merge threshold and fragment limit, so few operations exercise merging and compaction.
+        const index = new MemoryIndex(codec, userId, { buckets: 4, mergeAfter: 3, fragmentsPerBucket: 2 });
         const live = new Map<string, MemoryDoc>();
         // isNew promises an id never indexed before: once used, an id is never new again.
         const used = new Set<string>();
@@ -66,7 +68,7 @@ describe('segmented memory index', () => {
             await tx.lockUser(userId);
             if (o.type === 'bulk') {
               // Several documents in one change, as an import writes them: large enough to skip the deltas.
-              const changes = o.slots.map((slot) => ({ id: `doc-${slot}`, doc: memoryDoc(`${o.words.join(' ')} ${slot}`, []), isNew: !used.has(`doc-${slot}`) }));
+              const changes = o.slots.map((slot) => ({ id: `doc-${slot}`, doc: memoryDoc(`${o.words.join(' ')} ${slot}`, []), previous: live.get(`doc-${slot}`) ?? null, isNew: !used.has(`doc-${slot}`) }));
               await index.apply(tx, changes);
               for (const change of changes) {
                 live.set(change.id, change.doc);
@@ -75,23 +77,21 @@ describe('segmented memory index', () => {
             } else if (o.type === 'put') {
               const id = `doc-${o.slot}`;
               const doc = memoryDoc(o.words.join(' '), o.tags);
-              await index.apply(tx, [{ id, doc, isNew: !used.has(id) }]);
+              await index.apply(tx, [{ id, doc, previous: live.get(id) ?? null, isNew: !used.has(id) }]);
               live.set(id, doc);
               used.add(id);
             } else if (live.has(`doc-${o.slot}`)) {
-              await index.apply(tx, [{ id: `doc-${o.slot}`, doc: null, isNew: false }]);
+              await index.apply(tx, [{ id: `doc-${o.slot}`, doc: null, previous: live.get(`doc-${o.slot}`)!, isNew: false }]);
               live.delete(`doc-${o.slot}`);
             }
           });
         }
-        const snapshot = await index.snapshot(store);
-        const docs: Array<[string, MemoryDoc]> = [];
-        for (const segment of snapshot.segments) for (const [id, doc] of memorySegmentFormat.entries(segment)) if (!snapshot.changed.has(id)) docs.push([id, doc]);
-        for (const [id, doc] of snapshot.changed) if (doc) docs.push([id, doc]);
+        const docs = [...(await index.documents(store))];
         // The index holds exactly the live documents, each once.
         assert.deepEqual(docs.map(([id]) => id).sort(), [...live.keys()].sort());
+        for (const [id, doc] of docs) assert.deepEqual({ ...doc, terms: [...doc.terms].sort() }, { ...live.get(id)!, terms: [...live.get(id)!.terms].sort() });
         const expected = rank(arrayCorpus([...live]), query, { limit: 50, ...(tag ? { tag } : {}) });
-        const actual = rank(arrayCorpus(docs), query, { limit: 50, ...(tag ? { tag } : {}) });
+        const actual = (await index.search(store, query, { limit: 50, ...(tag ? { tag } : {}) })).ranked;
         assert.deepEqual(actual, expected);
       }),
       { numRuns: 100 },
@@ -104,7 +104,7 @@ describe('segmented memory index', () => {
     const vault = Vault.forApiKey(store, userId, apiKey);
     for (let i = 0; i < 70; i++) await vault.memories.create({ content: `zebrafinch observation number ${i}`, tags: ['ornithology'] });
     const rows = await store.allRecords(userId, ['memory-index', 'memory-delta']);
-    assert.ok(rows.some((r) => r.kind === 'memory-index'), 'a merge has produced a segment');
+    assert.ok(rows.some((r) => r.kind === 'memory-index'), 'a merge has produced buckets');
     for (const row of rows) {
       assert.match(row.token, /^gAAAAA/);
       assert.doesNotMatch(row.token + row.id, /zebrafinch|ornithology|observation/);

@@ -98,7 +98,7 @@ export function securityView(ctx: PageContext, versions: RuntimeVersions) {
       <li>A determined operator with production shell access who intercepts live requests.</li>
       <li>The model itself: once a memory is given to Claude, it is subject to that provider's handling, not ours.</li>
       <li>A compromised client: your laptop, browser or MCP client holds your key.</li>
-      <li>Metadata: how many records you have, their sizes and when they changed are visible to the server.</li>
+      <li>Metadata: how many records you have, their sizes and when they changed are visible to the server. So is the shape of your encrypted search index: how many of its buckets are in use and how big each is, and, to someone watching the database while you use it, which buckets a search reads and a write changes (never the words: a bucket is picked by a keyed hash only your key computes).</li>
     </ul>
   </div>
 </div>
