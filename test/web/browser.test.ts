@@ -147,13 +147,14 @@ describe('the web app in Chromium', { timeout: 10 * 60_000 }, () => {
     const navigated = page.waitForNavigation();
     navigated.catch(() => undefined); // awaited below; a failure before then should report itself, not this
     try {
-      // Pressed, not clicked: a click would wait for the navigation this test is holding back.
-      await page.focus('form[action="/app/data/import"] button[type=submit]');
-      await page.keyboard.press('Enter');
-      // Read in the page itself: locators would wait for the held navigation.
+      // Submitted and read in one evaluation: the submit handler shows the
+      // progress synchronously, and a later evaluation would wait for the new
+      // document of the navigation this test is holding back.
       const progress = await page.evaluate(() => {
-        const panel = document.querySelector<HTMLElement>('form[action="/app/data/import"] .progress')!;
-        return { hidden: panel.hidden, status: panel.querySelector('[data-status]')!.textContent, disabled: panel.closest('form')!.querySelector('button')!.disabled };
+        const form = document.querySelector<HTMLFormElement>('form[action="/app/data/import"]')!;
+        form.querySelector<HTMLButtonElement>('button[type=submit]')!.click();
+        const panel = form.querySelector<HTMLElement>('.progress')!;
+        return { hidden: panel.hidden, status: panel.querySelector('[data-status]')!.textContent };
       });
       assert.equal(progress.hidden, false);
       assert.match(progress.status!, /^Importing 59 records… \d+ s elapsed/);
