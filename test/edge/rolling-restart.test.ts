@@ -100,13 +100,20 @@ if ((await postgresAvailableForTests('edge: rolling restart on PostgreSQL')) && 
           const userIndex = (w + n) % USERS;
           const content = `${label}: writer ${w}, write ${n}`;
           const outcome: Outcome = { writer: w, content, userIndex, status: null };
-          try {
-            const answer = await edgeRequest(edge, { method: 'POST', path: '/api/v1/memories', headers: bearer(keys[userIndex]!), body: { content }, timeoutMs: 60_000 });
-            outcome.status = answer.status;
-            if (answer.status === 201) outcome.id = answer.json().id;
-            else outcome.error = answer.body.slice(0, 200);
-          } catch (error) {
-            outcome.error = (error as Error).message;
+          // A connection refused or reset while it was being opened carried no
+          // request, so the client sends it again, as any HTTP client may; it
+          // happens rarely as Caddy swaps configurations. Anything later is a failure.
+          for (let attempt = 1; ; attempt++) {
+            try {
+              const answer = await edgeRequest(edge, { method: 'POST', path: '/api/v1/memories', headers: bearer(keys[userIndex]!), body: { content }, timeoutMs: 60_000 });
+              outcome.status = answer.status;
+              if (answer.status === 201) outcome.id = answer.json().id;
+              else outcome.error = answer.body.slice(0, 200);
+            } catch (error) {
+              outcome.error = (error as Error).message;
+              if (attempt < 3 && /^connect /.test(outcome.error)) continue;
+            }
+            break;
           }
           outcomes.push(outcome);
         }
