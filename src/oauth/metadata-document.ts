@@ -8,6 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { InvalidClientError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
+import { decodeUtf8, requireWellFormed } from '../unicode.ts';
 
 export const METADATA_FETCH_TIMEOUT_MS = 5000;
 
@@ -68,7 +69,7 @@ export async function fetchMetadataDocument(url: string, options: { allowLoopbac
   if (isIP(literal) && !isPublicAddress(literal, options.allowLoopback)) throw forbidden();
 
   const get = target.protocol === 'https:' ? https.get : http.get;
-  const body = await new Promise<string>((resolve, reject) => {
+  const body = await new Promise<Buffer>((resolve, reject) => {
     const request = get(target, { lookup: checkedLookup(options.allowLoopback), headers: { accept: 'application/json' }, signal: AbortSignal.timeout(METADATA_FETCH_TIMEOUT_MS) }, (response) => {
       if (response.statusCode !== 200) {
         response.resume();
@@ -89,14 +90,18 @@ export async function fetchMetadataDocument(url: string, options: { allowLoopbac
         }
         chunks.push(chunk);
       });
-      response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      response.on('end', () => resolve(Buffer.concat(chunks)));
       response.on('error', () => reject(failed('the answer broke off')));
     });
     request.on('error', (error) => reject(error instanceof InvalidClientError ? error : failed(error.name === 'AbortError' || error.name === 'TimeoutError' ? 'it took too long' : 'it could not be reached')));
   });
+  // Decoded as strictly as every other input (src/unicode.ts): a client name is shown to users.
+  let document: unknown;
   try {
-    return JSON.parse(body) as unknown;
+    document = JSON.parse(decodeUtf8(body, 'the document'));
+    requireWellFormed(document, 'the document');
   } catch {
-    throw failed('it is not valid JSON');
+    throw failed('it is not valid JSON in well-formed UTF-8');
   }
+  return document;
 }

@@ -14,8 +14,8 @@ import { openDirectDb, snapshotOAuth, testDrivers } from '../http/support.ts';
 import { approve, openAuthorization, REDIRECT_URL, tokenRequest } from './helpers.ts';
 
 /** A document server whose answers the test sets per path. */
-async function documentServer(): Promise<{ url: string; serve: (path: string, status: number, type: string, body: string) => void; close: () => Promise<void> }> {
-  const answers = new Map<string, { status: number; type: string; body: string }>();
+async function documentServer(): Promise<{ url: string; serve: (path: string, status: number, type: string, body: string | Buffer) => void; close: () => Promise<void> }> {
+  const answers = new Map<string, { status: number; type: string; body: string | Buffer }>();
   const server = http.createServer((request, response) => {
     const answer = answers.get(request.url ?? '') ?? { status: 404, type: 'text/plain', body: 'no' };
     response.writeHead(answer.status, { 'content-type': answer.type, ...(answer.status === 302 ? { location: 'http://127.0.0.1:1/elsewhere' } : {}) });
@@ -89,7 +89,9 @@ for (const driver of await testDrivers('OAuth metadata documents')) {
       docs.serve('/moved.json', 302, 'text/plain', '');
       docs.serve('/html.json', 200, 'text/html', '<p>hi</p>');
       docs.serve('/evil.json', 200, 'application/json', JSON.stringify({ client_id: id('/evil.json'), redirect_uris: ['javascript:alert(1)'] }));
-      for (const path of ['/large.json', '/other.json', '/moved.json', '/html.json', '/evil.json', '/missing.json']) {
+      docs.serve('/latin1.json', 200, 'application/json', Buffer.concat([Buffer.from(`{"client_id":"${id('/latin1.json')}","redirect_uris":["${REDIRECT_URL}"],"client_name":"Caf`), Buffer.from([0xe9]), Buffer.from('"}')]));
+      docs.serve('/surrogate.json', 200, 'application/json', `{"client_id":"${id('/surrogate.json')}","redirect_uris":["${REDIRECT_URL}"],"client_name":"Bad \\ud800"}`);
+      for (const path of ['/large.json', '/other.json', '/moved.json', '/html.json', '/evil.json', '/latin1.json', '/surrogate.json', '/missing.json']) {
         const answer = await openAuthorization(baseUrl, authorizeUrl(id(path)), user.cookie);
         assert.equal(answer.status, 400, path);
         assert.equal(answer.headers.location, undefined, `${path}: never redirected`);
