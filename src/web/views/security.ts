@@ -7,6 +7,8 @@ import { PASSWORD_HASH_PARAMS } from '../../crypto/password.ts';
 import { DEFAULT_OAUTH_SETTINGS } from '../../oauth/settings.ts';
 import { html } from '../html.ts';
 import type { RuntimeVersions } from '../runtime-versions.ts';
+import type { WebRelease } from '../e2e/release.ts';
+import { releaseSection } from '../e2e/views.ts';
 import { layout, type PageContext } from './layout.ts';
 import { GRANT_CAN, GRANT_CANNOT } from './oauth.ts';
 
@@ -36,7 +38,7 @@ with open(EXPORT, encoding="utf-8") as export:
 `;
 }
 
-export function securityView(ctx: PageContext, versions: RuntimeVersions) {
+export function securityView(ctx: PageContext, versions: RuntimeVersions, release: WebRelease) {
   const p = PASSWORD_HASH_PARAMS;
   return layout(ctx, {
     title: 'Security',
@@ -77,6 +79,16 @@ export function securityView(ctx: PageContext, versions: RuntimeVersions) {
 <tr><th scope="row">Libraries</th><td>running now</td><td>Node.js ${versions.node} <code>node:crypto</code> (HKDF, AES, HMAC, SHA-256, CSPRNG) on OpenSSL ${versions.openssl}; <code>@node-rs/argon2</code> ${versions.argon2}. PyCA <code>cryptography</code> reproduces every record (below). We don't roll our own primitives.</td></tr>
 </tbody>
 </table></div>
+
+<h2 id="browser-client">The browser client of end-to-end accounts</h2>
+<p>An end-to-end account is opened in your browser by the pages under <code>/e2e/</code>: your password goes only into an OPAQUE log-in, which never sends it; your data key is made and unwrapped in the browser with WebCrypto; records leave the browser only as Fernet tokens. The browser keeps your session token, your data key and a cache of the ciphertext in this site's IndexedDB, so it also works offline; logging out erases them.</p>
+<ul>
+  <li><strong>How that code is served.</strong> One file, built reproducibly from the source with esbuild, served under a name that carries its hash, and loaded with Subresource Integrity (SHA-384), so the browser runs it only if it is exactly the file the page names. These pages send a Content-Security-Policy that allows scripts from this site only, no inline script and nothing from anyone else; the one addition is <code>'wasm-unsafe-eval'</code>, which lets the OPAQUE WebAssembly compile and allows no JavaScript eval.</li>
+  <li><strong>A published hash per release.</strong> The hash of each release's bundle is committed with its source (<code>src/web/e2e/release.json</code>), and a test fails when the code and the published hash differ. Anyone can rebuild it from the source and compare.</li>
+  <li><strong>What this cannot stop: a malicious server can still ship bad code to your browser.</strong> The page and the hash on its script tag come from the same server, so Subresource Integrity and the policy keep out third parties and swapped files, not the server itself: a compromised or coerced server could send you, and only you, a page that leaks your key the next time you log in. You can compare the file your browser runs with the published hash below, but your browser does not check it for you on every visit.</li>
+  <li><strong>The local MCP server is the stronger client.</strong> It is installed once on your computer and does not change when the server does, so a server that turns bad cannot reach your key through it.</li>
+</ul>
+${releaseSection(release.served, release.published)}
 
 <h2>The threat model</h2>
 <div class="grid">
