@@ -15,7 +15,6 @@ import { memoryDocOf } from './memory-index.ts';
 import {
   type Entity,
   entitySchema,
-  LIMITS,
   type MemoryRecord,
   normaliseTags,
   type PlainRecord,
@@ -26,10 +25,12 @@ import {
   toMemory,
   toRelation,
 } from './records.ts';
+import { describeIssue, JSON_EXPORT_FORMAT, jsonExportSchema, mcpLineSchema } from './transfer-format.ts';
 import type { Vault } from './vault.ts';
 
+export { JSON_EXPORT_FORMAT };
+
 export const ENCRYPTED_EXPORT_FORMAT = 'anamnesis-encrypted-export';
-export const JSON_EXPORT_FORMAT = 'anamnesis-json-export';
 const EXPORTED_KINDS = ['memory', 'entity', 'relation'] as const;
 
 export interface ImportReport {
@@ -51,31 +52,6 @@ const encryptedLineSchema = z.object({
   updated_at: z.number().int().nonnegative(),
   token: z.string().min(1),
 });
-
-const shortText = z.string().min(1).max(LIMITS.nameChars);
-const jsonExportSchema = z.object({
-  format: z.literal(JSON_EXPORT_FORMAT),
-  version: z.literal(FORMAT_VERSION),
-  memories: z.array(z.object({
-    id: z.string().min(1).max(100),
-    content: z.string().min(1).max(LIMITS.contentChars),
-    tags: z.array(z.string().max(LIMITS.tagChars)).max(LIMITS.tags),
-    created_at: z.iso.datetime(),
-    updated_at: z.iso.datetime(),
-  })),
-  entities: z.array(z.object({ name: shortText, entityType: shortText, observations: z.array(z.string().max(LIMITS.observationChars)).max(LIMITS.observations) })),
-  relations: z.array(z.object({ from: shortText, to: shortText, relationType: shortText })),
-});
-
-const mcpLineSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('entity'), name: shortText, entityType: shortText, observations: z.array(z.string().max(LIMITS.observationChars)).max(LIMITS.observations) }),
-  z.object({ type: z.literal('relation'), from: shortText, to: shortText, relationType: shortText }),
-]);
-
-function describeIssue(error: z.ZodError): string {
-  const issue = error.issues[0];
-  return issue ? `${issue.path.join('.') || 'line'}: ${issue.message}` : 'invalid';
-}
 
 export class Transfer {
   constructor(

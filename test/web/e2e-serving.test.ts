@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { FORMAT_VERSION } from '../../src/crypto/keys.ts';
+import { JSON_EXPORT_VERSION } from '../../src/vault/transfer-format.ts';
 import { browserBundle } from '../../src/web/e2e/bundle.ts';
 import { publishedRelease, releaseOf } from '../../src/web/e2e/release.ts';
 import { E2E_CONTENT_SECURITY_POLICY } from '../../src/web/content-security-policy.ts';
@@ -28,6 +30,10 @@ function scriptTag(page: string): { src: string; integrity: string } {
 describe('the browser client release', () => {
   it('the committed release.json is the hash of a fresh build of this source (npm run web-release rewrites it)', async () => {
     assert.deepEqual(releaseOf(await browserBundle()), publishedRelease(), 'src/web/e2e/release.json is out of date: run npm run web-release and commit it');
+  });
+
+  it('the browser reads and writes the JSON export of the record format version the server uses', () => {
+    assert.equal(JSON_EXPORT_VERSION, FORMAT_VERSION);
   });
 
   it('a second build in a fresh process gives the same bytes', async () => {
