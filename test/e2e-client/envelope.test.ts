@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import * as node from '../../src/crypto/fernet.ts';
-import { type EnvelopeFailure, TamperedRecord, openRecord, sealRecord } from '../../src/e2e-client/envelope.ts';
+import { type EnvelopeFailure, TamperedRecord, type UserRecord, openRecord, sealRecord } from '../../src/e2e-client/envelope.ts';
 import { FernetKey } from '../../src/e2e-client/fernet.ts';
 import { generateDataKey } from '../../src/e2e-client/keys.ts';
 import type { MemoryRecord } from '../../src/vault/records.ts';
@@ -31,7 +31,8 @@ describe('envelope', () => {
     // The plaintext is exactly the contract's JSON, as node:crypto's Fernet reads it.
     assert.deepEqual(JSON.parse(node.fernetDecrypt(K, token).toString('utf8')), { v: 1, id: 'm1', version: 3, record: memory('m1', 'secret plan') });
     assert.deepEqual(await openRecord(key, { id: 'm1', version: 3, token }), { v: 1, id: 'm1', version: 3, record: memory('m1', 'secret plan') });
-    for (const record of [{ kind: 'entity', name: 'Ada', entityType: 'person', observations: ['wrote notes'] }, { kind: 'relation', from: 'Ada', to: 'Engine', relationType: 'wrote about' }] as const) {
+    const records: UserRecord[] = [{ kind: 'entity', name: 'Ada', entityType: 'person', observations: ['wrote notes'] }, { kind: 'relation', from: 'Ada', to: 'Engine', relationType: 'wrote about' }];
+    for (const record of records) {
       const t = await sealRecord(key, 'e_abc', 1, record);
       assert.deepEqual((await openRecord(key, { id: 'e_abc', version: 1, token: t })).record, record);
     }
