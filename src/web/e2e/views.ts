@@ -143,7 +143,7 @@ export function e2eAppView(ctx: PageContext) {
 export function e2eSwitchView(ctx: PageContext) {
   return layout(ctx, {
     title: 'Switch to end-to-end',
-    body: html`<div id="e2e" data-e2e-page="switch">${noScript}
+    body: html`<div id="e2e" data-e2e-page="switch" data-email="${ctx.email ?? ''}">${noScript}
 <section class="card" id="switch">
   <h1>Switch this account to end-to-end encryption</h1>
   <p>Today the server derives your data key from your API key while it serves a request. After the switch your key is made in this browser and the server stores only what it cannot read.</p>

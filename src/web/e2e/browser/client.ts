@@ -47,7 +47,7 @@ export async function recoverAccount(_email: string, _code: string, _password: s
 }
 
 /** Converts the signed-in server-key account, whose records are `exported`; answers the recovery code. */
-export async function switchToEndToEnd(_password: string, _exported: JsonExport): Promise<string> {
+export async function switchToEndToEnd(_password: string, _exported: JsonExport, _email: string): Promise<string> {
   return notYet();
 }
 

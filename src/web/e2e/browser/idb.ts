@@ -17,7 +17,10 @@ function committed(tx: IDBTransaction): Promise<void> {
 }
 
 export class Database {
-  private constructor(private readonly db: IDBDatabase) {}
+  private constructor(private readonly db: IDBDatabase) {
+    // Another tab deleting the database (logging out) must not wait for this one.
+    db.onversionchange = () => db.close();
+  }
 
   static async open(name: string, stores: readonly string[], version = 1): Promise<Database> {
     const request = indexedDB.open(name, version);
