@@ -126,7 +126,7 @@ describe('the end-to-end browser client in Chromium', { timeout: 10 * 60_000 }, 
     await a.page.fill('#password', PASSWORD);
     await a.page.fill('#password-again', PASSWORD);
     await a.page.click('#signup-form button[type=submit]');
-    assert.ok(await a.page.getByText('Tick the box').isVisible(), 'the box must be ticked');
+    assert.equal(await a.page.$eval('#understood', (box) => (box as HTMLInputElement).validity.valueMissing), true, 'the form is not sent until the box is ticked');
     assert.equal(await live.test.store.findUserByEmail(email), null);
     await a.page.check('#understood');
     await a.page.click('#signup-form button[type=submit]');

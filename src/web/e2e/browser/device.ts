@@ -33,7 +33,7 @@ export async function saveDevice(state: DeviceState): Promise<void> {
   await forgetDevice();
   const db = await openDatabase();
   try {
-    await db.write([{ store: 'device', key: 'current', value: state }]);
+    await db.change(['device'], (store) => store('device').put(state, 'current'));
   } finally {
     db.close();
   }

@@ -34,26 +34,17 @@ export class Database {
     return (await done(this.db.transaction(store).objectStore(store).get(key))) as T | undefined;
   }
 
-  async all<T>(store: string): Promise<Array<{ key: IDBValidKey; value: T }>> {
-    const tx = this.db.transaction(store);
-    const [keys, values] = await Promise.all([done(tx.objectStore(store).getAllKeys()), done(tx.objectStore(store).getAll())]);
-    return keys.map((key, i) => ({ key, value: values[i] as T }));
+  /** Every value of each store, read in one transaction (one consistent state). */
+  async snapshot(stores: readonly string[]): Promise<Map<string, unknown[]>> {
+    const tx = this.db.transaction([...stores]);
+    const values = await Promise.all(stores.map((store) => done(tx.objectStore(store).getAll())));
+    return new Map(stores.map((store, i) => [store, values[i]!]));
   }
 
-  /** Puts and deletes in one transaction: all land, or none. */
-  async write(changes: Array<{ store: string; key: IDBValidKey; value?: unknown }>): Promise<void> {
-    if (changes.length === 0) return;
-    const tx = this.db.transaction([...new Set(changes.map((c) => c.store))], 'readwrite');
-    for (const change of changes) {
-      if (change.value === undefined) tx.objectStore(change.store).delete(change.key);
-      else tx.objectStore(change.store).put(change.value, change.key);
-    }
-    await committed(tx);
-  }
-
-  async clear(stores: readonly string[]): Promise<void> {
+  /** Runs `work` on the stores in one read-write transaction: everything it does lands, or nothing. */
+  async change(stores: readonly string[], work: (store: (name: string) => IDBObjectStore) => void): Promise<void> {
     const tx = this.db.transaction([...stores], 'readwrite');
-    for (const store of stores) tx.objectStore(store).clear();
+    work((name) => tx.objectStore(name));
     await committed(tx);
   }
 

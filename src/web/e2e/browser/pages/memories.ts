@@ -4,7 +4,7 @@
 // ciphertext cache first and sent to the server when it can be reached, so
 // the page keeps working offline.
 import { announce, byId, describe, element, onSubmit, UserFacingError } from '../dom.ts';
-import { type LocalClient, openLocalClient } from '../client.ts';
+import { type LocalClient, LoggedOut, openLocalClient } from '../client.ts';
 import { download, parseImport, type Memory } from '../transfer.ts';
 
 const SEARCH_LIMIT = 50;
@@ -27,8 +27,13 @@ export async function memoriesPage(): Promise<void> {
   view.render();
   client.onChange(() => view.render());
   await view.sync();
+  // Changes from other devices arrive on reconnecting, on returning to the tab, and every half minute.
   window.addEventListener('online', () => void view.sync());
   window.addEventListener('offline', () => view.showStatus());
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') void view.sync();
+  });
+  setInterval(() => void view.sync(), 30_000);
 }
 
 class MemoriesView {
@@ -74,6 +79,7 @@ class MemoriesView {
       await this.client.sync();
     } catch (error) {
       announce(describe(error), 'error');
+      if (error instanceof LoggedOut) location.assign('/e2e/login');
     }
     this.showStatus();
   }
