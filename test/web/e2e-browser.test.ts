@@ -281,6 +281,12 @@ describe('the end-to-end browser client in Chromium', { timeout: 10 * 60_000 }, 
     await logIn(d.page, email, NEW_PASSWORD);
     assert.deepEqual((await shown(d.page)).sort(), before);
     assertClean(c);
+
+    // Logging out erases this browser's key, token and cache, and ends the session on the server.
+    await Promise.all([d.page.waitForURL('**/e2e/login'), d.page.click('[data-e2e-logout]')]);
+    assert.deepEqual(await d.page.evaluate(async () => (await indexedDB.databases()).map((db) => db.name)), []);
+    await d.page.goto('/e2e/app');
+    await d.page.waitForURL('**/e2e/login');
   });
 
   it('switch of a server-key account: the browser re-encrypts every record, they read back, and the old API key stops working', async () => {

@@ -19,6 +19,8 @@ export interface ImportCounts {
   skipped: number;
 }
 
+export type SyncState = 'syncing' | 'synced' | 'offline';
+
 /** This browser's copy of an account: decrypted in memory, cached as ciphertext in IndexedDB. */
 export interface LocalClient {
   readonly email: string;
@@ -31,7 +33,8 @@ export interface LocalClient {
   exportData(): JsonExport;
   /** Sends queued changes and applies the server's; an unreachable server leaves them queued. */
   sync(): Promise<void>;
-  syncState(): 'synced' | 'offline';
+  /** 'syncing' until a sync has finished (and while one runs), then whether the last one reached the server. */
+  syncState(): SyncState;
   pendingCount(): number;
   onChange(listener: () => void): void;
 }
@@ -105,7 +108,7 @@ const isoNow = (after?: string): string => {
 
 class BrowserClient implements LocalClient {
   readonly #listeners: Array<() => void> = [];
-  #state: 'synced' | 'offline' = 'synced';
+  #state: SyncState = 'syncing';
   #search: MemorySearch | null = null;
 
   constructor(
@@ -211,6 +214,7 @@ class BrowserClient implements LocalClient {
   }
 
   async sync(): Promise<void> {
+    this.#state = 'syncing';
     try {
       const report = await this.replica.sync();
       this.#state = 'synced';
@@ -229,7 +233,7 @@ class BrowserClient implements LocalClient {
     }
   }
 
-  syncState(): 'synced' | 'offline' {
+  syncState(): SyncState {
     return this.#state;
   }
 

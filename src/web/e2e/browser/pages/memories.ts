@@ -75,8 +75,10 @@ class MemoriesView {
   }
 
   async sync(): Promise<void> {
+    const syncing = this.client.sync();
+    this.showStatus();
     try {
-      await this.client.sync();
+      await syncing;
     } catch (error) {
       announce(describe(error), 'error');
       if (error instanceof LoggedOut) location.assign('/e2e/login');
@@ -86,12 +88,12 @@ class MemoriesView {
 
   showStatus(): void {
     const pending = this.client.pendingCount();
-    const state = this.client.syncState();
+    const state = navigator.onLine ? this.client.syncState() : 'offline';
     const waiting = pending === 0 ? '' : ` ${pending} change${pending === 1 ? '' : 's'} waiting to be sent.`;
-    this.#status.textContent = state === 'offline' || !navigator.onLine
+    this.#status.textContent = state === 'offline'
       ? `Offline: your changes are kept in this browser, encrypted.${waiting}`
-      : pending === 0 ? `Synced. Logged in as ${this.client.email}.` : `Sending your changes…${waiting}`;
-    this.#status.dataset.state = pending === 0 && state === 'synced' ? 'synced' : 'pending';
+      : state === 'syncing' || pending > 0 ? `Syncing with the server…${waiting}` : `Synced. Logged in as ${this.client.email}.`;
+    this.#status.dataset.state = state === 'synced' && pending === 0 ? 'synced' : state;
   }
 
   render(): void {
