@@ -25,7 +25,7 @@ import {
   toMemory,
   toRelation,
 } from './records.ts';
-import { describeIssue, JSON_EXPORT_FORMAT, jsonExportSchema, mcpLineSchema } from './transfer-format.ts';
+import { describeIssue, JSON_EXPORT_FORMAT, jsonExportSchema, parseMcpMemoryJsonl } from './transfer-format.ts';
 import type { Vault } from './vault.ts';
 
 export { JSON_EXPORT_FORMAT };
@@ -159,25 +159,10 @@ export class Transfer {
     const report = emptyReport();
     const now = Date.now();
     const records: Array<{ row: RecordRow; record: PlainRecord }> = [];
-    text.split(/\r?\n/).forEach((line, i) => {
-      if (!line.trim()) return;
-      let value: unknown;
-      try {
-        value = JSON.parse(line);
-      } catch {
-        report.errors.push({ line: i + 1, message: 'not JSON' });
-        return;
-      }
-      // Unlike a damaged line (reported, the rest imports), text that is not well-formed refuses the whole file.
-      requireWellFormed(value, `line ${i + 1}`);
-      const parsed = mcpLineSchema.safeParse(value);
-      if (!parsed.success) {
-        report.errors.push({ line: i + 1, message: describeIssue(parsed.error) });
-        return;
-      }
-      const { type, ...fields } = parsed.data;
-      records.push(this.sealedNew({ kind: type, ...fields } as PlainRecord, now + records.length));
-    });
+    // Unlike a damaged line (reported, the rest imports), text that is not well-formed refuses the whole file.
+    const lines = parseMcpMemoryJsonl(text, (value, line) => requireWellFormed(value, `line ${line}`));
+    report.errors.push(...lines.errors);
+    for (const record of lines.records) records.push(this.sealedNew(record, now + records.length));
     await this.importRecords(records, report);
     return report;
   }

@@ -3,7 +3,7 @@
 // either kind of account reads the other's file; the reference memory
 // server's memory.jsonl imports too.
 import type { Entity, Memory, Relation } from '../../../vault/records.ts';
-import { describeIssue, JSON_EXPORT_FORMAT, JSON_EXPORT_VERSION, jsonExportSchema, mcpLineSchema } from '../../../vault/transfer-format.ts';
+import { describeIssue, JSON_EXPORT_FORMAT, JSON_EXPORT_VERSION, jsonExportSchema, parseMcpMemoryJsonl } from '../../../vault/transfer-format.ts';
 import { UserFacingError } from './dom.ts';
 
 export type { Entity, Memory, Relation };
@@ -43,20 +43,14 @@ export function parseImport(text: string): Importable {
     if (!parsed.success) throw new UserFacingError(`This is not an Anamnesis JSON export: ${describeIssue(parsed.error)}.`);
     return { memories: parsed.data.memories, entities: parsed.data.entities, relations: parsed.data.relations };
   }
+  const lines = parseMcpMemoryJsonl(text);
+  const [first] = lines.errors;
+  if (first) throw new UserFacingError(`Line ${first.line} is neither part of an Anamnesis JSON export nor an entity or relation of a memory.jsonl file (${first.message}). Nothing was imported.`);
   const out: Importable = { memories: [], entities: [], relations: [] };
-  text.split(/\r?\n/).forEach((line, i) => {
-    if (!line.trim()) return;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      throw new UserFacingError(`Line ${i + 1} is not JSON: this is neither an Anamnesis JSON export nor a memory.jsonl file.`);
-    }
-    const parsed = mcpLineSchema.safeParse(value);
-    if (!parsed.success) throw new UserFacingError(`Line ${i + 1} is not an entity or relation of the reference memory server: ${describeIssue(parsed.error)}.`);
-    if (parsed.data.type === 'entity') out.entities.push({ name: parsed.data.name, entityType: parsed.data.entityType, observations: parsed.data.observations });
-    else out.relations.push({ from: parsed.data.from, to: parsed.data.to, relationType: parsed.data.relationType });
-  });
+  for (const { kind, ...fields } of lines.records) {
+    if ('name' in fields) out.entities.push(fields);
+    else out.relations.push(fields);
+  }
   return out;
 }
 
