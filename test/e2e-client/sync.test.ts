@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { logIn, signUp } from '../../src/e2e-client/account.ts';
+import { E2eApi } from '../../src/e2e-client/api.ts';
 import { MemoryReplicaCache } from '../../src/e2e-client/cache.ts';
 import { CONFLICT_TAG } from '../../src/e2e-client/conflicts.ts';
 import type { UserRecord } from '../../src/e2e-client/envelope.ts';
@@ -105,6 +106,39 @@ for (const driver of await testDrivers('end-to-end client core sync')) {
       const third = await device(s.api, await logIn(s.api, { email: (await s.db.query('SELECT email FROM users WHERE id = ?', [a.userId]))[0]!.email as string, password: PASSWORD }));
       await third.sync();
       assert.deepEqual(snapshot(third), snapshot(a));
+    });
+
+    it('a write that lands between this device\'s pull and push (409) is merged and pushed again, and a device\'s own writes are not pulled back', async () => {
+      const email = newEmail();
+      const account = await signUp(s.api, { email, password: PASSWORD });
+      const a = await device(s.api, account);
+      const shared = a.newMemoryId();
+      await a.put(memory(shared, 'draft', 1), { kind: 'entity', name: 'Project', entityType: 'plan', observations: ['start'] });
+      await a.sync();
+      assert.equal((await a.sync()).pulled, 0, 'a device does not pull back what it pushed');
+
+      // Device b, whose first push is preceded by a's write: the server answers 409 to b.
+      const session = await logIn(s.api, { email, password: PASSWORD });
+      let raced = false;
+      const racing: typeof fetch = async (input, init) => {
+        if (!raced && init?.method === 'POST' && String(input).endsWith('/api/v1/e2e/changes')) {
+          raced = true;
+          await a.put(memory(shared, 'final text from a', 9), { kind: 'entity', name: 'Project', entityType: 'plan', observations: ['start', 'from a'] });
+          await a.sync();
+        }
+        return fetch(input, init);
+      };
+      const b = await Replica.open({ api: new E2eApi({ baseUrl: s.api.baseUrl, token: session.token, fetch: racing }), userId: session.userId, dataKey: session.dataKey, cache: new MemoryReplicaCache() });
+      await b.sync();
+      await b.put(memory(shared, 'text from b', 5), { kind: 'entity', name: 'Project', entityType: 'plan', observations: ['start', 'from b'] });
+      const report = await b.sync();
+      assert.equal(raced, true);
+      assert.equal(report.conflictCopies.length, 1);
+      await a.sync();
+      assert.deepEqual(snapshot(a), snapshot(b));
+      assert.equal((a.get(shared)?.record as MemoryRecord).content, 'final text from a');
+      assert.equal((a.get(report.conflictCopies[0]!)?.record as MemoryRecord).content, 'text from b');
+      assert.deepEqual((a.get(await a.entityId('Project'))?.record as { observations: string[] }).observations, ['start', 'from a', 'from b']);
     });
 
     it('a relation deleted on one device and kept on the other stays; a memory deleted on both is gone', async () => {
