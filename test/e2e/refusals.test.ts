@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import * as opaque from '@serenity-kit/opaque';
 import { fernetEncrypt } from '../../src/crypto/fernet.ts';
-import { makeTestApp, type TestApp } from '../helpers/app.ts';
+import { makeTestApp, TEST_ORIGIN, type TestApp } from '../helpers/app.ts';
 import { openDirectDb, testDrivers, type DirectDb } from '../http/support.ts';
 import { auth, credentialsFor, finishRegistration, logIn, newEmail, post, recoverySecrets, sealRecord, signUpE2E, snapshotE2E, type E2EUser } from './support.ts';
 
@@ -49,6 +49,16 @@ for (const driver of await testDrivers('end-to-end refusals')) {
         assert.equal(answer.json().error.code, 'e2e_account');
         assert.match(answer.json().error.message, /local MCP server/);
       }
+      // The log-in page (where OAuth consent starts) says the same, on the page.
+      const page = await t.app.inject({
+        method: 'POST',
+        url: '/login?next=/oauth/authorize',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: TEST_ORIGIN },
+        payload: new URLSearchParams({ email: user.email, password: user.password }).toString(),
+      });
+      assert.equal(page.statusCode, 403);
+      assert.match(page.body, /end-to-end account/);
+      assert.equal(page.headers['set-cookie'], undefined, 'no session');
       // A token that is not live is just not valid.
       const dead = `ane_${randomBytes(32).toString('base64url')}`;
       assert.equal((await t.app.inject({ method: 'GET', url: '/api/v1/memories', headers: auth(dead) })).statusCode, 401);
