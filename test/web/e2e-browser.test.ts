@@ -319,6 +319,12 @@ describe('the end-to-end browser client in Chromium', { timeout: 10 * 60_000 }, 
 
     const old = await live.test.app.inject({ url: '/api/v1/memories', headers: bearer(apiKey) });
     assert.equal(old.statusCode, 401, 'the old API key opens nothing');
+
+    // Deleting the account from the browser removes it from the server and this browser.
+    await s.page.fill('#delete-confirm', 'delete');
+    await Promise.all([s.page.waitForURL('**/e2e/signup'), s.page.click('#delete-account-form button[type=submit]')]);
+    assert.equal(await live.test.store.findUserByEmail(switchEmail), null);
+    assert.deepEqual(await s.page.evaluate(async () => (await indexedDB.databases()).map((db) => db.name)), []);
     assertClean(s);
   });
 

@@ -137,6 +137,17 @@ export function e2eAppView(ctx: PageContext) {
     <div class="actions"><button type="submit">Import</button></div>
     </fieldset>
   </form>
+</section>
+<section class="card danger-zone" aria-labelledby="delete-account">
+  <h2 id="delete-account">Delete your account</h2>
+  <p>Deletes your account and every memory on the server, and this browser's copy, at once. Other browsers logged in to it erase their copy when they next reach the server. This cannot be undone: download an export first if you want a copy.</p>
+  <form id="delete-account-form">
+    <fieldset disabled data-needs-script>
+    <label for="delete-confirm">Type <strong>delete</strong> to confirm</label>
+    <input id="delete-confirm" name="confirm" type="text" autocomplete="off" required maxlength="20">
+    <div class="actions"><button type="submit" class="danger">Delete my account</button></div>
+    </fieldset>
+  </form>
 </section>`);
 }
 

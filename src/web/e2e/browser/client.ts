@@ -37,6 +37,8 @@ export interface LocalClient {
   syncState(): SyncState;
   pendingCount(): number;
   onChange(listener: () => void): void;
+  /** Deletes the account on the server and this browser's copy. */
+  deleteAccount(): Promise<void>;
 }
 
 /** Same-origin calls: the pages and the API are one server. */
@@ -93,8 +95,9 @@ export async function openLocalClient(): Promise<LocalClient | null> {
     db.close();
     return null;
   }
-  const replica = await core.Replica.open({ api: api.withToken(device.token), userId: device.userId, dataKey: device.dataKey, cache: new IndexedDbReplicaCache(db) });
-  return new BrowserClient(device.email, replica);
+  const session = api.withToken(device.token);
+  const replica = await core.Replica.open({ api: session, userId: device.userId, dataKey: device.dataKey, cache: new IndexedDbReplicaCache(db) });
+  return new BrowserClient(device.email, replica, session);
 }
 
 /** This device's session ended on the server (logged out elsewhere, or recovery logged every device out). */
@@ -114,7 +117,13 @@ class BrowserClient implements LocalClient {
   constructor(
     readonly email: string,
     private readonly replica: core.Replica,
+    private readonly api: core.E2eApi,
   ) {}
+
+  async deleteAccount(): Promise<void> {
+    await explained(() => this.api.deleteAccount());
+    await forgetDevice();
+  }
 
   onChange(listener: () => void): void {
     this.#listeners.push(listener);

@@ -72,6 +72,16 @@ class MemoriesView {
       announce(`Imported ${report.memories} memories, ${report.entities} entities and ${report.relations} relations; ${report.skipped} already here.`, 'ok');
       await this.sync();
     });
+    this.#deleteAccountForm();
+  }
+
+  #deleteAccountForm(): void {
+    const form = byId<HTMLFormElement>('delete-account-form');
+    onSubmit(form, async () => {
+      if (byId<HTMLInputElement>('delete-confirm').value.trim().toLowerCase() !== 'delete') throw new UserFacingError('Type delete to confirm.');
+      await this.client.deleteAccount();
+      location.assign('/e2e/signup');
+    });
   }
 
   async sync(): Promise<void> {
