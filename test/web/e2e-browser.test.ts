@@ -328,6 +328,18 @@ describe('the end-to-end browser client in Chromium', { timeout: 10 * 60_000 }, 
     assertClean(s);
   });
 
+  it('without the bundle (JavaScript off) nothing on these pages can be sent, least of all a password', async () => {
+    const context = await browser.newContext({ baseURL: live.baseUrl, javaScriptEnabled: false });
+    const page = await context.newPage();
+    for (const url of ['/e2e/signup', '/e2e/login', '/e2e/recover', '/e2e/app']) {
+      await page.goto(url);
+      assert.match(await page.locator('noscript').innerHTML(), /it needs JavaScript/, `${url} says why`);
+      assert.equal(await page.locator('fieldset:not([disabled])').count(), 0, `${url}: every form is disabled`);
+      assert.equal(await page.locator('form[action], form[method]').count(), 0, `${url}: no form names a target to send to`);
+    }
+    await context.close();
+  });
+
   it('the page runs the published bundle: its SRI matches the served file, whose hash is the release hash', async () => {
     const p = await device();
     const response = await p.page.goto('/e2e/login');
