@@ -41,6 +41,9 @@ export interface LocalClient {
   deleteAccount(): Promise<void>;
 }
 
+/** What the server's list of this account's sessions calls this one. */
+const SESSION_LABEL = 'browser';
+
 /** Same-origin calls: the pages and the API are one server. */
 const api = new core.E2eApi({ baseUrl: '' });
 
@@ -61,30 +64,40 @@ async function explained<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Creates an account; answers the recovery code to show once. */
-export async function signUp(email: string, password: string): Promise<string> {
-  const account = await explained(() => core.signUp(api, { email, password }));
-  await saveDevice({ userId: account.userId, email, token: account.token, dataKey: account.dataKey });
-  return account.recoveryCode;
+/** A new recovery code to show once, and whether this browser could keep the account open (IndexedDB may be blocked). */
+export interface NewCode {
+  recoveryCode: string;
+  remembered: boolean;
+}
+
+/** Keeps the account open in this browser; a failure must not hide a recovery code the account already depends on. */
+async function remember(account: core.NewAccount, email: string): Promise<NewCode> {
+  try {
+    await saveDevice({ userId: account.userId, email, token: account.token, dataKey: account.dataKey });
+    return { recoveryCode: account.recoveryCode, remembered: true };
+  } catch {
+    return { recoveryCode: account.recoveryCode, remembered: false };
+  }
+}
+
+/** Creates an account. */
+export async function signUp(email: string, password: string): Promise<NewCode> {
+  return remember(await explained(() => core.signUp(api, { email, password, label: SESSION_LABEL })), email);
 }
 
 export async function logIn(email: string, password: string): Promise<void> {
-  const session = await explained(() => core.logIn(api, { email, password, label: 'browser' }));
+  const session = await explained(() => core.logIn(api, { email, password, label: SESSION_LABEL }));
   await saveDevice({ userId: session.userId, email, token: session.token, dataKey: session.dataKey });
 }
 
-/** Opens the account with the recovery code and sets a new password; answers the new recovery code. */
-export async function recoverAccount(email: string, code: string, password: string): Promise<string> {
-  const account = await explained(() => core.recover(api, { email, recoveryCode: code, newPassword: password }));
-  await saveDevice({ userId: account.userId, email, token: account.token, dataKey: account.dataKey });
-  return account.recoveryCode;
+/** Opens the account with the recovery code and sets a new password (and so a new recovery code). */
+export async function recoverAccount(email: string, code: string, password: string): Promise<NewCode> {
+  return remember(await explained(() => core.recover(api, { email, recoveryCode: code, newPassword: password, label: SESSION_LABEL })), email);
 }
 
 /** Converts the signed-in server-key account (its unlocked session cookie goes with every call), whose records are `exported`. */
-export async function switchToEndToEnd(password: string, exported: JsonExport, email: string): Promise<string> {
-  const account = await explained(async () => core.finishConversion(api, await core.startConversion(api, { password }), exported));
-  await saveDevice({ userId: account.userId, email, token: account.token, dataKey: account.dataKey });
-  return account.recoveryCode;
+export async function switchToEndToEnd(password: string, exported: JsonExport, email: string): Promise<NewCode> {
+  return remember(await explained(async () => core.finishConversion(api, await core.startConversion(api, { password }), exported)), email);
 }
 
 /** This device's account, or null when this browser is not logged in. */

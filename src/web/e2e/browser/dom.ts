@@ -63,14 +63,20 @@ export function newPassword(form: HTMLFormElement): string {
   return password;
 }
 
-/** Shows a new recovery code once, in place of `replaced`, and lets the user go on only after saying it is stored. */
-export function showRecoveryCode(code: string, replaced: HTMLElement): void {
+/**
+ * Shows a new recovery code once, in place of `replaced`, and lets the user go
+ * on only after saying it is stored. `remembered` false: this browser could
+ * not keep the account open, so going on means logging in.
+ */
+export function showRecoveryCode(code: string, remembered: boolean, replaced: HTMLElement): void {
   replaced.hidden = true;
+  if (!remembered) announce('Your account is ready, but this browser would not let us keep you logged in (its storage is blocked). Store your recovery code, then log in.', 'warn');
   const section = byId('recovery');
   byId('recovery-code').textContent = code;
   section.hidden = false;
   const saved = byId<HTMLInputElement>('recovery-saved');
   const next = byId<HTMLAnchorElement>('recovery-continue');
+  if (!remembered) next.href = '/e2e/login';
   next.addEventListener('click', (event) => {
     if (saved.checked) return;
     event.preventDefault();

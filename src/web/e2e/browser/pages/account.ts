@@ -17,10 +17,10 @@ export function signupPage(): void {
     const password = newPassword(form);
     if (!byId<HTMLInputElement>('understood').checked) throw new UserFacingError('Tick the box to confirm you understand that nobody can rescue this account.');
     announce(STRETCHING);
-    const code = await signUp(field(form, 'email').trim(), password);
+    const created = await signUp(field(form, 'email').trim(), password);
     form.reset();
     announce('Your account is ready. Store your recovery code now.', 'ok');
-    showRecoveryCode(code, byId('signup'));
+    showRecoveryCode(created.recoveryCode, created.remembered, byId('signup'));
   });
 }
 
@@ -39,9 +39,9 @@ export function recoverPage(): void {
   onSubmit(form, async () => {
     const password = newPassword(form);
     announce(STRETCHING);
-    const code = await recoverAccount(field(form, 'email').trim(), field(form, 'code'), password);
+    const recovered = await recoverAccount(field(form, 'email').trim(), field(form, 'code'), password);
     form.reset();
     announce('You are back in. Your old recovery code no longer works: store the new one now.', 'ok');
-    showRecoveryCode(code, byId('recover'));
+    showRecoveryCode(recovered.recoveryCode, recovered.remembered, byId('recover'));
   });
 }

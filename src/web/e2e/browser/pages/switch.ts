@@ -26,10 +26,10 @@ export function switchPage(): void {
       if (exported.unreadable.length > 0) throw new UserFacingError(`${exported.unreadable.length} record(s) cannot be decrypted with your current key, so they cannot be carried over. Nothing was changed.`);
       const total = exported.memories.length + exported.entities.length + exported.relations.length;
       say(`Re-encrypting ${total.toLocaleString()} records under a new key made in this browser…`);
-      const code = await switchToEndToEnd(password, exported, byId('e2e').dataset.email ?? '');
+      const switched = await switchToEndToEnd(password, exported, byId('e2e').dataset.email ?? '');
       form.reset();
       announce('Your account is end-to-end now. Store your recovery code.', 'ok');
-      showRecoveryCode(code, byId('switch'));
+      showRecoveryCode(switched.recoveryCode, switched.remembered, byId('switch'));
     } finally {
       if (progress) progress.hidden = true;
     }
