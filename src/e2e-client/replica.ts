@@ -353,11 +353,11 @@ export class Replica {
       const serverVersion = server?.version ?? 0;
       if (pending.base_version === serverVersion) continue;
       if (!report.merged.includes(id)) report.merged.push(id);
+      changed.add(id); // the live record becomes the server's, or the merge of both
       const serverRecord = server?.record && server.record.kind !== 'manifest' ? server.record : null;
       const resolution = resolveConflict(serverRecord, pending.record, newMemoryId);
       if (resolution.outcome.keep === 'server') {
         updates.set(id, null);
-        changed.add(id);
       } else {
         const record = resolution.outcome.record;
         const version = serverVersion + 1;
