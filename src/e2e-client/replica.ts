@@ -188,8 +188,8 @@ export class Replica {
 
   /** Creates or replaces records here and now (queued for the next sync); returns their ids. */
   async put(...records: UserRecord[]): Promise<string[]> {
-    const changes: Array<[string, UserRecord | null]> = [];
-    for (const record of records) changes.push([await this.idOf(record), record]);
+    const ids = await Promise.all(records.map((record) => this.idOf(record)));
+    const changes = records.map((record, i): [string, UserRecord | null] => [ids[i]!, record]);
     await this.#exclusive(() => this.#write(changes));
     return changes.map(([id]) => id);
   }
@@ -207,17 +207,18 @@ export class Replica {
   async #write(changes: Array<[string, UserRecord | null]>): Promise<void> {
     // id → the queued write, or null when the queue should forget the id.
     const next = new Map<string, Pending | null>();
-    for (const [id, record] of changes) {
-      if (id === MANIFEST_ID) throw new RangeError('the manifest is written by sync only');
-      const server = this.#confirmed.get(id);
-      // Deleting what the server does not hold live needs no tombstone: forgetting the queued write is enough.
-      if (record === null && !server?.record) {
-        next.set(id, null);
-        continue;
-      }
-      const base = server?.version ?? 0;
-      next.set(id, { base_version: base, version: base + 1, token: await sealRecord(this.#key, id, base + 1, record), record });
-    }
+    if (changes.some(([id]) => id === MANIFEST_ID)) throw new RangeError('the manifest is written by sync only');
+    // Sealed concurrently; a later change of the same id in the list wins.
+    const sealed = await Promise.all(
+      changes.map(async ([id, record]): Promise<Pending | null> => {
+        const server = this.#confirmed.get(id);
+        // Deleting what the server does not hold live needs no tombstone: forgetting the queued write is enough.
+        if (record === null && !server?.record) return null;
+        const base = server?.version ?? 0;
+        return { base_version: base, version: base + 1, token: await sealRecord(this.#key, id, base + 1, record), record };
+      }),
+    );
+    changes.forEach(([id], i) => next.set(id, sealed[i] ?? null));
     await this.#queue(next);
   }
 
