@@ -51,7 +51,8 @@ export const loginRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { sto
     const proved = opaque.finishLogin(step.state, request.body.finish_login_request);
     const account = step.userId ? await store.findE2EAccount(step.userId) : null;
     if (!proved || !account) {
-      if (step.userId) await audit(store, step.userId, 'e2e.session.login', 'denied');
+      // As the classic log-in: a denied attempt on an unknown email is audited without a user.
+      await audit(store, account?.userId ?? null, 'e2e.session.login', 'denied');
       throw invalidCredentials();
     }
     const token = await startE2ESession(store, account.userId, request.body.label);

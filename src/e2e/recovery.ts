@@ -34,7 +34,7 @@ export const recoveryRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { 
     const offered = createHash('sha256').update(request.body.recovery_auth, 'utf8').digest('hex');
     const matches = secretsEqual(offered, account?.recoveryVerifier ?? NO_VERIFIER);
     if (!account || !matches) {
-      if (account) await audit(store, account.userId, 'e2e.recovery', 'denied');
+      await audit(store, account?.userId ?? null, 'e2e.recovery', 'denied');
       throw new AppError('invalid_credentials', 'the email or recovery code is not right');
     }
     const registrationResponse = opaque.registrationResponse(account.userId, request.body.registration_request);

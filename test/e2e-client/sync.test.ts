@@ -83,6 +83,9 @@ for (const driver of await testDrivers('end-to-end client core sync')) {
       const merge = await b.sync();
       await a.sync();
       assert.ok(merge.merged.length >= 4, `merged ${merge.merged.join(', ')}`);
+      // What changed on b is reported, so a search index can refresh: the merged entity, the kept edit, the new copy.
+      for (const id of [ada, doomed, shared, merge.conflictCopies[0]!, await b.entityId('Charles Babbage'), onlyA]) assert.ok(merge.changed.includes(id), `b reports ${id} changed`);
+      assert.ok(!merge.changed.includes(onlyB), 'b\'s own new memory did not change by syncing');
       assert.equal(merge.conflictCopies.length, 1);
       assert.equal(a.pendingCount + b.pendingCount, 0);
       assert.deepEqual(snapshot(a), snapshot(b), 'the two devices hold the same records');

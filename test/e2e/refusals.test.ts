@@ -187,7 +187,7 @@ for (const driver of await testDrivers('end-to-end refusals')) {
       assert.deepEqual(after, before);
     });
 
-    it('no token, wrap, registration record, password or recovery proof appears in any log line', async () => {
+    it('no token, wrap, registration record, password or recovery proof appears in any log line, nor a key or password in the database', async () => {
       const secrets: string[] = [];
       const u = await signUpE2E(t.app, { password: 'a password that must never be logged' });
       secrets.push(u.token, u.password, u.key.toString('base64url'), u.key.toString('hex'));
@@ -214,6 +214,13 @@ for (const driver of await testDrivers('end-to-end refusals')) {
       const logs = t.logs.join('\n');
       assert.ok(logs.includes('/api/v1/e2e/changes'), 'the requests were logged');
       for (const secret of secrets) assert.ok(!logs.includes(secret), `a secret reached the logs: ${secret.slice(0, 12)}…`);
+      // A copy of the database holds the wraps, the record and the tokens' hashes, and nothing that opens them.
+      const stored = JSON.stringify(await snapshotE2E(db));
+      const neverStored = [u.token, second.token, (finished.json() as { token: string }).token, u.password, 'new password never logged',
+        u.key.toString('base64url'), u.key.toString('hex'), u.code.toString('hex'), recovery_auth, login.exportKey!, record.exportKey,
+        'a memory nobody may log', 'plaintext memory for the log scan', reset_id!];
+      for (const secret of neverStored) assert.ok(!stored.includes(secret), `stored in the database: ${secret.slice(0, 12)}…`);
+      assert.ok(stored.includes(recordToken), 'the record is stored, as ciphertext');
     });
   });
 }
