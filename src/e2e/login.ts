@@ -11,7 +11,7 @@ import { LIMITS } from '../http/rate-limit.ts';
 import { email } from '../http/schemas.ts';
 import type { Services } from '../http/services.ts';
 import type { E2EServices } from './plugin.ts';
-import { e2eErrors, label, opaqueMessage, stepId } from './schemas.ts';
+import { E2E_BEARER, e2eErrors, label, opaqueMessage, PUBLIC, stepId } from './schemas.ts';
 import { e2eAuthOf, requireE2ESession } from './auth.ts';
 import { audit, newStepId, startE2ESession, STEP_TTL_MS, stepHash } from './sessions.ts';
 
@@ -20,7 +20,7 @@ const invalidCredentials = () => new AppError('invalid_credentials', 'the email 
 export const loginRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { store, limiter, opaque, sweep }) => {
   app.post('/api/v1/e2e/sessions/start', {
     schema: {
-      tags: ['e2e'],
+      ...PUBLIC,
       body: z.strictObject({ email, start_login_request: opaqueMessage }),
       response: { 200: z.object({ login_id: z.string(), login_response: z.string() }), ...e2eErrors },
     },
@@ -41,7 +41,7 @@ export const loginRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { sto
 
   app.post('/api/v1/e2e/sessions/finish', {
     schema: {
-      tags: ['e2e'],
+      ...PUBLIC,
       body: z.strictObject({ login_id: stepId, finish_login_request: opaqueMessage, label: label.optional() }),
       response: { 200: z.object({ user_id: z.string(), token: z.string(), password_wrap: z.string() }), ...e2eErrors },
     },
@@ -65,7 +65,7 @@ export const loginRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { sto
 export const logoutRoute: FastifyPluginAsyncZod<Services> = async (app, { store }) => {
   app.addHook('onRequest', requireE2ESession(store));
   app.delete('/api/v1/e2e/sessions/current', {
-    schema: { tags: ['e2e'], response: { 204: z.null(), ...e2eErrors } },
+    schema: { ...E2E_BEARER, response: { 204: z.null(), ...e2eErrors } },
   }, async (request, reply) => {
     const { user, session } = e2eAuthOf(request);
     await store.deleteE2ESession(user.id, session.id);
