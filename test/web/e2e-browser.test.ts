@@ -19,6 +19,8 @@ import { assertHardenedPage, launchChromium, type LiveApp, openPage, screenshot,
 const PASSWORD = 'a long and unusual e2e passphrase 17';
 const NEW_PASSWORD = 'another long passphrase after recovery 23';
 const SWITCH_PASSWORD = 'the switched account passphrase 31';
+/** The switched account's end-to-end password (its server-key password is sent to the server by design). */
+const SWITCH_E2E_PASSWORD = 'the end-to-end passphrase after the switch 47';
 const RECOVERY_CODE = /^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){7}$/;
 
 /** Every plaintext typed into the browser: none may reach the server's storage or logs. */
@@ -39,7 +41,11 @@ const TYPED = {
 let live: LiveApp;
 let browser: Browser;
 const opened: WatchedPage[] = [];
-const secrets: string[] = [PASSWORD, NEW_PASSWORD, SWITCH_PASSWORD];
+const secrets: string[] = [PASSWORD, NEW_PASSWORD, SWITCH_PASSWORD, SWITCH_E2E_PASSWORD];
+/** What the browser must never send: end-to-end passwords, recovery codes, data keys and what was typed into the e2e pages. */
+const neverSent: string[] = [PASSWORD, NEW_PASSWORD, SWITCH_E2E_PASSWORD];
+/** Every request any browser made: method, address and body. */
+const sent: string[] = [];
 
 before(async () => {
   live = await startLiveApp();
@@ -52,6 +58,7 @@ after(async () => {
 
 async function device(): Promise<WatchedPage> {
   const watched = await openPage(browser, live.baseUrl);
+  watched.context.on('request', (request) => sent.push(`${request.method()} ${request.url()}\n${request.postData() ?? ''}`));
   opened.push(watched);
   return watched;
 }
@@ -90,6 +97,7 @@ async function readRecoveryCode(page: Page): Promise<string> {
   const code = (await page.textContent('#recovery-code'))!.trim();
   assert.match(code, RECOVERY_CODE);
   secrets.push(code, code.replaceAll('-', ''));
+  neverSent.push(code, code.replaceAll('-', ''));
   await page.check('#recovery-saved');
   await Promise.all([page.waitForURL('**/e2e/app'), page.click('#recovery-continue')]);
   return code;
@@ -101,6 +109,27 @@ async function logIn(page: Page, email: string, password: string): Promise<void>
   await page.fill('#password', password);
   await Promise.all([page.waitForURL('**/e2e/app'), page.click('#login-form button[type=submit]')]);
   await synced(page);
+}
+
+/** This browser's copy of the data key K, in the forms it could leak as (base64url, base64, hex). */
+async function dataKeyForms(page: Page): Promise<string[]> {
+  const bytes = await page.evaluate(async () => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const r = indexedDB.open('anamnesis-e2e');
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    const state = await new Promise<{ dataKey: Uint8Array }>((resolve, reject) => {
+      const r = db.transaction('device').objectStore('device').get('current');
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    db.close();
+    return [...state.dataKey];
+  });
+  assert.equal(bytes.length, 32);
+  const key = Buffer.from(bytes);
+  return [key.toString('base64url'), key.toString('base64'), key.toString('hex')];
 }
 
 function assertClean(watched: WatchedPage): void {
@@ -135,6 +164,7 @@ describe('the end-to-end browser client in Chromium', { timeout: 10 * 60_000 }, 
     assert.ok(await live.test.store.findUserByEmail(email), 'the account exists now');
     recoveryCode = await readRecoveryCode(a.page);
     await synced(a.page);
+    neverSent.push(...(await dataKeyForms(a.page)));
     assertClean(a);
   });
 
@@ -308,8 +338,8 @@ describe('the end-to-end browser client in Chromium', { timeout: 10 * 60_000 }, 
     await assertHardenedPage(s.page, await s.page.reload(), E2E_CONTENT_SECURITY_POLICY);
     assert.ok(await s.page.getByText('Old backups stay readable by the old key.').isVisible());
     await screenshot(s.page, 'e2e-switch');
-    await s.page.fill('#password', SWITCH_PASSWORD);
-    await s.page.fill('#password-again', SWITCH_PASSWORD);
+    await s.page.fill('#password', SWITCH_E2E_PASSWORD);
+    await s.page.fill('#password-again', SWITCH_E2E_PASSWORD);
     await s.page.check('#understood');
     await s.page.click('#switch-form button[type=submit]');
     await readRecoveryCode(s.page);
@@ -355,6 +385,15 @@ describe('the end-to-end browser client in Chromium', { timeout: 10 * 60_000 }, 
     assert.equal(new URL(src).pathname, `/assets/${release.bundle.file}`);
     const published = (await (await p.page.request.get('/security/web-release.json')).json()) as { published: unknown };
     assert.deepEqual(published.published, release);
+  });
+
+  it('no request any browser sent held a password, a recovery code, the data key or a memory typed on the end-to-end pages', () => {
+    assert.ok(sent.length > 50, 'the requests were recorded');
+    const traffic = sent.join('\n');
+    assert.match(traffic, /gAAAAA/, 'records went out as Fernet tokens');
+    assert.ok(traffic.includes(JSON.stringify(email)), 'control: what is sent in the clear (the email) is found');
+    const typedOnE2e = Object.entries(TYPED).filter(([name]) => name !== 'switched').map(([, text]) => text);
+    for (const text of [...neverSent, ...typedOnE2e]) assert.ok(!traffic.includes(text), 'nothing secret or plaintext in the traffic');
   });
 
   it("the server's database and logs hold none of the plaintext typed in the browser, nor any password or recovery code", () => {
