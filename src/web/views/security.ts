@@ -117,8 +117,9 @@ ${releaseSection(release.served, release.published)}
 
 <h2>What we don't claim</h2>
 <div class="card">
-  <p><strong>Anamnesis is not end-to-end encrypted.</strong> End-to-end encryption means the server never has the material to decrypt your data. Here, your API key reaches the server with each request, and from it the server derives your data key for the length of that request. A compromised or coerced server could decrypt your memory while you use it; it cannot do so from what it stores.</p>
-  <p>We won't call this "end-to-end" or "zero-knowledge". What we do provide (no master key, per-user derivation, no stored keys, nothing readable at rest) is stronger than the usual "encrypted at rest", but it is not the architecture of Signal or Proton Mail. Client-side key derivation is on the roadmap; this page will say so the day it ships.</p>
+  <p><strong>A server-key account is not end-to-end encrypted.</strong> End-to-end encryption means the server never has the material to decrypt your data. Here, your API key reaches the server with each request, and from it the server derives your data key for the length of that request. A compromised or coerced server could decrypt your memory while you use it; it cannot do so from what it stores.</p>
+  <p>We won't call this "end-to-end" or "zero-knowledge". What we do provide (no master key, per-user derivation, no stored keys, nothing readable at rest) is stronger than the usual "encrypted at rest", but it is not the architecture of Signal or Proton Mail.</p>
+  <p><strong>End-to-end accounts</strong> are the opt-in exception: their key is made on your device, and the server stores and serves only what it cannot read. What that still cannot stop is under <a href="#browser-client">the browser client</a>.</p>
 </div>
 
 <h2>Reproduce it yourself</h2>
