@@ -198,6 +198,12 @@ describe('the end-to-end browser client in Chromium', { timeout: 10 * 60_000 }, 
     b = await device();
     await logIn(b.page, email, PASSWORD);
     assert.deepEqual(await shown(b.page), [TYPED.third, TYPED.second, TYPED.first]);
+    // A second tab of the same browser does not open a second copy of the replica.
+    const tab = await b.context.newPage();
+    await tab.goto('/e2e/app');
+    await tab.getByText('open in another tab of this browser').waitFor();
+    assert.equal(await tab.locator('fieldset:not([disabled])').count(), 0);
+    await tab.close();
     await editMemory(b.page, TYPED.first, TYPED.edited);
     await synced(b.page);
     await a.page.reload();

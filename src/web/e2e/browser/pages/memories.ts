@@ -17,7 +17,25 @@ function when(iso: string): HTMLTimeElement {
   return element('time', { text: `${iso.slice(0, 16).replace('T', ' ')} UTC`, attrs: { datetime: iso } });
 }
 
+/**
+ * One tab at a time holds this browser's replica: two tabs would each keep
+ * their own queue of writes in one cache. The lock lasts as long as the page.
+ */
+function holdTheReplica(): Promise<boolean> {
+  return new Promise((resolve) => {
+    void navigator.locks.request('anamnesis-e2e-replica', { ifAvailable: true }, (lock) => {
+      resolve(lock !== null);
+      return lock ? new Promise<void>(() => undefined) : undefined;
+    });
+  });
+}
+
 export async function memoriesPage(): Promise<void> {
+  if (!(await holdTheReplica())) {
+    byId('sync-status').textContent = 'Your memories are open in another tab of this browser. Use that tab, or close it and reload this one.';
+    for (const fieldset of document.querySelectorAll<HTMLFieldSetElement>('fieldset')) fieldset.disabled = true;
+    return;
+  }
   const client = await openLocalClient();
   if (!client) {
     location.replace('/e2e/login');
