@@ -318,6 +318,29 @@ describe('the end-to-end browser client in Chromium', { timeout: 10 * 60_000 }, 
     assert.deepEqual((await shown(d.page)).sort(), before);
     assertClean(c);
 
+    // Two cached records swapped (as a server or anyone with the profile could): the browser refuses to show either.
+    await c.page.evaluate(async () => {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const r = indexedDB.open('anamnesis-e2e');
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+      const rows = await new Promise<Array<{ id: string; token: string }>>((resolve, reject) => {
+        const r = db.transaction('rows').objectStore('rows').getAll();
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+      const [x, y] = rows.filter((row) => row.id !== '_manifest');
+      const tx = db.transaction('rows', 'readwrite');
+      tx.objectStore('rows').put({ ...x!, token: y!.token }, x!.id);
+      tx.objectStore('rows').put({ ...y!, token: x!.token }, y!.id);
+      await new Promise((resolve) => (tx.oncomplete = resolve));
+      db.close();
+    });
+    await c.page.reload();
+    await c.page.getByText('could not be opened and checked').waitFor();
+    assert.deepEqual(await shown(c.page), [], 'nothing from the tampered copy is shown');
+
     // Logging out erases this browser's key, token and cache, and ends the session on the server.
     await Promise.all([d.page.waitForURL('**/e2e/login'), d.page.click('[data-e2e-logout]')]);
     assert.deepEqual(await d.page.evaluate(async () => (await indexedDB.databases()).map((db) => db.name)), []);

@@ -36,7 +36,14 @@ export async function memoriesPage(): Promise<void> {
     for (const fieldset of document.querySelectorAll<HTMLFieldSetElement>('fieldset')) fieldset.disabled = true;
     return;
   }
-  const client = await openLocalClient();
+  let client: LocalClient | null;
+  try {
+    client = await openLocalClient();
+  } catch (error) {
+    // A cached token that no longer opens (a damaged cache, or one the server tampered with): nothing is shown from it.
+    byId('sync-status').textContent = 'This browser\'s copy of your memories could not be opened and checked. Log out and log in again to fetch a fresh copy from the server.';
+    throw error;
+  }
   if (!client) {
     location.replace('/e2e/login');
     return;
