@@ -27,6 +27,7 @@ import { MANIFEST_ID, ManifestDigest, type ManifestRecord } from './manifest.ts'
 export type IntegrityFailure =
   | 'tampered' // a token that does not open as its row's id and version under K
   | 'rolled-back' // a version, or the feed's cursor, went backwards from what this device saw
+  | 'dropped' // the server answered that it has no row for an id this device saw live
   | 'bad-feed' // the changes feed is out of seq order
   | 'manifest-missing' // records are live but no manifest describes them
   | 'manifest-mismatch'; // the live set is not the one the manifest names: a record was dropped or rolled back
@@ -329,8 +330,16 @@ export class Replica {
   /** The server's rows in a 409: verified like feed rows and taken as confirmed, so the merge sees them even before the feed does. */
   async #absorbConflicts(error: E2eApiError, changed: Set<string>): Promise<void> {
     const rows: CachedRow[] = [];
+    const purged: string[] = [];
     for (const c of error.conflicts) {
-      if (c.token === null || c.version === 0) continue; // the server has no row: the feed and the manifest settle it
+      if (c.token === null || c.version === 0) {
+        const seen = this.#confirmed.get(c.id);
+        // The server has no row for an id this device saw live: it dropped it.
+        if (seen?.record) throw new IntegrityError('dropped', c.id, `the server no longer has record ${c.id}, which this device saw at version ${seen.version}`);
+        // A tombstone the server purged: the next write of the id starts again from version 1.
+        if (seen) purged.push(c.id);
+        continue;
+      }
       const row = { id: c.id, version: c.version, seq: c.seq, token: c.token };
       const { record } = await this.#open(row);
       this.#checkNotBackwards(c.id, c.version);
@@ -340,7 +349,8 @@ export class Replica {
       if (!this.#pending.has(c.id)) changed.add(c.id);
     }
     // The cursor is not moved: the feed still serves these rows, in order, on the next pull.
-    if (rows.length > 0) await this.#cache.apply({ rows });
+    if (rows.length > 0 || purged.length > 0) await this.#cache.apply({ rows, removeRows: purged });
+    await this.#setConfirmed(purged.map((id): [string, null] => [id, null]));
   }
 
   /** Re-bases every queued write whose base is no longer the server's version, by the conflict rules. */
