@@ -23,6 +23,7 @@
 //   Records
 //     sealRecord(key, id, version, record | null) → token
 //     openRecord(key, {id, version, token}) → {v, id, version, record}   TamperedRecord
+//     RecordTooLarge (a sealed record over MAX_TOKEN_CHARS, 256 KiB: refused by put())
 //
 //   Server
 //     new E2eApi({baseUrl, token?, apiKey?, fetch?}): every endpoint, typed;
