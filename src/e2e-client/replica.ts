@@ -301,7 +301,10 @@ export class Replica {
         // or records deleted and purged since); the manifest check below says whether that was honest.
         if (!page.more) for (const id of this.#confirmed.keys()) if (!served.has(id)) stale.push(id);
       }
-      await this.#cache.apply({ rows: rows.map(([row]) => row), removeRows: stale, cursor: page.cursor });
+      // A full read that stops half-way (offline) must not leave the device's cursor lower than it was:
+      // the next sync then starts where it stood, and the cursor's floor keeps guarding against a rollback.
+      const kept = full ? Math.max(startCursor, page.cursor) : page.cursor;
+      await this.#cache.apply({ rows: rows.map(([row]) => row), removeRows: stale, cursor: kept });
       for (const [row] of rows) {
         if (this.#confirmed.get(row.id)?.version !== row.version) {
           if (!this.#pending.has(row.id)) changed.add(row.id);
@@ -310,7 +313,7 @@ export class Replica {
       }
       for (const id of stale) if (this.#confirmed.get(id)?.record && !this.#pending.has(id)) changed.add(id);
       await this.#setConfirmed([...rows.map(([row, record]): [string, Confirmed] => [row.id, { ...row, record }]), ...stale.map((id): [string, null] => [id, null])]);
-      this.#cursor = page.cursor;
+      this.#cursor = kept;
       cursor = page.cursor;
       if (!page.more) break;
       if (page.changes.length === 0) throw new IntegrityError('bad-feed', null, 'the changes feed said there is more but sent nothing');
