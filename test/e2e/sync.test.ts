@@ -2,12 +2,12 @@
 // driven by the real OPAQUE client and real Fernet tokens, on both drivers.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import * as opaque from '@serenity-kit/opaque';
 import { fernetDecrypt } from '../../src/crypto/fernet.ts';
 import { makeTestApp, type TestApp } from '../helpers/app.ts';
 import { openDirectDb, testDrivers, type DirectDb } from '../http/support.ts';
-import { auth, logIn, newEmail, openRecord, passwordWrapKey, post, sealRecord, signUpE2E, snapshotE2E } from './support.ts';
+import { auth, credentialsFor, finishRegistration, logIn, newEmail, PASSWORD, openRecord, passwordWrapKey, post, sealRecord, signUpE2E, snapshotE2E } from './support.ts';
 
 for (const driver of await testDrivers('end-to-end sync')) {
   describe(`end-to-end accounts and sync (${driver})`, () => {
@@ -46,6 +46,23 @@ for (const driver of await testDrivers('end-to-end sync')) {
       const classic = await post(t.app, '/api/v1/accounts', { email: user.email, password: 'another long passphrase 77' });
       assert.equal(classic.statusCode, 409);
       assert.equal(classic.json().error.code, 'conflict');
+    });
+
+    it('two registrations of one new email started together: the first to finish gets it, the other 409 email_taken', async () => {
+      await opaque.ready;
+      const email = newEmail();
+      const starts = await Promise.all([0, 1].map(async () => {
+        const reg = opaque.client.startRegistration({ password: PASSWORD });
+        const answer = (await post(t.app, '/api/v1/e2e/registrations', { email, registration_request: reg.registrationRequest })).json() as { registration_id: string; user_id: string; registration_response: string };
+        return { ...answer, record: finishRegistration(PASSWORD, reg.clientRegistrationState, answer.registration_response) };
+      }));
+      const finish = (s: (typeof starts)[number]) =>
+        post(t.app, '/api/v1/e2e/accounts', { registration_id: s.registration_id, ...credentialsFor(s.user_id, s.record, randomBytes(32), randomBytes(20)) });
+      assert.equal((await finish(starts[0]!)).statusCode, 201);
+      const second = await finish(starts[1]!);
+      assert.equal(second.statusCode, 409);
+      assert.equal(second.json().error.code, 'email_taken');
+      assert.deepEqual(await db.query('SELECT id FROM users WHERE id = ?', [starts[1]!.user_id]), []);
     });
 
     it('a second device logs in with the password, unwraps K, and sees the first device\'s writes', async () => {
