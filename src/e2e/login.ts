@@ -15,6 +15,8 @@ import { E2E_BEARER, e2eErrors, label, opaqueMessage, PUBLIC, stepId } from './s
 import { e2eAuthOf, requireE2ESession } from './auth.ts';
 import { audit, newStepId, startE2ESession, STEP_TTL_MS, stepHash } from './sessions.ts';
 
+/** A user id no account has (ids are UUIDs): looked up in place of an unknown email's. */
+const NO_ACCOUNT = 'no-account';
 const invalidCredentials = () => new AppError('invalid_credentials', 'the email or password is not right');
 
 export const loginRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { store, limiter, opaque, sweep }) => {
@@ -30,7 +32,8 @@ export const loginRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { sto
     await limiter.hit(LIMITS.loginPerAccount, address);
     await sweep();
     const user = await store.findUserByEmail(address);
-    const account = user?.mode === 'e2e' ? await store.findE2EAccount(user.id) : null;
+    // The same queries whether or not the email has an account: the time of the answer does not tell either.
+    const account = await store.findE2EAccount(user?.mode === 'e2e' ? user.id : NO_ACCOUNT);
     // The fake record is derived from the identifier: the same email always gets the same fake.
     const identifier = account ? account.userId : `unknown:${address}`;
     const started = opaque.startLogin(identifier, account?.registrationRecord ?? null, request.body.start_login_request);
@@ -49,7 +52,7 @@ export const loginRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { sto
     const step = await store.takeE2EPending(stepHash(request.body.login_id), 'login', Date.now());
     if (!step?.state) throw invalidCredentials();
     const proved = opaque.finishLogin(step.state, request.body.finish_login_request);
-    const account = step.userId ? await store.findE2EAccount(step.userId) : null;
+    const account = await store.findE2EAccount(step.userId ?? NO_ACCOUNT);
     if (!proved || !account) {
       // As the classic log-in: a denied attempt on an unknown email is audited without a user.
       await audit(store, account?.userId ?? null, 'e2e.session.login', 'denied');
