@@ -379,6 +379,17 @@ describe('the end-to-end browser client in Chromium', { timeout: 10 * 60_000 }, 
     const old = await live.test.app.inject({ url: '/api/v1/memories', headers: bearer(apiKey) });
     assert.equal(old.statusCode, 401, 'the old API key opens nothing');
 
+    // Thousands of memories stay quick: a hundred are listed, then a hundred more at a time.
+    const filler = Array.from({ length: 150 }, (_, i) => ({ id: `filler-${i}`, content: `Older note ${i}`, tags: [], created_at: '2025-01-01T00:00:00.000Z', updated_at: '2025-01-01T00:00:00.000Z' }));
+    const file = { format: 'anamnesis-json-export', version: 'v1', user_id: 'x', exported_at: new Date().toISOString(), memories: filler, entities: [], relations: [], unreadable: [] };
+    await s.page.setInputFiles('#import-file', { name: 'export.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(file)) });
+    await s.page.click('#import-form button[type=submit]');
+    await s.page.getByText('Imported 150 memories').waitFor();
+    assert.equal((await shown(s.page)).length, 100);
+    await s.page.getByRole('button', { name: 'Show more (52 older)' }).click();
+    assert.equal((await shown(s.page)).length, 152);
+    assert.ok(await s.page.locator('#show-more').isHidden());
+
     // Deleting the account from the browser removes it from the server and this browser.
     await s.page.fill('#delete-confirm', 'delete');
     await Promise.all([s.page.waitForURL('**/e2e/signup'), s.page.click('#delete-account-form button[type=submit]')]);

@@ -126,6 +126,7 @@ export function e2eAppView(ctx: PageContext) {
 </section>
 <h2 id="results">Newest first</h2>
 <ul class="list-plain" id="memories" aria-labelledby="results"></ul>
+<p class="actions"><button type="button" class="secondary" id="show-more" hidden>Show more</button></p>
 <section class="card" aria-labelledby="transfer">
   <h2 id="transfer">Import &amp; export</h2>
   <p>The export is made in this browser: a JSON file of every memory and the knowledge graph, in plaintext, in the same format as a server-key account's JSON export. Keep it somewhere safe.</p>

@@ -8,6 +8,8 @@ import { type LocalClient, LoggedOut, openLocalClient } from '../client.ts';
 import { download, parseImport, type Memory } from '../transfer.ts';
 
 const SEARCH_LIMIT = 50;
+/** Memories listed at first, and added by each "Show more": the page stays quick with thousands. */
+const PAGE = 100;
 
 function splitTags(text: string): string[] {
   return text.split(',').map((t) => t.trim()).filter(Boolean);
@@ -63,6 +65,7 @@ export async function memoriesPage(): Promise<void> {
 
 class MemoriesView {
   #query = '';
+  #shown = PAGE;
   readonly #list = byId<HTMLUListElement>('memories');
   readonly #status = byId('sync-status');
 
@@ -78,6 +81,10 @@ class MemoriesView {
     });
     onSubmit(byId<HTMLFormElement>('search-form'), async () => {
       this.#query = byId<HTMLInputElement>('q').value.trim();
+      this.render();
+    });
+    byId('show-more').addEventListener('click', () => {
+      this.#shown += PAGE;
       this.render();
     });
     byId('search-clear').addEventListener('click', () => {
@@ -132,9 +139,13 @@ class MemoriesView {
   }
 
   render(): void {
-    const memories: Memory[] = this.#query ? this.client.search(this.#query, SEARCH_LIMIT).map((hit) => hit.memory) : this.client.memories();
+    const all: Memory[] = this.#query ? this.client.search(this.#query, SEARCH_LIMIT).map((hit) => hit.memory) : this.client.memories();
+    const memories = all.slice(0, this.#shown);
     byId('results').textContent = this.#query ? `Results for “${this.#query}”` : 'Newest first';
     byId('search-clear').hidden = !this.#query;
+    const more = byId('show-more');
+    more.hidden = all.length <= memories.length;
+    more.textContent = `Show more (${(all.length - memories.length).toLocaleString()} older)`;
     this.#list.replaceChildren(...memories.map((memory) => this.#item(memory)));
     if (memories.length === 0) this.#list.append(element('li', { className: 'muted', text: this.#query ? 'Nothing matches.' : 'No memories yet. Add one above.' }));
     this.showStatus();
