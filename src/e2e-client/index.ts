@@ -1,0 +1,49 @@
+// The client core of end-to-end mode (docs/e2e-protocol.md), shared by the
+// local MCP server (src/local/) and the browser client (src/web/e2e/).
+// Isomorphic: no `node:` imports, only WebCrypto (globalThis.crypto), fetch,
+// TextEncoder/TextDecoder, zod and @serenity-kit/opaque, so the same files
+// run in Node and in the browser. Nothing here logs; no error message holds a
+// key, token, password or record plaintext.
+//
+// Public API (import from this file):
+//
+//   Keys and formats
+//     generateDataKey(), DataKey              K: 32 random bytes
+//     FernetKey.import(K) → .encrypt/.decrypt  Fernet on WebCrypto (InvalidFernetToken)
+//     fernetEncrypt/fernetDecrypt(K, …)       one-shot forms
+//     wrapWithPassword/unwrapWithPassword(exportKey, userId, …)
+//     wrapWithRecoveryCode/unwrapWithRecoveryCode(codeBytes, userId, …)   WrongKey
+//     recoveryAuth(codeBytes), recoveryVerifier(auth)
+//     makeRecoveryCode(), parseRecoveryCode(typed), normaliseRecoveryCode(typed),
+//       formatRecoveryCode(bytes)              InvalidRecoveryCode
+//     manifestKey(K, userId) → D; entityId(D, name); relationId(D, from, to, type);
+//       newMemoryId()
+//     ManifestDigest (incremental XOR-of-HMAC), MANIFEST_ID
+//
+//   Records
+//     sealRecord(key, id, version, record | null) → token
+//     openRecord(key, {id, version, token}) → {v, id, version, record}   TamperedRecord
+//
+//   Server
+//     new E2eApi({baseUrl, token?, apiKey?, fetch?}): every endpoint, typed;
+//       E2eApiError {status, code, conflicts}, OfflineError
+//
+//   Accounts (OPAQUE, key stretching memory-constrained)
+//     signUp(api, {email, password}) → {userId, dataKey, recoveryCode, token}
+//     logIn(api, {email, password, label?}) → {userId, dataKey, token}   InvalidCredentials
+//     recover(api, {email, recoveryCode, newPassword}) → {userId, dataKey, recoveryCode, token}
+//     startConversion(api, {password}) → ConversionDraft;
+//       finishConversion(api, draft, exportedRecords) → {userId, dataKey, recoveryCode, token, cursor}
+//     logOut(api)
+//
+//   Sync
+//     Replica.open({api, dataKey, userId, cache}) → live records, local writes, sync()
+//     ReplicaCache (implement with SQLite / IndexedDB), MemoryReplicaCache (tests)
+//     IntegrityError (the server dropped, rolled back or swapped something)
+export * from './api.ts';
+export * from './encoding.ts';
+export * from './envelope.ts';
+export * from './fernet.ts';
+export * from './keys.ts';
+export * from './manifest.ts';
+export * from './recovery-code.ts';
