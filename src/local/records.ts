@@ -20,8 +20,8 @@ import { LocalCorpus } from './corpus.ts';
  */
 export const localRecordSchema = z.discriminatedUnion('kind', [
   memorySchema,
-  entitySchema.extend({ created_at: z.string() }),
-  relationSchema.extend({ created_at: z.string() }),
+  entitySchema.extend({ created_at: z.string().optional() }),
+  relationSchema.extend({ created_at: z.string().optional() }),
 ]);
 export type LocalRecord = z.infer<typeof localRecordSchema>;
 export type LocalKind = LocalRecord['kind'];
@@ -41,7 +41,7 @@ export interface Change {
 
 /** Creation time in ms from a record's `created_at` (0 when it does not parse: such a record sorts first, by id). */
 export function createdAtOf(record: LocalRecord): number {
-  const ms = Date.parse(record.created_at);
+  const ms = record.created_at === undefined ? Number.NaN : Date.parse(record.created_at);
   return Number.isFinite(ms) ? ms : 0;
 }
 
