@@ -53,6 +53,8 @@ export interface Change {
   seq: number;
   version: number;
   token: string;
+  /** The writer's clear-text claim that the token is a tombstone; the token itself is what this client believes. */
+  deleted: boolean;
 }
 
 export interface ChangesPage {
@@ -67,6 +69,8 @@ export interface Write {
   base_version: number;
   version: number;
   token: string;
+  /** Says in the clear that the token is a tombstone, so the server can purge it and count live records. */
+  deleted?: boolean;
 }
 
 export interface WriteResult {
@@ -74,12 +78,13 @@ export interface WriteResult {
   applied: Array<{ id: string; version: number; seq: number }>;
 }
 
-/** The server's current row for a conflicting id: `version` 0 and `token` null when it has none. */
+/** The server's current row for a conflicting id: `seq` 0, `version` 0 and `token` null when it has none. */
 export interface ConflictRow {
   id: string;
   version: number;
   seq: number;
   token: string | null;
+  deleted: boolean;
 }
 
 export interface ConversionFinished {
@@ -241,7 +246,7 @@ export class E2eApi {
     return this.#call('DELETE', '/api/v1/e2e/account', undefined, 'token');
   }
 
-  /** One page of the changes feed after `cursor` (0 for everything); 410 `cursor_expired` when it is too old. */
+  /** One page of the changes feed after `cursor` (0 for everything); 410 `cursor_expired` when it is too old (or beyond the server's last seq). */
   changes(cursor: number, limit = 500): Promise<ChangesPage> {
     return this.#call('GET', `/api/v1/e2e/changes?cursor=${cursor}&limit=${limit}`, undefined, 'token');
   }

@@ -37,9 +37,16 @@
 //     logOut(api)
 //
 //   Sync
-//     Replica.open({api, dataKey, userId, cache}) → live records, local writes, sync()
-//     ReplicaCache (implement with SQLite / IndexedDB), MemoryReplicaCache (tests)
-//     IntegrityError (the server dropped, rolled back or swapped something)
+//     Replica.open({api: api.withToken(token), userId, dataKey, cache}) → Replica
+//       .get(id), .records(), .size, .pendingCount, .cursor
+//       .put(...records) → ids (memory: its own id; entity/relation: keyed id)
+//       .delete(...ids), .entityId(name), .relationId(from, to, type), .idOf(record)
+//       .sync({full?}) → SyncReport {pulled, pushed, merged, conflictCopies, changed, resynced}
+//     ReplicaCache {load(), apply(change)}: persist ONLY ciphertext (SQLite locally,
+//       IndexedDB in the browser); MemoryReplicaCache is the reference implementation
+//     resolveConflict(server, local, newId), CONFLICT_TAG ("conflict")
+//     IntegrityError {failure, recordId}: the server dropped, rolled back or swapped
+//       something; OfflineError: nothing reached the server, writes stay queued
 export * from './api.ts';
 export * from './encoding.ts';
 export * from './envelope.ts';
@@ -47,3 +54,7 @@ export * from './fernet.ts';
 export * from './keys.ts';
 export * from './manifest.ts';
 export * from './recovery-code.ts';
+export * from './account.ts';
+export * from './cache.ts';
+export * from './conflicts.ts';
+export * from './replica.ts';

@@ -41,6 +41,14 @@ export class ManifestDigest {
     return digest;
   }
 
+  /** An independent copy, to compute what a write batch will make of the set. */
+  clone(): ManifestDigest {
+    const copy = new ManifestDigest(this.#manifest);
+    copy.#acc.set(this.#acc);
+    copy.#count = this.#count;
+    return copy;
+  }
+
   async add(id: string, version: number): Promise<void> {
     this.#xor(await manifestTerm(this.#manifest, id, version));
     this.#count += 1;
