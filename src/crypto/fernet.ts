@@ -127,6 +127,24 @@ export function fernetDecrypt(key: Uint8Array, token: string, options: DecryptOp
   }
 }
 
+/**
+ * Whether `token` has the shape of a Fernet token, without a key: canonical
+ * padded base64url, version 0x80, a header, whole AES blocks (at least one)
+ * and a MAC, at most `maxChars` long. Only the holder of the key can tell a
+ * forgery; this refuses what is plainly not ciphertext (plaintext, JSON).
+ */
+export function isFernetTokenShape(token: string, maxChars: number): boolean {
+  if (token.length > maxChars) return false;
+  let data: Buffer;
+  try {
+    data = decodeToken(token);
+  } catch {
+    return false;
+  }
+  const cipherBytes = data.length - HEADER_BYTES - MAC_BYTES;
+  return data[0] === VERSION && cipherBytes > 0 && cipherBytes % BLOCK_BYTES === 0;
+}
+
 /** The key string PyCA's `Fernet()` takes for a raw 32-byte key. */
 export function fernetKeyString(key: Uint8Array): string {
   splitKey(key);

@@ -8,6 +8,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import type { Logger } from 'pino';
 import { Accounts } from '../accounts/accounts.ts';
 import type { Config } from '../config.ts';
+import { e2eRoutes } from '../e2e/plugin.ts';
 import { mcpRoutes } from '../mcp/routes.ts';
 import { oauthRoutes } from '../oauth/routes.ts';
 import { DEFAULT_OAUTH_SETTINGS, type OAuthSettings } from '../oauth/settings.ts';
@@ -110,6 +111,7 @@ export async function buildApp({ config, store, logger, oauth }: AppOptions): Pr
   await app.register(transferRoutes, services);
   await app.register(oauthRoutes, services);
   await app.register(mcpRoutes, services);
+  await app.register(e2eRoutes, services);
   await app.register(webPages, { ...services, assets });
 
   return app;

@@ -68,6 +68,7 @@ const UNIQUE_BY_CONSTRAINT: Record<string, UniqueViolation['what']> = {
   users_pending_key_hash_unique: 'api-key',
   records_lookup_unique: 'record-lookup',
   records_pkey: 'record-id',
+  e2e_accounts_pkey: 'e2e-account',
 };
 
 /**
@@ -261,7 +262,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       }
       const scoped = endable(transactionExecutor(client, failed));
       const tx: Transaction = {
-        ...makeOps(scoped.ex, (w) => w(tx)),
+        ...makeOps(scoped.ex, (w) => w(tx), true),
         async lockUser(userId) {
           await scoped.ex.all('SELECT 1 FROM users WHERE id = ? FOR UPDATE', [userId]);
         },
@@ -299,7 +300,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     }
   };
 
-  const ops: Ops = makeOps(executorOn(pool), (work) => transaction((tx) => work(tx)));
+  const ops: Ops = makeOps(executorOn(pool), (work) => transaction((tx) => work(tx)), false);
   let closing: Promise<void> | null = null;
 
   return {

@@ -68,6 +68,8 @@ export async function makeTestApp(options: { driver?: Driver; rateLimitFactor?: 
     rateLimitFactor: options.rateLimitFactor ?? 0,
     allowedHosts: [],
     shutdownGraceMs: 10_000,
+    e2eTombstoneDays: 90,
+    opaqueServerSetup: null,
   };
   const app = await buildApp({ config, store, logger: createLogger(config.logLevel, sink), ...(options.oauth ? { oauth: options.oauth } : {}) });
   await app.ready();
