@@ -1,0 +1,110 @@
+// A logged-in device: the profile, the secrets from the keystore, the
+// ciphertext cache and the replica over it. Every command but login, signup
+// and recover starts from here.
+import { rmSync } from 'node:fs';
+import { decodeBase64url, E2eApi, encodeBase64url, Replica, type Session, type SyncReport } from '../e2e-client/index.ts';
+import { SqliteCache } from './cache.ts';
+import { NotLoggedIn } from './errors.ts';
+import { type Keystore, KeystoreError, openKeystore } from './keystore.ts';
+import type { LocalPaths } from './paths.ts';
+import { keychainAccount, type Profile, readProfile, removeProfile, writeProfile } from './profile.ts';
+import { ask } from './prompt.ts';
+import type { LocalRecords } from './records.ts';
+import { recordsOf, refresh } from './replica-store.ts';
+
+export interface Io {
+  env: NodeJS.ProcessEnv;
+  /** One line for the user on stderr (stdout is the MCP stream when serving). */
+  warn(line: string): void;
+}
+
+const MIN_PASSPHRASE = 12;
+
+/** The file keystore's passphrase: ANAMNESIS_LOCAL_PASSPHRASE, or asked at the terminal (twice when it is being set). */
+function passphraseSource(io: Io, setting: boolean): () => Promise<string> {
+  let cached: string | undefined;
+  return async () => {
+    if (cached !== undefined) return cached;
+    let value = io.env.ANAMNESIS_LOCAL_PASSPHRASE;
+    if (value === undefined) {
+      value = await ask('Passphrase for the local credentials file: ', { secret: true, variable: 'ANAMNESIS_LOCAL_PASSPHRASE' });
+      if (setting && (await ask('The same passphrase again: ', { secret: true, variable: 'ANAMNESIS_LOCAL_PASSPHRASE' })) !== value) {
+        throw new KeystoreError('the two passphrases differ');
+      }
+    }
+    if (setting && [...value].length < MIN_PASSPHRASE) throw new KeystoreError(`the passphrase for the credentials file needs at least ${MIN_PASSPHRASE} characters`);
+    return (cached = value);
+  };
+}
+
+export function keystoreFor(paths: LocalPaths, profile: Profile, io: Io, setting: boolean): Promise<Keystore> {
+  return openKeystore({ account: keychainAccount(profile), file: paths.credentials, env: io.env, passphrase: passphraseSource(io, setting), warn: io.warn });
+}
+
+export class Device {
+  private constructor(
+    readonly profile: Profile,
+    readonly keystore: Keystore,
+    readonly api: E2eApi,
+    readonly replica: Replica,
+    /** The replica's live records, indexed for the tools. */
+    readonly records: LocalRecords,
+    private readonly cache: SqliteCache,
+  ) {}
+
+  /** Syncs with the server and brings the tools' records in step with what changed. */
+  async sync(): Promise<SyncReport> {
+    const report = await this.replica.sync();
+    refresh(this.records, this.replica, report.changed);
+    return report;
+  }
+
+  /** Keeps a fresh log-in (secrets, profile) and opens its replica over this device's cache. */
+  static async remember(paths: LocalPaths, server: string, email: string, session: Session, io: Io): Promise<Device> {
+    const profile: Profile = { server: new URL(server).origin, email, userId: session.userId };
+    const keystore = await keystoreFor(paths, profile, io, true);
+    await keystore.save({ dataKey: encodeBase64url(session.dataKey), token: session.token });
+    writeProfile(paths.profile, profile);
+    return Device.openWith(paths, profile, keystore, session.dataKey, session.token);
+  }
+
+  static async open(paths: LocalPaths, io: Io): Promise<Device> {
+    const profile = readProfile(paths.profile);
+    if (!profile) throw new NotLoggedIn();
+    const keystore = await keystoreFor(paths, profile, io, false);
+    const secrets = await keystore.load();
+    if (!secrets) throw new NotLoggedIn();
+    const dataKey = decodeBase64url(secrets.dataKey, false);
+    if (!dataKey || dataKey.length !== 32) throw new KeystoreError('the stored credentials are damaged: log in again');
+    return Device.openWith(paths, profile, keystore, dataKey, secrets.token);
+  }
+
+  private static async openWith(paths: LocalPaths, profile: Profile, keystore: Keystore, dataKey: Uint8Array<ArrayBuffer>, token: string): Promise<Device> {
+    const api = new E2eApi({ baseUrl: profile.server, token });
+    const cache = new SqliteCache(paths.cache);
+    try {
+      cache.bindTo(profile.userId);
+      const replica = await Replica.open({ api, dataKey, userId: profile.userId, cache });
+      return new Device(profile, keystore, api, replica, recordsOf(replica), cache);
+    } catch (error) {
+      cache.close();
+      throw error;
+    }
+  }
+
+  close(): void {
+    this.cache.close();
+  }
+
+  /** Forgets the log-in on this device: secrets, cache and profile. */
+  async forget(paths: LocalPaths): Promise<void> {
+    this.close();
+    await this.keystore.clear();
+    removeCache(paths);
+    removeProfile(paths.profile);
+  }
+}
+
+export function removeCache(paths: LocalPaths): void {
+  for (const suffix of ['', '-wal', '-shm']) rmSync(paths.cache + suffix, { force: true });
+}
