@@ -4,6 +4,7 @@
 // cursor, and the writes not yet accepted by the server (tokens too). No
 // plaintext, no key, no session token: a copy of this file opens nothing
 // without K.
+import { chmodSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { CacheChange, CachedRow, CacheSnapshot, PendingWrite, ReplicaCache } from '../e2e-client/index.ts';
 
@@ -19,6 +20,8 @@ export class SqliteCache implements ReplicaCache {
 
   constructor(file: string) {
     this.db = new Database(file);
+    // Only the user: the folder already is, the file says so too (SQLite gives its -wal and -shm the same mode).
+    chmodSync(file, 0o600);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);

@@ -94,7 +94,8 @@ export async function serve(paths: LocalPaths, io: Io): Promise<number> {
   clearInterval(every);
   if (soon) clearTimeout(soon);
   // Writes still queued go now if the server answers quickly; otherwise they wait in the cache for the next start.
-  await Promise.race([syncNow(), new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
+  // Bounded well under the 2 s an MCP client gives a server to exit once its stdin closes.
+  await Promise.race([syncNow(), new Promise((resolve) => setTimeout(resolve, 1500).unref())]);
   await server.close().catch(() => undefined);
   device.close();
   return 0;
