@@ -10,7 +10,7 @@ import { localPaths } from './paths.ts';
 import { readProfile } from './profile.ts';
 import { ask } from './prompt.ts';
 import { serve } from './serve.ts';
-import { Device, type Io, removeCache } from './session.ts';
+import { Device, type Io, MIN_PASSPHRASE, removeCache } from './session.ts';
 import { NotLoggedIn } from './errors.ts';
 
 const USAGE = `anamnesis-local: your end-to-end encrypted Anamnesis memory as a local MCP server
@@ -64,6 +64,11 @@ async function loggedIn(io: Io, device: Device): Promise<void> {
 async function run(command: string, args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({ args, options: { server: { type: 'string' }, email: { type: 'string' }, label: { type: 'string' } }, allowPositionals: false });
   const paths = localPaths(io.env);
+  // Refused before the server is asked: a log-in whose key could then not be kept would be wasted.
+  const passphrase = io.env.ANAMNESIS_LOCAL_PASSPHRASE;
+  if (['signup', 'login', 'recover'].includes(command) && passphrase !== undefined && [...passphrase].length < MIN_PASSPHRASE) {
+    throw new UsageError(`ANAMNESIS_LOCAL_PASSPHRASE needs at least ${MIN_PASSPHRASE} characters`);
+  }
   switch (command) {
     case 'serve':
       return serve(paths, io);

@@ -18,7 +18,7 @@ export interface Io {
   warn(line: string): void;
 }
 
-const MIN_PASSPHRASE = 12;
+export const MIN_PASSPHRASE = 12;
 
 /** The file keystore's passphrase: ANAMNESIS_LOCAL_PASSPHRASE, or asked at the terminal (twice when it is being set). */
 function passphraseSource(io: Io, setting: boolean): () => Promise<string> {
