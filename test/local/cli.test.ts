@@ -10,7 +10,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeTestApp, type TestApp } from '../helpers/app.ts';
 import { listen } from '../mcp/helpers.ts';
-import { type LocalDevice, newDevice, runCli } from './support.ts';
+import { fileKeystore } from '../../src/local/keystore.ts';
+import { type LocalDevice, newDevice, PASSPHRASE, runCli } from './support.ts';
 
 const PASSWORD = 'amber-walrus-cathedral-42';
 const NEW_PASSWORD = 'quiet-orchard-lantern-77';
@@ -86,10 +87,14 @@ describe('anamnesis-local commands', () => {
     assert.equal((await runCli(desk, ['login', '--server', baseUrl, '--email', email])).code, 0);
     const status = await runCli(desk, ['status']);
     assert.match(status.stdout, /online: +the server holds 0 records/);
+    const { token } = (await fileKeystore(path.join(desk.dir, 'credentials.enc'), async () => PASSPHRASE).load())!;
+    const account = () => fetch(`${baseUrl}/api/v1/e2e/account`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal((await account()).status, 200);
     const out = await runCli(desk, ['logout']);
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stderr, /logged out/);
     for (const file of ['profile.json', 'credentials.enc', 'cache.db']) assert.ok(!existsSync(path.join(desk.dir, file)), `${file} is gone`);
+    assert.equal((await account()).status, 401, 'the session token no longer works');
     const after = await runCli(desk, ['status']);
     assert.equal(after.code, 1);
     assert.match(after.stderr, /not logged in/);
