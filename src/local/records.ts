@@ -6,7 +6,8 @@
 // holds tokens.
 import { z } from 'zod';
 import type { RecordCursor } from '../storage/store.ts';
-import { GraphView } from '../vault/graph-index.ts';
+import { type GraphDoc, graphSegmentFormat, GraphView } from '../vault/graph-index.ts';
+import { entityDoc, relationDoc } from '../vault/graph.ts';
 import { relationKey } from '../vault/graph-rules.ts';
 import { memoryDocOf } from '../vault/memory-index.ts';
 import { entitySchema, memorySchema, relationSchema } from '../vault/records.ts';
@@ -133,23 +134,10 @@ export class LocalRecords {
   /** The live graph as the server's index shows it, for search_nodes, open_nodes and the relations an entity takes along. */
   graphView(): GraphView {
     if (this.view) return this.view;
-    const c = { entityIds: [] as string[], names: [] as string[], entityTypes: [] as string[], observations: [] as string[][], entityCreated: [] as number[], relationIds: [] as string[], from: [] as string[], to: [] as string[], relationTypes: [] as string[], relationCreated: [] as number[] };
-    for (const { id, createdAt, record } of this.all('entity')) {
-      if (record.kind !== 'entity') continue;
-      c.entityIds.push(id);
-      c.names.push(record.name);
-      c.entityTypes.push(record.entityType);
-      c.observations.push(record.observations);
-      c.entityCreated.push(createdAt);
-    }
-    for (const { id, createdAt, record } of this.all('relation')) {
-      if (record.kind !== 'relation') continue;
-      c.relationIds.push(id);
-      c.from.push(record.from);
-      c.to.push(record.to);
-      c.relationTypes.push(record.relationType);
-      c.relationCreated.push(createdAt);
-    }
-    return (this.view = new GraphView(c));
+    // The rows as the server's graph index encodes them, so the view orders and filters them as it does there.
+    const entries: Array<[string, GraphDoc]> = [];
+    for (const { id, createdAt, record } of this.all('entity')) if (record.kind === 'entity') entries.push([id, entityDoc(record, createdAt)]);
+    for (const { id, createdAt, record } of this.all('relation')) if (record.kind === 'relation') entries.push([id, relationDoc(record, createdAt)]);
+    return (this.view = new GraphView(graphSegmentFormat.view(graphSegmentFormat.encode(entries))));
   }
 }
