@@ -23,33 +23,40 @@ function seconds(value: string | undefined, fallback: number): number {
   return value !== undefined && Number.isFinite(n) && n >= 0 ? n : fallback;
 }
 
-/** Every operation waits for `ready` first, but never longer than `waitMs`. */
-function afterFirstSync<T extends object>(target: T, ready: Promise<unknown>, waitMs: number): T {
-  let settled = false;
-  const gate = Promise.race([ready.then(() => undefined, () => undefined), new Promise<void>((resolve) => setTimeout(resolve, waitMs).unref())]).then(() => {
-    settled = true;
-  });
-  return new Proxy(target, {
-    get(object, property, receiver) {
-      const value = Reflect.get(object, property, receiver);
-      if (typeof value !== 'function') return value;
-      return async (...args: unknown[]) => {
-        if (!settled) await gate;
-        return value.apply(object, args);
-      };
-    },
-  });
+/**
+ * The tools' operations before they exist: each call waits until the replica
+ * is open (every cached token opened), then for the first sync, but for that
+ * no longer than `waitMs` after the replica opened.
+ */
+function whenReady(opening: Promise<ToolOperations>, firstSync: Promise<unknown>, waitMs: number): ToolOperations {
+  const gate = opening.then(() => Promise.race([firstSync.then(() => undefined, () => undefined), new Promise<void>((resolve) => setTimeout(resolve, waitMs).unref())]));
+  const store = (name: keyof ToolOperations) =>
+    new Proxy({} as object, {
+      get(_target, method) {
+        return async (...args: unknown[]) => {
+          const operations = await opening;
+          await gate;
+          const target = operations[name] as unknown as Record<PropertyKey, (...a: unknown[]) => unknown>;
+          return target[method]!.apply(target, args);
+        };
+      },
+    });
+  return { memories: store('memories') as ToolOperations['memories'], graph: store('graph') as ToolOperations['graph'] };
 }
 
 export async function serve(paths: LocalPaths, io: Io): Promise<number> {
-  const device = await Device.open(paths, io);
+  // Not logged in, or a wrong passphrase: said at once, before the MCP client waits on us.
+  const unlocked = await Device.unlock(paths, io);
   const log = pino({ ...loggerOptions(io.env.LOG_LEVEL ?? 'warn'), name: 'anamnesis-local' }, pino.destination(2));
   let lastLine = '';
   let stopped = false;
+  let failed = false;
 
+  // The MCP server answers initialize and lists its tools at once; the tools wait for the cache to be open.
+  const opening = unlocked.open();
   const syncNow = async (): Promise<SyncReport | null> => {
     try {
-      const report = await device.sync();
+      const report = await (await opening).sync();
       lastLine = '';
       return report;
     } catch (error) {
@@ -70,14 +77,10 @@ export async function serve(paths: LocalPaths, io: Io): Promise<number> {
     }, 250);
   };
 
-  const operations: ToolOperations = localOperations(replicaStore(device.replica, device.records, syncSoon));
+  const operations = opening.then((device) => localOperations(replicaStore(device.replica, device.records, syncSoon)));
   const first = syncNow();
   const waitMs = seconds(io.env.ANAMNESIS_LOCAL_FIRST_SYNC_WAIT_MS, 1500);
-  const server = createMcpServer(
-    { memories: afterFirstSync(operations.memories, first, waitMs), graph: afterFirstSync(operations.graph, first, waitMs) },
-    log,
-    LOCAL_SERVER_INFO,
-  );
+  const server = createMcpServer(whenReady(operations, first, waitMs), log, LOCAL_SERVER_INFO);
   const every = setInterval(() => void syncNow(), seconds(io.env.ANAMNESIS_LOCAL_SYNC_SECONDS, 30) * 1000);
   every.unref();
 
@@ -87,6 +90,12 @@ export async function serve(paths: LocalPaths, io: Io): Promise<number> {
     process.stdin.once('end', () => resolve());
     process.once('SIGTERM', () => resolve());
     process.once('SIGINT', () => resolve());
+    // A cache that cannot be opened (damaged, or tokens that do not open under this key): said, and the server ends.
+    opening.catch((error: unknown) => {
+      io.warn(`the local cache cannot be opened: ${describeError(error)}`);
+      failed = true;
+      resolve();
+    });
   });
   await server.connect(transport);
   await closed;
@@ -97,6 +106,7 @@ export async function serve(paths: LocalPaths, io: Io): Promise<number> {
   // Bounded well under the 2 s an MCP client gives a server to exit once its stdin closes.
   await Promise.race([syncNow(), new Promise((resolve) => setTimeout(resolve, 1500).unref())]);
   await server.close().catch(() => undefined);
-  device.close();
+  if (failed) return 1;
+  (await opening).close();
   return 0;
 }

@@ -69,6 +69,15 @@ export class Device {
   }
 
   static async open(paths: LocalPaths, io: Io): Promise<Device> {
+    return (await Device.unlock(paths, io)).open();
+  }
+
+  /**
+   * The first, quick half of opening: the profile and the secrets (a wrong
+   * passphrase fails here). `open()` then opens every cached token, which
+   * takes a while on a large account.
+   */
+  static async unlock(paths: LocalPaths, io: Io): Promise<{ profile: Profile; open(): Promise<Device> }> {
     const profile = readProfile(paths.profile);
     if (!profile) throw new NotLoggedIn();
     const keystore = await keystoreFor(paths, profile, io, false);
@@ -76,7 +85,7 @@ export class Device {
     if (!secrets) throw new NotLoggedIn();
     const dataKey = decodeBase64url(secrets.dataKey, false);
     if (!dataKey || dataKey.length !== 32) throw new KeystoreError('the stored credentials are damaged: log in again');
-    return Device.openWith(paths, profile, keystore, dataKey, secrets.token);
+    return { profile, open: () => Device.openWith(paths, profile, keystore, dataKey, secrets.token) };
   }
 
   private static async openWith(paths: LocalPaths, profile: Profile, keystore: Keystore, dataKey: Uint8Array<ArrayBuffer>, token: string): Promise<Device> {

@@ -189,6 +189,33 @@ for (const driver of await testDrivers('the local MCP server end to end')) {
       assert.deepEqual(leaks(t.logs.join('\n'), [...PLAINTEXT, ...secrets]), [], 'no server log line');
     });
 
+    it('refuses records the server swapped, says so, and keeps answering what it knew', async () => {
+      const { userId } = JSON.parse(readFileSync(path.join(desktop.dir, 'profile.json'), 'utf8')) as { userId: string };
+      const db = await openDirectDb(t);
+      try {
+        const rows = (await db.query('SELECT id, token FROM e2e_records WHERE user_id = ? AND deleted = 0 AND id NOT LIKE ? ORDER BY seq LIMIT 2', [userId, 'e\\_%'])) as Array<{ id: string; token: string }>;
+        const [top] = await db.query('SELECT MAX(seq) AS seq FROM e2e_records WHERE user_id = ?', [userId]);
+        // Two memories' tokens swapped, and served again as new changes.
+        await db.query('UPDATE e2e_records SET token = ?, seq = ? WHERE user_id = ? AND id = ?', [rows[1]!.token, Number(top!.seq) + 1, userId, rows[0]!.id]);
+        await db.query('UPDATE e2e_records SET token = ?, seq = ? WHERE user_id = ? AND id = ?', [rows[0]!.token, Number(top!.seq) + 2, userId, rows[1]!.id]);
+      } finally {
+        await db.close();
+      }
+      const sync = await runCli(desktop, ['sync']);
+      assert.equal(sync.code, 1);
+      assert.match(sync.stderr, /WARNING: the server's copy of this account cannot be trusted: record [\w-]+ was refused: swapped-id; nothing of it was taken in/);
+      const local = await serveClient(desktop);
+      try {
+        // Every memory still under its own id, as before the swap.
+        const listed = (await callTool(local, 'list_memories', { limit: 100 })).structuredContent as { items: Array<{ content: string }> };
+        assert.deepEqual(listed.items.map((m) => m.content).sort(), [...MEMORIES.map((m) => m.content), 'The desktop remembers the Zanzibar runbook lives in the ops wiki'].sort());
+        assert.deepEqual((await recall(local, { query: 'pistachio' })).map((r) => r.content), ['Marguerite\'s cat is called Pistachio and hates the vacuum cleaner']);
+      } finally {
+        await local.close();
+      }
+      assert.match(desktop.stderr.at(-1)!, /sync failed: WARNING: the server's copy of this account cannot be trusted/);
+    });
+
     it('answers from the cache when the server is gone, and keeps writes queued', async () => {
       await reference.close();
       await t.close();
