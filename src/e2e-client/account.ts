@@ -73,14 +73,14 @@ function finishRegistration(password: string, clientRegistrationState: string, r
 }
 
 /** Creates an end-to-end account: K is made here, the password and K never leave the device. */
-export async function signUp(api: E2eApi, input: { email: string; password: string }): Promise<NewAccount> {
+export async function signUp(api: E2eApi, input: { email: string; password: string; label?: string }): Promise<NewAccount> {
   await opaque.ready;
   const { clientRegistrationState, registrationRequest } = opaque.client.startRegistration({ password: input.password });
   const started = await api.startRegistration(input.email, registrationRequest);
   const { registrationRecord, exportKey } = finishRegistration(input.password, clientRegistrationState, started.registration_response);
   const dataKey = generateDataKey();
   const { wraps, code } = await wrapsFor(started.user_id, dataKey, exportKey);
-  const created = await api.createAccount(started.registration_id, registrationRecord, wraps);
+  const created = await api.createAccount(started.registration_id, registrationRecord, wraps, input.label);
   return { userId: created.user_id, dataKey, token: created.token, recoveryCode: code.text };
 }
 
@@ -114,7 +114,7 @@ export async function logIn(api: E2eApi, input: { email: string; password: strin
  * opens the recovery wrap, a new password is registered, and a new recovery
  * code replaces the old one (which then opens nothing). Every other session ends.
  */
-export async function recover(api: E2eApi, input: { email: string; recoveryCode: string; newPassword: string }): Promise<NewAccount> {
+export async function recover(api: E2eApi, input: { email: string; recoveryCode: string; newPassword: string; label?: string }): Promise<NewAccount> {
   await opaque.ready;
   const code = parseRecoveryCode(input.recoveryCode);
   const { clientRegistrationState, registrationRequest } = opaque.client.startRegistration({ password: input.newPassword });
@@ -128,7 +128,7 @@ export async function recover(api: E2eApi, input: { email: string; recoveryCode:
   const dataKey = await unwrapWithRecoveryCode(code.bytes, started.user_id, started.recovery_wrap);
   const { registrationRecord, exportKey } = finishRegistration(input.newPassword, clientRegistrationState, started.registration_response);
   const { wraps, code: next } = await wrapsFor(started.user_id, dataKey, exportKey);
-  const finished = await api.finishRecovery(started.reset_id, registrationRecord, wraps);
+  const finished = await api.finishRecovery(started.reset_id, registrationRecord, wraps, input.label);
   return { userId: finished.user_id, dataKey, token: finished.token, recoveryCode: next.text };
 }
 
@@ -195,8 +195,8 @@ export async function sealExport(userId: string, dataKey: DataKey, exported: Exp
  * its re-encrypted records appear, every server-key record, key and session
  * of the account is deleted.
  */
-export async function finishConversion(api: E2eApi, draft: ConversionDraft, exported: ExportedRecords): Promise<NewAccount & { cursor: number }> {
+export async function finishConversion(api: E2eApi, draft: ConversionDraft, exported: ExportedRecords, label?: string): Promise<NewAccount & { cursor: number }> {
   const writes = await sealExport(draft.userId, draft.dataKey, exported);
-  const finished = await api.finishConversion(draft.registrationId, draft.registrationRecord, draft.wraps, writes);
+  const finished = await api.finishConversion(draft.registrationId, draft.registrationRecord, draft.wraps, writes, label);
   return { userId: finished.user_id, dataKey: draft.dataKey, token: finished.token, recoveryCode: draft.recoveryCode, cursor: finished.cursor };
 }

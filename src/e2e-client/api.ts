@@ -141,6 +141,9 @@ export interface ApiOptions {
 
 type Method = 'GET' | 'POST' | 'DELETE';
 
+/** A session's label (e.g. "laptop, Claude Code"), sent only when given. */
+const labelled = (label: string | undefined) => (label === undefined ? {} : { label });
+
 export class E2eApi {
   readonly baseUrl: string;
   readonly #token: string | undefined;
@@ -205,8 +208,8 @@ export class E2eApi {
     return this.#call('POST', '/api/v1/e2e/registrations', { email, registration_request: registrationRequest }, 'none');
   }
 
-  createAccount(registrationId: string, registrationRecord: string, wraps: KeyWraps): Promise<AccountCreated> {
-    return this.#call('POST', '/api/v1/e2e/accounts', { registration_id: registrationId, registration_record: registrationRecord, ...wraps }, 'none');
+  createAccount(registrationId: string, registrationRecord: string, wraps: KeyWraps, label?: string): Promise<AccountCreated> {
+    return this.#call('POST', '/api/v1/e2e/accounts', { registration_id: registrationId, registration_record: registrationRecord, ...wraps, ...labelled(label) }, 'none');
   }
 
   startLogin(email: string, startLoginRequest: string): Promise<LoginStarted> {
@@ -214,7 +217,7 @@ export class E2eApi {
   }
 
   finishLogin(loginId: string, finishLoginRequest: string, label?: string): Promise<LoginFinished> {
-    return this.#call('POST', '/api/v1/e2e/sessions/finish', { login_id: loginId, finish_login_request: finishLoginRequest, ...(label !== undefined ? { label } : {}) }, 'none');
+    return this.#call('POST', '/api/v1/e2e/sessions/finish', { login_id: loginId, finish_login_request: finishLoginRequest, ...labelled(label) }, 'none');
   }
 
   /** Ends this token's session. */
@@ -226,16 +229,16 @@ export class E2eApi {
     return this.#call('POST', '/api/v1/e2e/recovery/start', { email, recovery_auth: recoveryAuth, registration_request: registrationRequest }, 'none');
   }
 
-  finishRecovery(resetId: string, registrationRecord: string, wraps: KeyWraps): Promise<AccountCreated> {
-    return this.#call('POST', '/api/v1/e2e/recovery/finish', { reset_id: resetId, registration_record: registrationRecord, ...wraps }, 'none');
+  finishRecovery(resetId: string, registrationRecord: string, wraps: KeyWraps, label?: string): Promise<AccountCreated> {
+    return this.#call('POST', '/api/v1/e2e/recovery/finish', { reset_id: resetId, registration_record: registrationRecord, ...wraps, ...labelled(label) }, 'none');
   }
 
   startConversion(registrationRequest: string): Promise<RegistrationStarted> {
     return this.#call('POST', '/api/v1/e2e/conversions/start', { registration_request: registrationRequest }, 'server-key');
   }
 
-  finishConversion(registrationId: string, registrationRecord: string, wraps: KeyWraps, writes: Write[]): Promise<ConversionFinished> {
-    return this.#call('POST', '/api/v1/e2e/conversions/finish', { registration_id: registrationId, registration_record: registrationRecord, ...wraps, writes }, 'server-key');
+  finishConversion(registrationId: string, registrationRecord: string, wraps: KeyWraps, writes: Write[], label?: string): Promise<ConversionFinished> {
+    return this.#call('POST', '/api/v1/e2e/conversions/finish', { registration_id: registrationId, registration_record: registrationRecord, ...wraps, writes, ...labelled(label) }, 'server-key');
   }
 
   account(): Promise<AccountInfo> {

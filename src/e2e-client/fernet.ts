@@ -4,46 +4,10 @@
 // but isomorphic: only globalThis.crypto.subtle, so the browser and the local
 // MCP server run the same code. The MAC is checked by crypto.subtle.verify,
 // which compares in constant time.
+import { checkTokenLayout, type DecryptOptions, type EncryptOptions, HEADER_BYTES, InvalidFernetToken, MAC_BYTES, VERSION } from '../crypto/fernet-format.ts';
 import { concatBytes, decodeBase64url, encodeBase64url, encodeUtf8, randomBytes } from './encoding.ts';
 
-const VERSION = 0x80;
-const HEADER_BYTES = 1 + 8 + 16; // version, big-endian seconds, IV
-const MAC_BYTES = 32;
-const BLOCK_BYTES = 16;
-/** PyCA refuses tokens stamped more than this far in the future when a TTL is checked. */
-export const MAX_CLOCK_SKEW_SECONDS = 60;
-
-export type FernetFailure =
-  | 'malformed-base64'
-  | 'bad-version'
-  | 'too-short'
-  | 'bad-block-length'
-  | 'expired'
-  | 'from-the-future'
-  | 'bad-signature'
-  | 'bad-padding';
-
-/** A token that cannot be opened. The reason is a fixed code: never key or plaintext material. */
-export class InvalidFernetToken extends Error {
-  constructor(readonly reason: FernetFailure) {
-    super(`invalid Fernet token: ${reason}`);
-    this.name = 'InvalidFernetToken';
-  }
-}
-
-export interface EncryptOptions {
-  /** Seconds since the epoch written into the token; defaults to now. */
-  now?: number;
-  /** Fixed IV, only for reproducing published test vectors. */
-  iv?: Uint8Array;
-}
-
-export interface DecryptOptions {
-  /** Maximum age in seconds; omitted, the timestamp is not checked (as in PyCA). */
-  ttlSeconds?: number;
-  /** Seconds since the epoch to judge the TTL by; defaults to now. */
-  now?: number;
-}
+export { InvalidFernetToken, MAX_CLOCK_SKEW_SECONDS, type DecryptOptions, type EncryptOptions, type FernetFailure } from '../crypto/fernet-format.ts';
 
 /**
  * A Fernet key imported into WebCrypto once (non-extractable), for the many
@@ -83,21 +47,7 @@ export class FernetKey {
   async decrypt(token: string, options: DecryptOptions = {}): Promise<Uint8Array<ArrayBuffer>> {
     const subtle = globalThis.crypto.subtle;
     const data = decodeToken(token);
-    if (data.length < 1 || data[0] !== VERSION) throw new InvalidFernetToken('bad-version');
-    // Too short: no room for the header, the MAC and at least one ciphertext
-    // byte. A ciphertext that is there but not whole AES blocks is a
-    // block-length error (the spec's vector is a 15-byte ciphertext under a valid MAC).
-    const cipherBytes = data.length - HEADER_BYTES - MAC_BYTES;
-    if (cipherBytes <= 0) throw new InvalidFernetToken('too-short');
-    if (cipherBytes % BLOCK_BYTES !== 0) throw new InvalidFernetToken('bad-block-length');
-
-    if (options.ttlSeconds !== undefined) {
-      const now = options.now ?? Math.floor(Date.now() / 1000);
-      const stamped = Number(new DataView(data.buffer, data.byteOffset, data.byteLength).getBigUint64(1));
-      if (stamped + options.ttlSeconds < now) throw new InvalidFernetToken('expired');
-      if (now + MAX_CLOCK_SKEW_SECONDS < stamped) throw new InvalidFernetToken('from-the-future');
-    }
-
+    checkTokenLayout(data, options);
     const body = data.subarray(0, data.length - MAC_BYTES);
     if (!(await subtle.verify('HMAC', this.signing, data.subarray(data.length - MAC_BYTES), body))) {
       throw new InvalidFernetToken('bad-signature');

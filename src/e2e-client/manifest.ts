@@ -37,7 +37,7 @@ export class ManifestDigest {
   /** The digest of a whole live set, e.g. `ManifestDigest.of(D, [['id', 3], …])`. */
   static async of(manifest: CryptoKey, live: Iterable<readonly [string, number]>): Promise<ManifestDigest> {
     const digest = new ManifestDigest(manifest);
-    for (const [id, version] of live) await digest.add(id, version);
+    await digest.update([], [...live]);
     return digest;
   }
 
@@ -50,13 +50,18 @@ export class ManifestDigest {
   }
 
   async add(id: string, version: number): Promise<void> {
-    this.#xor(await manifestTerm(this.#manifest, id, version));
-    this.#count += 1;
+    await this.update([], [[id, version]]);
   }
 
   async remove(id: string, version: number): Promise<void> {
-    this.#xor(await manifestTerm(this.#manifest, id, version));
-    this.#count -= 1;
+    await this.update([[id, version]], []);
+  }
+
+  /** Many records at once; their HMACs are computed concurrently (XOR does not care about order). */
+  async update(removed: ReadonlyArray<readonly [string, number]>, added: ReadonlyArray<readonly [string, number]>): Promise<void> {
+    const terms = await Promise.all([...removed, ...added].map(([id, version]) => manifestTerm(this.#manifest, id, version)));
+    for (const term of terms) this.#xor(term);
+    this.#count += added.length - removed.length;
   }
 
   #xor(term: Uint8Array): void {

@@ -123,7 +123,8 @@ export class Replica {
   static async open(options: ReplicaOptions): Promise<Replica> {
     const replica = new Replica(options, await FernetKey.import(options.dataKey), await manifestKey(options.dataKey, options.userId));
     const snapshot = await options.cache.load();
-    for (const row of snapshot.rows) await replica.#confirm(row.id, { ...row, record: (await replica.#open(row)).record });
+    const opened = await Promise.all(snapshot.rows.map((row) => replica.#open(row)));
+    await replica.#setConfirmed(snapshot.rows.map((row, i): [string, Confirmed] => [row.id, { ...row, record: opened[i]!.record }]));
     for (const write of snapshot.pending) {
       const { record } = await replica.#open(write);
       if (record?.kind === 'manifest' || write.id === MANIFEST_ID) throw new IntegrityError('tampered', write.id, 'a queued write names the manifest');
@@ -278,16 +279,16 @@ export class Replica {
         throw error;
       }
       // Verify the whole page before any of it is applied.
-      const rows: Array<[CachedRow, SealedRecord | null]> = [];
       let last = cursor;
       for (const change of page.changes) {
         if (!(change.seq > last)) throw new IntegrityError('bad-feed', change.id, `the changes feed went back to seq ${change.seq} after ${last}`);
         last = change.seq;
-        const row = { id: change.id, version: change.version, seq: change.seq, token: change.token };
-        const { record } = await this.#open(row);
-        this.#checkNotBackwards(change.id, change.version);
-        rows.push([row, record]);
       }
+      const opened = await Promise.all(page.changes.map((change) => this.#open(change)));
+      const rows: Array<[CachedRow, SealedRecord | null]> = page.changes.map((change, i) => {
+        this.#checkNotBackwards(change.id, change.version);
+        return [{ id: change.id, version: change.version, seq: change.seq, token: change.token }, opened[i]!.record];
+      });
       // The cursor never goes back: not within the feed, and not below what this device had before a full read ended.
       const floor = Math.max(last, cursor, page.more ? 0 : startCursor);
       if (page.cursor < floor) throw new IntegrityError('rolled-back', null, `the feed's cursor went back to ${page.cursor} from ${floor}`);
@@ -299,18 +300,14 @@ export class Replica {
         if (!page.more) for (const id of this.#confirmed.keys()) if (!served.has(id)) stale.push(id);
       }
       await this.#cache.apply({ rows: rows.map(([row]) => row), removeRows: stale, cursor: page.cursor });
-      for (const [row, record] of rows) {
-        const before = this.#confirmed.get(row.id);
-        if (before?.version !== row.version) {
+      for (const [row] of rows) {
+        if (this.#confirmed.get(row.id)?.version !== row.version) {
           if (!this.#pending.has(row.id)) changed.add(row.id);
           report.pulled += 1;
         }
-        await this.#confirm(row.id, { ...row, record });
       }
-      for (const id of stale) {
-        if (this.#confirmed.get(id)?.record && !this.#pending.has(id)) changed.add(id);
-        await this.#unconfirm(id);
-      }
+      for (const id of stale) if (this.#confirmed.get(id)?.record && !this.#pending.has(id)) changed.add(id);
+      await this.#setConfirmed([...rows.map(([row, record]): [string, Confirmed] => [row.id, { ...row, record }]), ...stale.map((id): [string, null] => [id, null])]);
       this.#cursor = page.cursor;
       cursor = page.cursor;
       if (!page.more) break;
@@ -338,7 +335,7 @@ export class Replica {
       this.#checkNotBackwards(c.id, c.version);
       if ((this.#confirmed.get(c.id)?.version ?? 0) >= c.version) continue;
       rows.push(row);
-      await this.#confirm(c.id, { ...row, record });
+      await this.#setConfirmed([[c.id, { ...row, record }]]);
       if (!this.#pending.has(c.id)) changed.add(c.id);
     }
     // The cursor is not moved: the feed still serves these rows, in order, on the next pull.
@@ -353,11 +350,11 @@ export class Replica {
       const serverVersion = server?.version ?? 0;
       if (pending.base_version === serverVersion) continue;
       if (!report.merged.includes(id)) report.merged.push(id);
+      changed.add(id); // the live record becomes the server's, or the merge of both
       const serverRecord = server?.record && server.record.kind !== 'manifest' ? server.record : null;
       const resolution = resolveConflict(serverRecord, pending.record, newMemoryId);
       if (resolution.outcome.keep === 'server') {
         updates.set(id, null);
-        changed.add(id);
       } else {
         const record = resolution.outcome.record;
         const version = serverVersion + 1;
@@ -384,11 +381,13 @@ export class Replica {
         batch.push(next);
       }
       const digest = this.#digest.clone();
-      for (const [id, p] of batch) {
-        const before = this.#confirmed.get(id);
-        if (before?.record) await digest.remove(id, before.version);
-        if (p.record) await digest.add(id, p.version);
-      }
+      await digest.update(
+        batch.flatMap(([id]): Array<[string, number]> => {
+          const before = this.#confirmed.get(id);
+          return before?.record ? [[id, before.version]] : [];
+        }),
+        batch.flatMap(([id, p]): Array<[string, number]> => (p.record ? [[id, p.version]] : [])),
+      );
       const manifestBase = this.#confirmed.get(MANIFEST_ID)?.version ?? 0;
       const manifest: ManifestRecord = digest.record();
       const manifestToken = await sealRecord(this.#key, MANIFEST_ID, manifestBase + 1, manifest);
@@ -410,11 +409,8 @@ export class Replica {
       const contiguous = seqs.every((s, i) => s === this.#cursor + 1 + i) && result.cursor === seqs.at(-1);
       const cursor = contiguous ? result.cursor : this.#cursor;
       await this.#cache.apply({ rows, cursor, removePending: batch.map(([id]) => id) });
-      for (const row of rows) {
-        const p = this.#pending.get(row.id);
-        await this.#confirm(row.id, { ...row, record: row.id === MANIFEST_ID ? manifest : (p?.record ?? null) });
-        this.#pending.delete(row.id);
-      }
+      await this.#setConfirmed(rows.map((row): [string, Confirmed] => [row.id, { ...row, record: row.id === MANIFEST_ID ? manifest : (this.#pending.get(row.id)?.record ?? null) }]));
+      for (const row of rows) this.#pending.delete(row.id);
       this.#cursor = cursor;
       report.pushed += batch.length;
     }
@@ -446,16 +442,19 @@ export class Replica {
     }
   }
 
-  async #confirm(id: string, row: Confirmed): Promise<void> {
-    await this.#unconfirm(id);
-    this.#confirmed.set(id, row);
-    if (row.record && row.record.kind !== 'manifest') await this.#digest.add(id, row.version);
-  }
-
-  async #unconfirm(id: string): Promise<void> {
-    const before = this.#confirmed.get(id);
-    if (before?.record && before.record.kind !== 'manifest') await this.#digest.remove(id, before.version);
-    this.#confirmed.delete(id);
+  /** Sets (or, with null, forgets) confirmed rows, keeping the digest of the confirmed live user records in step. */
+  async #setConfirmed(entries: ReadonlyArray<readonly [string, Confirmed | null]>): Promise<void> {
+    const removed: Array<[string, number]> = [];
+    const added: Array<[string, number]> = [];
+    const isUserRecord = (row: Confirmed | null | undefined): row is Confirmed => !!row?.record && row.record.kind !== 'manifest';
+    for (const [id, row] of entries) {
+      const before = this.#confirmed.get(id);
+      if (isUserRecord(before)) removed.push([id, before.version]);
+      if (row) this.#confirmed.set(id, row);
+      else this.#confirmed.delete(id);
+      if (isUserRecord(row)) added.push([id, row.version]);
+    }
+    await this.#digest.update(removed, added);
   }
 
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
