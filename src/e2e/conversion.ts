@@ -9,13 +9,12 @@ import { z } from 'zod';
 import { badRequest } from '../errors.ts';
 import { authOf, requireVault } from '../http/auth.ts';
 import { clearSessionCookie } from '../http/cookies.ts';
-import type { Services } from '../http/services.ts';
-import type { OpaqueServer } from './opaque.ts';
+import type { E2EServices } from './plugin.ts';
 import { conflictError, toStoreWrites } from './changes.ts';
 import { CONVERSION_BODY_LIMIT, credentials, e2eErrors, label, MAX_CONVERSION_WRITES, opaqueMessage, requireCiphertext, stepId, uniqueIds, write } from './schemas.ts';
 import { audit, newStepId, startE2ESession, STEP_TTL_MS, stepHash } from './sessions.ts';
 
-export const conversionRoutes: FastifyPluginAsyncZod<Services & { opaque: OpaqueServer }> = async (app, { store, opaque }) => {
+export const conversionRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { store, opaque }) => {
   app.addHook('onRequest', requireVault(store));
 
   app.post('/api/v1/e2e/conversions/start', {

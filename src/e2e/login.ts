@@ -10,14 +10,14 @@ import { AppError } from '../errors.ts';
 import { LIMITS } from '../http/rate-limit.ts';
 import { email } from '../http/schemas.ts';
 import type { Services } from '../http/services.ts';
-import type { OpaqueServer } from './opaque.ts';
+import type { E2EServices } from './plugin.ts';
 import { e2eErrors, label, opaqueMessage, stepId } from './schemas.ts';
 import { e2eAuthOf, requireE2ESession } from './auth.ts';
 import { audit, newStepId, startE2ESession, STEP_TTL_MS, stepHash } from './sessions.ts';
 
 const invalidCredentials = () => new AppError('invalid_credentials', 'the email or password is not right');
 
-export const loginRoutes: FastifyPluginAsyncZod<Services & { opaque: OpaqueServer }> = async (app, { store, limiter, opaque }) => {
+export const loginRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { store, limiter, opaque, sweep }) => {
   app.post('/api/v1/e2e/sessions/start', {
     schema: {
       tags: ['e2e'],
@@ -28,6 +28,7 @@ export const loginRoutes: FastifyPluginAsyncZod<Services & { opaque: OpaqueServe
     const address = normaliseEmail(request.body.email);
     await limiter.hit(LIMITS.loginPerAddress, request.ip);
     await limiter.hit(LIMITS.loginPerAccount, address);
+    await sweep();
     const user = await store.findUserByEmail(address);
     const account = user?.mode === 'e2e' ? await store.findE2EAccount(user.id) : null;
     // The fake record is derived from the identifier: the same email always gets the same fake.
@@ -50,7 +51,8 @@ export const loginRoutes: FastifyPluginAsyncZod<Services & { opaque: OpaqueServe
     const proved = opaque.finishLogin(step.state, request.body.finish_login_request);
     const account = step.userId ? await store.findE2EAccount(step.userId) : null;
     if (!proved || !account) {
-      if (step.userId) await audit(store, step.userId, 'e2e.session.login', 'denied');
+      // As the classic log-in: a denied attempt on an unknown email is audited without a user.
+      await audit(store, account?.userId ?? null, 'e2e.session.login', 'denied');
       throw invalidCredentials();
     }
     const token = await startE2ESession(store, account.userId, request.body.label);

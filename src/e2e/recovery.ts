@@ -10,15 +10,14 @@ import { secretsEqual } from '../crypto/keys.ts';
 import { AppError, badRequest } from '../errors.ts';
 import { LIMITS } from '../http/rate-limit.ts';
 import { email } from '../http/schemas.ts';
-import type { Services } from '../http/services.ts';
-import type { OpaqueServer } from './opaque.ts';
+import type { E2EServices } from './plugin.ts';
 import { credentials, e2eErrors, label, opaqueMessage, recoveryAuth, requireCiphertext, stepId } from './schemas.ts';
 import { audit, newStepId, startE2ESession, STEP_TTL_MS, stepHash } from './sessions.ts';
 
 /** Compared against when the email is unknown, so both answers take the same work. */
 const NO_VERIFIER = '0'.repeat(64);
 
-export const recoveryRoutes: FastifyPluginAsyncZod<Services & { opaque: OpaqueServer }> = async (app, { store, limiter, opaque }) => {
+export const recoveryRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { store, limiter, opaque, sweep }) => {
   app.post('/api/v1/e2e/recovery/start', {
     schema: {
       tags: ['e2e'],
@@ -29,12 +28,13 @@ export const recoveryRoutes: FastifyPluginAsyncZod<Services & { opaque: OpaqueSe
     const address = normaliseEmail(request.body.email);
     await limiter.hit(LIMITS.unlockPerAddress, request.ip);
     await limiter.hit(LIMITS.unlockPerAccount, address);
+    await sweep();
     const user = await store.findUserByEmail(address);
     const account = user?.mode === 'e2e' ? await store.findE2EAccount(user.id) : null;
     const offered = createHash('sha256').update(request.body.recovery_auth, 'utf8').digest('hex');
     const matches = secretsEqual(offered, account?.recoveryVerifier ?? NO_VERIFIER);
     if (!account || !matches) {
-      if (account) await audit(store, account.userId, 'e2e.recovery', 'denied');
+      await audit(store, account?.userId ?? null, 'e2e.recovery', 'denied');
       throw new AppError('invalid_credentials', 'the email or recovery code is not right');
     }
     const registrationResponse = opaque.registrationResponse(account.userId, request.body.registration_request);

@@ -9,15 +9,14 @@ import { validEmail } from '../accounts/accounts.ts';
 import { AppError, badRequest } from '../errors.ts';
 import { LIMITS } from '../http/rate-limit.ts';
 import { email } from '../http/schemas.ts';
-import type { Services } from '../http/services.ts';
 import { UniqueViolation } from '../storage/store.ts';
-import type { OpaqueServer } from './opaque.ts';
+import type { E2EServices } from './plugin.ts';
 import { credentials, e2eErrors, label, opaqueMessage, requireCiphertext, stepId } from './schemas.ts';
 import { audit, newStepId, startE2ESession, STEP_TTL_MS, stepHash } from './sessions.ts';
 
 const emailTaken = () => new AppError('email_taken', 'an account with this email already exists');
 
-export const registrationRoutes: FastifyPluginAsyncZod<Services & { opaque: OpaqueServer }> = async (app, { store, limiter, opaque }) => {
+export const registrationRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { store, limiter, opaque, sweep }) => {
   app.post('/api/v1/e2e/registrations', {
     schema: {
       tags: ['e2e'],
@@ -26,6 +25,7 @@ export const registrationRoutes: FastifyPluginAsyncZod<Services & { opaque: Opaq
     },
   }, async (request) => {
     await limiter.hit(LIMITS.signupPerAddress, request.ip);
+    await sweep();
     const address = validEmail(request.body.email);
     if (await store.findUserByEmail(address)) throw emailTaken();
     const userId = randomUUID();

@@ -58,14 +58,14 @@ export function chunks<T>(items: readonly T[], size = BATCH): T[][] {
   return out;
 }
 
-function placeholders(n: number): string {
+export function placeholders(n: number): string {
   return Array.from({ length: n }, () => '?').join(', ');
 }
 
 const num = (v: unknown): number => Number(v);
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-const str = (v: unknown): string => String(v);
-const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+export const str = (v: unknown): string => String(v);
+export const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
 const USER_COLUMNS =
   'id, email, mode, password_hash, api_key_hash, pending_key_hash, pending_key_wrap, pending_key_expires_at, created_at';

@@ -2,7 +2,7 @@
 // short-lived flow steps, `ane_` sessions, the records the server cannot
 // read, and the OPAQUE server setup. Shared by both drivers through
 // makeOps (common.ts), so every method is also on a Transaction.
-import { StorageError, type Executor, type Param } from './common.ts';
+import { chunks, placeholders, StorageError, str, strOrNull, type Executor, type Param } from './common.ts';
 import type {
   E2EAccountRow,
   E2ECredentials,
@@ -39,17 +39,11 @@ export type E2EOps = Pick<
   | 'ensureOpaqueServerSetup'
 >;
 
-/** Rows per multi-row statement: 7 parameters a row stays far below both drivers' limits. */
-const BATCH = 500;
-
 const ACCOUNT_COLUMNS = 'user_id, registration_record, password_wrap, recovery_wrap, recovery_verifier, last_seq, purged_through_seq';
 const PENDING_COLUMNS = 'id_hash, kind, user_id, new_user_id, email, state, expires_at';
 const SESSION_COLUMNS = 'id, token_hash, user_id, label, created_at, last_seen_at';
 const RECORD_COLUMNS = 'user_id, id, seq, version, token, deleted, updated_at';
 
-const str = (v: unknown): string => String(v);
-const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
-const marks = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
 
 function toAccount(r: Record<string, unknown>): E2EAccountRow {
   return {
@@ -113,7 +107,7 @@ export function e2eOps(
   };
 
   const insertAccount = (userId: string, a: E2ECredentials) =>
-    ex.run(`INSERT INTO e2e_accounts (${ACCOUNT_COLUMNS}) VALUES (${marks(7)})`, [
+    ex.run(`INSERT INTO e2e_accounts (${ACCOUNT_COLUMNS}) VALUES (${placeholders(7)})`, [
       userId,
       a.registrationRecord,
       a.passwordWrap,
@@ -138,11 +132,9 @@ export function e2eOps(
 
   const readRecords = async (userId: string, ids: string[]): Promise<E2ERecordRow[]> => {
     const out: E2ERecordRow[] = [];
-    const wanted = [...new Set(ids)];
-    for (let i = 0; i < wanted.length; i += BATCH) {
-      const batch = wanted.slice(i, i + BATCH);
+    for (const batch of chunks([...new Set(ids)])) {
       const rows = await ex.all(
-        `SELECT ${RECORD_COLUMNS} FROM e2e_records WHERE user_id = ? AND id IN (${marks(batch.length)})`,
+        `SELECT ${RECORD_COLUMNS} FROM e2e_records WHERE user_id = ? AND id IN (${placeholders(batch.length)})`,
         [userId, ...batch],
       );
       out.push(...rows.map(toRecord));
@@ -181,7 +173,7 @@ export function e2eOps(
     },
 
     async createE2EPending(p) {
-      await ex.run(`INSERT INTO e2e_pending (${PENDING_COLUMNS}) VALUES (${marks(7)})`, [
+      await ex.run(`INSERT INTO e2e_pending (${PENDING_COLUMNS}) VALUES (${placeholders(7)})`, [
         p.idHash,
         p.kind,
         p.userId,
@@ -200,7 +192,7 @@ export function e2eOps(
     deleteExpiredE2EPending: (now) => ex.run('DELETE FROM e2e_pending WHERE expires_at <= ?', [now]),
 
     async createE2ESession(s) {
-      await ex.run(`INSERT INTO e2e_sessions (${SESSION_COLUMNS}) VALUES (${marks(6)})`, [
+      await ex.run(`INSERT INTO e2e_sessions (${SESSION_COLUMNS}) VALUES (${placeholders(6)})`, [
         s.id,
         s.tokenHash,
         s.userId,
@@ -245,12 +237,11 @@ export function e2eOps(
         deleted: w.deleted,
         updatedAt: now,
       }));
-      for (let i = 0; i < rows.length; i += BATCH) {
-        const batch = rows.slice(i, i + BATCH);
+      for (const batch of chunks(rows)) {
         const params: Param[] = [];
         for (const r of batch) params.push(r.userId, r.id, r.seq, r.version, r.token, r.deleted ? 1 : 0, r.updatedAt);
         await ex.run(
-          `INSERT INTO e2e_records (${RECORD_COLUMNS}) VALUES ${batch.map(() => `(${marks(7)})`).join(', ')}
+          `INSERT INTO e2e_records (${RECORD_COLUMNS}) VALUES ${batch.map(() => `(${placeholders(7)})`).join(', ')}
            ON CONFLICT (user_id, id) DO UPDATE SET seq = excluded.seq, version = excluded.version,
              token = excluded.token, deleted = excluded.deleted, updated_at = excluded.updated_at`,
           params,
