@@ -5,6 +5,7 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { E2eApi, logIn, logOut, recover, signUp, type SyncReport } from '../e2e-client/index.ts';
+import { passwordProblem } from '../accounts/password-policy.ts';
 import { describeError, UsageError } from './errors.ts';
 import { localPaths } from './paths.ts';
 import { readProfile } from './profile.ts';
@@ -30,6 +31,22 @@ ANAMNESIS_LOCAL_KEYCHAIN=off, ANAMNESIS_LOCAL_SYNC_SECONDS. See docs/mcp.md.`;
 
 async function secret(io: Io, variable: string, question: string): Promise<string> {
   return io.env[variable] ?? ask(question, { secret: true, variable });
+}
+
+/**
+ * A new password, checked by the server-key accounts' own policy before
+ * anything is sent: in end-to-end mode it is all that stands between a copy
+ * of the server's database and an offline guess, and the server never sees
+ * it to check.
+ */
+async function newPassword(io: Io, email: string): Promise<string> {
+  const password = io.env.ANAMNESIS_PASSWORD ?? (await ask('New password: ', { secret: true, variable: 'ANAMNESIS_PASSWORD' }));
+  const problem = passwordProblem(password, email);
+  if (problem) throw new UsageError(problem);
+  if (io.env.ANAMNESIS_PASSWORD === undefined && (await ask('The same password again: ', { secret: true, variable: 'ANAMNESIS_PASSWORD' })) !== password) {
+    throw new UsageError('the two passwords differ');
+  }
+  return password;
 }
 
 function serverAndEmail(values: { server?: string; email?: string }): { server: string; email: string } {
@@ -75,7 +92,7 @@ async function run(command: string, args: string[], io: Io): Promise<number> {
     case 'signup': {
       const { server, email } = serverAndEmail(values);
       io.warn('End-to-end account: the server never sees your password or your data key. If you lose both your password and the recovery code shown next, your data is gone for good: no one, not even the operator, can bring it back.');
-      const password = await secret(io, 'ANAMNESIS_PASSWORD', 'New password: ');
+      const password = await newPassword(io, email);
       const account = await signUp(new E2eApi({ baseUrl: server }), { email, password });
       // The recovery code goes to stdout, once, for the user to keep: it is never logged.
       process.stdout.write(`Recovery code (write it down and keep it safe; it is shown only once):\n${account.recoveryCode}\n`);
@@ -92,8 +109,7 @@ async function run(command: string, args: string[], io: Io): Promise<number> {
     case 'recover': {
       const { server, email } = serverAndEmail(values);
       const recoveryCode = await secret(io, 'ANAMNESIS_RECOVERY_CODE', 'Recovery code: ');
-      const newPassword = await secret(io, 'ANAMNESIS_PASSWORD', 'New password: ');
-      const account = await recover(new E2eApi({ baseUrl: server }), { email, recoveryCode, newPassword });
+      const account = await recover(new E2eApi({ baseUrl: server }), { email, recoveryCode, newPassword: await newPassword(io, email) });
       process.stdout.write(`New recovery code (the old one no longer works; shown only once):\n${account.recoveryCode}\n`);
       // Every other session of the account has ended; this device starts a fresh cache.
       removeCache(paths);

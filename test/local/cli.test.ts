@@ -38,7 +38,10 @@ describe('anamnesis-local commands', () => {
     for (const d of devices) rmSync(d.dir, { recursive: true, force: true });
   });
 
-  it('signs up; a wrong password then stores nothing on another device', async () => {
+  it('signs up; a weak password is refused first, and a wrong one then stores nothing on another device', async () => {
+    const weak = await runCli(device('short'), ['signup', '--server', baseUrl, '--email', email]);
+    assert.equal(weak.code, 1);
+    assert.match(weak.stderr, /the password must be at least 12 characters long/);
     const first = device();
     const signup = await runCli(first, ['signup', '--server', baseUrl, '--email', email]);
     assert.equal(signup.code, 0, signup.stderr);
