@@ -127,7 +127,7 @@ async function run(command: string, args: string[], io: Io): Promise<number> {
             `account:  ${profile.email} (${profile.userId})`,
             `server:   ${profile.server}`,
             `key:      in ${device.keystore.where}`,
-            `cache:    ${paths.cache}: ${records.size} records, ${replica.pendingCount} write(s) waiting for the server`,
+            `cache:    ${device.lease.file}: ${records.size} records, ${replica.pendingCount} write(s) waiting for the server`,
           ].join('\n') + '\n',
         );
         try {

@@ -2,6 +2,7 @@
 // text, never a password, key, token or record plaintext.
 import { E2eApiError, IntegrityError, InvalidCredentials, OfflineError } from '../e2e-client/index.ts';
 import { KeystoreError } from './keystore.ts';
+import { TooManyInstances } from './lease.ts';
 import { NoTerminal } from './prompt.ts';
 
 export class UsageError extends Error {}
@@ -20,7 +21,7 @@ export function describeError(error: unknown): string {
   if (error instanceof E2eApiError) return `the server answered ${error.status} ${error.code}: ${error.message}`;
   // Fixed text naming a record id (random or a keyed hash) and the failure, never plaintext.
   if (error instanceof IntegrityError) return `WARNING: ${error.message}; nothing of it was taken in`;
-  if (error instanceof NotLoggedIn || error instanceof KeystoreError || error instanceof NoTerminal || error instanceof UsageError) return error.message;
+  if (error instanceof NotLoggedIn || error instanceof TooManyInstances || error instanceof KeystoreError || error instanceof NoTerminal || error instanceof UsageError) return error.message;
   if (error instanceof Error) return `unexpected ${error.name}`;
   return 'unexpected failure';
 }

@@ -5,6 +5,7 @@ import { rmSync } from 'node:fs';
 import { decodeBase64url, E2eApi, encodeBase64url, Replica, type Session, type SyncReport } from '../e2e-client/index.ts';
 import { SqliteCache } from './cache.ts';
 import { NotLoggedIn } from './errors.ts';
+import { type CacheLease, cacheFiles, leaseCache } from './lease.ts';
 import { type Keystore, KeystoreError, openKeystore } from './keystore.ts';
 import type { LocalPaths } from './paths.ts';
 import { keychainAccount, type Profile, readProfile, removeProfile, writeProfile } from './profile.ts';
@@ -50,6 +51,7 @@ export class Device {
     /** The replica's live records, indexed for the tools. */
     readonly records: LocalRecords,
     private readonly cache: SqliteCache,
+    readonly lease: CacheLease,
   ) {}
 
   /** Syncs with the server and brings the tools' records in step with what changed. */
@@ -90,19 +92,23 @@ export class Device {
 
   private static async openWith(paths: LocalPaths, profile: Profile, keystore: Keystore, dataKey: Uint8Array<ArrayBuffer>, token: string): Promise<Device> {
     const api = new E2eApi({ baseUrl: profile.server, token });
-    const cache = new SqliteCache(paths.cache);
+    const lease = leaseCache(paths);
+    let cache: SqliteCache | null = null;
     try {
+      cache = new SqliteCache(lease.file);
       cache.bindTo(profile.userId);
       const replica = await Replica.open({ api, dataKey, userId: profile.userId, cache });
-      return new Device(profile, keystore, api, replica, recordsOf(replica), cache);
+      return new Device(profile, keystore, api, replica, recordsOf(replica), cache, lease);
     } catch (error) {
-      cache.close();
+      cache?.close();
+      lease.release();
       throw error;
     }
   }
 
   close(): void {
     this.cache.close();
+    this.lease.release();
   }
 
   /** Forgets the log-in on this device: secrets, cache and profile. */
@@ -114,6 +120,7 @@ export class Device {
   }
 }
 
+/** Deletes every cache file of the folder (a running process's too: its session ends anyway). */
 export function removeCache(paths: LocalPaths): void {
-  for (const suffix of ['', '-wal', '-shm']) rmSync(paths.cache + suffix, { force: true });
+  for (const file of cacheFiles(paths)) rmSync(file, { force: true });
 }

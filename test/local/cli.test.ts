@@ -9,9 +9,9 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeTestApp, type TestApp } from '../helpers/app.ts';
-import { listen } from '../mcp/helpers.ts';
+import { callTool, listen } from '../mcp/helpers.ts';
 import { fileKeystore } from '../../src/local/keystore.ts';
-import { type LocalDevice, newDevice, PASSPHRASE, runCli } from './support.ts';
+import { type LocalDevice, newDevice, PASSPHRASE, runCli, serveClient } from './support.ts';
 
 const PASSWORD = 'amber-walrus-cathedral-42';
 const NEW_PASSWORD = 'quiet-orchard-lantern-77';
@@ -85,11 +85,36 @@ describe('anamnesis-local commands', () => {
     assert.equal(reused.code, 1, 'the old code no longer works');
   });
 
+  it('serves two MCP clients at once from one folder, each on its own cache, losing no write', async () => {
+    const shared = device(NEW_PASSWORD);
+    assert.equal((await runCli(shared, ['login', '--server', baseUrl, '--email', email])).code, 0);
+    const [desktopApp, editor] = [await serveClient(shared), await serveClient(shared)];
+    try {
+      await callTool(desktopApp, 'remember', { content: 'Written from the desktop app' });
+      await callTool(editor, 'remember', { content: 'Written from the editor' });
+    } finally {
+      await desktopApp.close();
+      await editor.close();
+    }
+    assert.ok(existsSync(path.join(shared.dir, 'cache.db')) && existsSync(path.join(shared.dir, 'cache-2.db')), 'the second process took a second cache');
+    assert.ok(!readdirSync(shared.dir).some((name) => name.endsWith('.lock')), 'both released their lock');
+    assert.equal((await runCli(shared, ['sync'])).code, 0);
+    const other = device(NEW_PASSWORD);
+    assert.equal((await runCli(other, ['login', '--server', baseUrl, '--email', email])).code, 0);
+    const client = await serveClient(other);
+    try {
+      const listed = (await callTool(client, 'list_memories')).structuredContent as { items: Array<{ content: string }> };
+      assert.deepEqual(listed.items.map((m) => m.content).sort(), ['Written from the desktop app', 'Written from the editor']);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('logs out: the session ends on the server and nothing of the account stays on the device', async () => {
     const desk = device(NEW_PASSWORD);
     assert.equal((await runCli(desk, ['login', '--server', baseUrl, '--email', email])).code, 0);
     const status = await runCli(desk, ['status']);
-    assert.match(status.stdout, /online: +the server holds 0 records/);
+    assert.match(status.stdout, /online: +the server holds \d+ records/);
     const { token } = (await fileKeystore(path.join(desk.dir, 'credentials.enc'), async () => PASSPHRASE).load())!;
     const account = () => fetch(`${baseUrl}/api/v1/e2e/account`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal((await account()).status, 200);
