@@ -64,6 +64,12 @@ export class Device {
   /** Keeps a fresh log-in (secrets, profile) and opens its replica over this device's cache. */
   static async remember(paths: LocalPaths, server: string, email: string, session: Session, io: Io): Promise<Device> {
     const profile: Profile = { server: new URL(server).origin, email, userId: session.userId };
+    const previous = readProfile(paths.profile);
+    if (previous && keychainAccount(previous) !== keychainAccount(profile)) {
+      // Another account was logged in here: its secrets and caches go, not to be left behind unused.
+      await (await keystoreFor(paths, previous, { ...io, warn: () => {} }, false)).clear();
+      removeCache(paths);
+    }
     const keystore = await keystoreFor(paths, profile, io, true);
     await keystore.save({ dataKey: encodeBase64url(session.dataKey), token: session.token });
     writeProfile(paths.profile, profile);
