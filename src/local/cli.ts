@@ -11,7 +11,7 @@ import { localPaths } from './paths.ts';
 import { readProfile } from './profile.ts';
 import { ask } from './prompt.ts';
 import { serve } from './serve.ts';
-import { Device, type Io, MIN_PASSPHRASE, removeCache } from './session.ts';
+import { Device, type Io, MIN_PASSPHRASE } from './session.ts';
 import { NotLoggedIn } from './errors.ts';
 
 const USAGE = `anamnesis-local: your end-to-end encrypted Anamnesis memory as a local MCP server
@@ -111,8 +111,8 @@ async function run(command: string, args: string[], io: Io): Promise<number> {
       const recoveryCode = await secret(io, 'ANAMNESIS_RECOVERY_CODE', 'Recovery code: ');
       const account = await recover(new E2eApi({ baseUrl: server }), { email, recoveryCode, newPassword: await newPassword(io, email) });
       process.stdout.write(`New recovery code (the old one no longer works; shown only once):\n${account.recoveryCode}\n`);
-      // Every other session of the account has ended; this device starts a fresh cache.
-      removeCache(paths);
+      // Every other session of the account has ended. K is the same, so a cache of this account here
+      // (writes not sent yet included) stays good and syncs with the new session.
       await loggedIn(io, await Device.remember(paths, server, email, account, io));
       return 0;
     }

@@ -18,7 +18,8 @@ import { Device, type Io } from './session.ts';
 
 export const LOCAL_SERVER_INFO = { name: 'anamnesis-local', version: '1.0.0' };
 
-function seconds(value: string | undefined, fallback: number): number {
+/** A whole or fractional number from the environment, at least 0; `fallback` when unset or not one. */
+function nonNegative(value: string | undefined, fallback: number): number {
   const n = Number(value);
   return value !== undefined && Number.isFinite(n) && n >= 0 ? n : fallback;
 }
@@ -79,9 +80,9 @@ export async function serve(paths: LocalPaths, io: Io): Promise<number> {
 
   const operations = opening.then((device) => localOperations(replicaStore(device.replica, device.records, syncSoon)));
   const first = syncNow();
-  const waitMs = seconds(io.env.ANAMNESIS_LOCAL_FIRST_SYNC_WAIT_MS, 1500);
+  const waitMs = nonNegative(io.env.ANAMNESIS_LOCAL_FIRST_SYNC_WAIT_MS, 1500);
   const server = createMcpServer(whenReady(operations, first, waitMs), log, LOCAL_SERVER_INFO);
-  const every = setInterval(() => void syncNow(), seconds(io.env.ANAMNESIS_LOCAL_SYNC_SECONDS, 30) * 1000);
+  const every = setInterval(() => void syncNow(), nonNegative(io.env.ANAMNESIS_LOCAL_SYNC_SECONDS, 30) * 1000);
   every.unref();
 
   const transport = new StdioServerTransport();
