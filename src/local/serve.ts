@@ -82,7 +82,7 @@ export async function serve(paths: LocalPaths, io: Io): Promise<number> {
   const first = syncNow();
   const waitMs = nonNegative(io.env.ANAMNESIS_LOCAL_FIRST_SYNC_WAIT_MS, 1500);
   const server = createMcpServer(whenReady(operations, first, waitMs), log, LOCAL_SERVER_INFO);
-  const every = setInterval(() => void syncNow(), nonNegative(io.env.ANAMNESIS_LOCAL_SYNC_SECONDS, 30) * 1000);
+  const every = setInterval(() => void syncNow(), Math.max(1, nonNegative(io.env.ANAMNESIS_LOCAL_SYNC_SECONDS, 30)) * 1000);
   every.unref();
 
   const transport = new StdioServerTransport();
