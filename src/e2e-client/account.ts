@@ -180,12 +180,9 @@ export async function sealExport(userId: string, dataKey: DataKey, exported: Exp
   }
   for (const e of exported.entities) records.set(await entityId(D, e.name), { kind: 'entity', name: e.name, entityType: e.entityType, observations: e.observations });
   for (const r of exported.relations) records.set(await relationId(D, r.from, r.to, r.relationType), { kind: 'relation', from: r.from, to: r.to, relationType: r.relationType });
-  const writes: Write[] = [];
-  const digest = new ManifestDigest(D);
-  for (const [id, record] of records) {
-    writes.push({ id, base_version: 0, version: 1, token: await sealRecord(key, id, 1, record) });
-    await digest.add(id, 1);
-  }
+  const entries = [...records];
+  const writes: Write[] = await Promise.all(entries.map(async ([id, record]): Promise<Write> => ({ id, base_version: 0, version: 1, token: await sealRecord(key, id, 1, record) })));
+  const digest = await ManifestDigest.of(D, entries.map(([id]): [string, number] => [id, 1]));
   writes.push({ id: MANIFEST_ID, base_version: 0, version: 1, token: await sealRecord(key, MANIFEST_ID, 1, digest.record()) });
   return writes;
 }

@@ -74,13 +74,26 @@ function checkRecord(id: string, record: unknown): SealedRecord | null {
   return parsed.data;
 }
 
+/** The largest token the server stores (docs/e2e-protocol.md §2). */
+export const MAX_TOKEN_CHARS = 256 * 1024;
+
+/** A record whose token would exceed what the server stores: refused before it is queued, so it cannot block a sync. */
+export class RecordTooLarge extends RangeError {
+  constructor(readonly recordId: string) {
+    super(`record ${recordId} is too large: a sealed record is at most ${MAX_TOKEN_CHARS / 1024} KiB`);
+    this.name = 'RecordTooLarge';
+  }
+}
+
 /** Seals one record (or a tombstone, `record` null) for `id` at `version`. */
 export async function sealRecord(key: FernetKey, id: string, version: number, record: SealedRecord | null): Promise<string> {
   if (!isRecordId(id)) throw new RangeError('a record id is 1-64 characters from A-Z a-z 0-9 _ -');
   if (!Number.isSafeInteger(version) || version < 1) throw new RangeError('a record version is a whole number from 1');
   if (record !== null && checkRecord(id, record) === null) throw new RangeError(`record ${id} does not have its kind's shape`);
   const envelope: Envelope = { v: ENVELOPE_VERSION, id, version, record };
-  return key.encrypt(JSON.stringify(envelope));
+  const token = await key.encrypt(JSON.stringify(envelope));
+  if (token.length > MAX_TOKEN_CHARS) throw new RecordTooLarge(id);
+  return token;
 }
 
 /** Opens a row's token; TamperedRecord unless it is exactly this id at this version with a well-formed record. */

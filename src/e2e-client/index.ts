@@ -23,6 +23,7 @@
 //   Records
 //     sealRecord(key, id, version, record | null) → token
 //     openRecord(key, {id, version, token}) → {v, id, version, record}   TamperedRecord
+//     RecordTooLarge (a sealed record over MAX_TOKEN_CHARS, 256 KiB: refused by put())
 //
 //   Server
 //     new E2eApi({baseUrl, token?, apiKey?, fetch?}): every endpoint, typed;
@@ -45,8 +46,12 @@
 //     ReplicaCache {load(), apply(change)}: persist ONLY ciphertext (SQLite locally,
 //       IndexedDB in the browser); MemoryReplicaCache is the reference implementation
 //     resolveConflict(server, local, newId), CONFLICT_TAG ("conflict")
-//     IntegrityError {failure, recordId}: the server dropped, rolled back or swapped
-//       something; OfflineError: nothing reached the server, writes stay queued
+//     IntegrityError {failure: tampered | rolled-back | dropped | bad-feed |
+//       manifest-missing | manifest-mismatch, recordId}: the server dropped, rolled
+//       back or swapped something (show it; do not retry it away);
+//       OfflineError: nothing reached the server, writes stay queued.
+//     An incremental sync cannot see a row that silently vanished; sync({full: true})
+//       now and then (e.g. daily, or at start-up) re-reads the whole feed and checks it.
 export * from './api.ts';
 export * from './encoding.ts';
 export * from './envelope.ts';

@@ -27,6 +27,7 @@ import { MANIFEST_ID, ManifestDigest, type ManifestRecord } from './manifest.ts'
 export type IntegrityFailure =
   | 'tampered' // a token that does not open as its row's id and version under K
   | 'rolled-back' // a version, or the feed's cursor, went backwards from what this device saw
+  | 'dropped' // the server answered that it has no row for an id this device saw live
   | 'bad-feed' // the changes feed is out of seq order
   | 'manifest-missing' // records are live but no manifest describes them
   | 'manifest-mismatch'; // the live set is not the one the manifest names: a record was dropped or rolled back
@@ -188,8 +189,8 @@ export class Replica {
 
   /** Creates or replaces records here and now (queued for the next sync); returns their ids. */
   async put(...records: UserRecord[]): Promise<string[]> {
-    const changes: Array<[string, UserRecord | null]> = [];
-    for (const record of records) changes.push([await this.idOf(record), record]);
+    const ids = await Promise.all(records.map((record) => this.idOf(record)));
+    const changes = records.map((record, i): [string, UserRecord | null] => [ids[i]!, record]);
     await this.#exclusive(() => this.#write(changes));
     return changes.map(([id]) => id);
   }
@@ -207,17 +208,18 @@ export class Replica {
   async #write(changes: Array<[string, UserRecord | null]>): Promise<void> {
     // id → the queued write, or null when the queue should forget the id.
     const next = new Map<string, Pending | null>();
-    for (const [id, record] of changes) {
-      if (id === MANIFEST_ID) throw new RangeError('the manifest is written by sync only');
-      const server = this.#confirmed.get(id);
-      // Deleting what the server does not hold live needs no tombstone: forgetting the queued write is enough.
-      if (record === null && !server?.record) {
-        next.set(id, null);
-        continue;
-      }
-      const base = server?.version ?? 0;
-      next.set(id, { base_version: base, version: base + 1, token: await sealRecord(this.#key, id, base + 1, record), record });
-    }
+    if (changes.some(([id]) => id === MANIFEST_ID)) throw new RangeError('the manifest is written by sync only');
+    // Sealed concurrently; a later change of the same id in the list wins.
+    const sealed = await Promise.all(
+      changes.map(async ([id, record]): Promise<Pending | null> => {
+        const server = this.#confirmed.get(id);
+        // Deleting what the server does not hold live needs no tombstone: forgetting the queued write is enough.
+        if (record === null && !server?.record) return null;
+        const base = server?.version ?? 0;
+        return { base_version: base, version: base + 1, token: await sealRecord(this.#key, id, base + 1, record), record };
+      }),
+    );
+    changes.forEach(([id], i) => next.set(id, sealed[i] ?? null));
     await this.#queue(next);
   }
 
@@ -299,7 +301,10 @@ export class Replica {
         // or records deleted and purged since); the manifest check below says whether that was honest.
         if (!page.more) for (const id of this.#confirmed.keys()) if (!served.has(id)) stale.push(id);
       }
-      await this.#cache.apply({ rows: rows.map(([row]) => row), removeRows: stale, cursor: page.cursor });
+      // A full read that stops half-way (offline) must not leave the device's cursor lower than it was:
+      // the next sync then starts where it stood, and the cursor's floor keeps guarding against a rollback.
+      const kept = full ? Math.max(startCursor, page.cursor) : page.cursor;
+      await this.#cache.apply({ rows: rows.map(([row]) => row), removeRows: stale, cursor: kept });
       for (const [row] of rows) {
         if (this.#confirmed.get(row.id)?.version !== row.version) {
           if (!this.#pending.has(row.id)) changed.add(row.id);
@@ -308,7 +313,7 @@ export class Replica {
       }
       for (const id of stale) if (this.#confirmed.get(id)?.record && !this.#pending.has(id)) changed.add(id);
       await this.#setConfirmed([...rows.map(([row, record]): [string, Confirmed] => [row.id, { ...row, record }]), ...stale.map((id): [string, null] => [id, null])]);
-      this.#cursor = page.cursor;
+      this.#cursor = kept;
       cursor = page.cursor;
       if (!page.more) break;
       if (page.changes.length === 0) throw new IntegrityError('bad-feed', null, 'the changes feed said there is more but sent nothing');
@@ -328,8 +333,16 @@ export class Replica {
   /** The server's rows in a 409: verified like feed rows and taken as confirmed, so the merge sees them even before the feed does. */
   async #absorbConflicts(error: E2eApiError, changed: Set<string>): Promise<void> {
     const rows: CachedRow[] = [];
+    const purged: string[] = [];
     for (const c of error.conflicts) {
-      if (c.token === null || c.version === 0) continue; // the server has no row: the feed and the manifest settle it
+      if (c.token === null || c.version === 0) {
+        const seen = this.#confirmed.get(c.id);
+        // The server has no row for an id this device saw live: it dropped it.
+        if (seen?.record) throw new IntegrityError('dropped', c.id, `the server no longer has record ${c.id}, which this device saw at version ${seen.version}`);
+        // A tombstone the server purged: the next write of the id starts again from version 1.
+        if (seen) purged.push(c.id);
+        continue;
+      }
       const row = { id: c.id, version: c.version, seq: c.seq, token: c.token };
       const { record } = await this.#open(row);
       this.#checkNotBackwards(c.id, c.version);
@@ -339,7 +352,8 @@ export class Replica {
       if (!this.#pending.has(c.id)) changed.add(c.id);
     }
     // The cursor is not moved: the feed still serves these rows, in order, on the next pull.
-    if (rows.length > 0) await this.#cache.apply({ rows });
+    if (rows.length > 0 || purged.length > 0) await this.#cache.apply({ rows, removeRows: purged });
+    await this.#setConfirmed(purged.map((id): [string, null] => [id, null]));
   }
 
   /** Re-bases every queued write whose base is no longer the server's version, by the conflict rules. */

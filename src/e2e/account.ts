@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { notFound } from '../errors.ts';
 import type { Services } from '../http/services.ts';
-import { e2eErrors } from './schemas.ts';
+import { E2E_BEARER, e2eErrors } from './schemas.ts';
 import { e2eAuthOf, requireE2ESession } from './auth.ts';
 import { audit } from './sessions.ts';
 
@@ -11,7 +11,7 @@ export const accountRoutes: FastifyPluginAsyncZod<Services> = async (app, { stor
   app.addHook('onRequest', requireE2ESession(store));
 
   app.get('/api/v1/e2e/account', {
-    schema: { tags: ['e2e'], response: { 200: z.object({ user_id: z.string(), email: z.string(), cursor: z.number(), records: z.number() }), ...e2eErrors } },
+    schema: { ...E2E_BEARER, response: { 200: z.object({ user_id: z.string(), email: z.string(), cursor: z.number(), records: z.number() }), ...e2eErrors } },
   }, async (request) => {
     const { user } = e2eAuthOf(request);
     const account = await store.findE2EAccount(user.id);
@@ -20,7 +20,7 @@ export const accountRoutes: FastifyPluginAsyncZod<Services> = async (app, { stor
   });
 
   app.delete('/api/v1/e2e/account', {
-    schema: { tags: ['e2e'], response: { 204: z.null(), ...e2eErrors } },
+    schema: { ...E2E_BEARER, response: { 204: z.null(), ...e2eErrors } },
   }, async (request, reply) => {
     const { user } = e2eAuthOf(request);
     await store.transaction(async (tx) => {

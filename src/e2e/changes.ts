@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { AppError, notFound } from '../errors.ts';
 import type { Services } from '../http/services.ts';
 import type { E2ERecordRow, E2EWriteResult } from '../storage/store.ts';
-import { CHANGES_BODY_LIMIT, changeSchema, e2eErrors, MAX_WRITES, requireCiphertext, uniqueIds, write } from './schemas.ts';
+import { CHANGES_BODY_LIMIT, changeSchema, E2E_BEARER, e2eErrors, MAX_WRITES, requireCiphertext, uniqueIds, write } from './schemas.ts';
 import { e2eAuthOf, requireE2ESession } from './auth.ts';
 
 const DAY_MS = 24 * 3600_000;
@@ -33,7 +33,7 @@ export const changesRoutes: FastifyPluginAsyncZod<Services> = async (app, { stor
 
   app.get('/api/v1/e2e/changes', {
     schema: {
-      tags: ['e2e'],
+      ...E2E_BEARER,
       querystring: z.strictObject({
         cursor: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
         limit: z.coerce.number().int().min(1).max(1000).default(500),
@@ -57,7 +57,7 @@ export const changesRoutes: FastifyPluginAsyncZod<Services> = async (app, { stor
   app.post('/api/v1/e2e/changes', {
     bodyLimit: CHANGES_BODY_LIMIT,
     schema: {
-      tags: ['e2e'],
+      ...E2E_BEARER,
       body: z.strictObject({ writes: z.array(write).min(1).max(MAX_WRITES).superRefine(uniqueIds) }),
       response: {
         200: z.object({ cursor: z.number(), applied: z.array(z.object({ id: z.string(), version: z.number(), seq: z.number() })) }),

@@ -11,16 +11,18 @@ import { LIMITS } from '../http/rate-limit.ts';
 import { email } from '../http/schemas.ts';
 import type { Services } from '../http/services.ts';
 import type { E2EServices } from './plugin.ts';
-import { e2eErrors, label, opaqueMessage, stepId } from './schemas.ts';
+import { E2E_BEARER, e2eErrors, label, opaqueMessage, PUBLIC, stepId } from './schemas.ts';
 import { e2eAuthOf, requireE2ESession } from './auth.ts';
 import { audit, newStepId, startE2ESession, STEP_TTL_MS, stepHash } from './sessions.ts';
 
+/** A user id no account has (ids are UUIDs): looked up in place of an unknown email's. */
+const NO_ACCOUNT = 'no-account';
 const invalidCredentials = () => new AppError('invalid_credentials', 'the email or password is not right');
 
 export const loginRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { store, limiter, opaque, sweep }) => {
   app.post('/api/v1/e2e/sessions/start', {
     schema: {
-      tags: ['e2e'],
+      ...PUBLIC,
       body: z.strictObject({ email, start_login_request: opaqueMessage }),
       response: { 200: z.object({ login_id: z.string(), login_response: z.string() }), ...e2eErrors },
     },
@@ -30,7 +32,8 @@ export const loginRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { sto
     await limiter.hit(LIMITS.loginPerAccount, address);
     await sweep();
     const user = await store.findUserByEmail(address);
-    const account = user?.mode === 'e2e' ? await store.findE2EAccount(user.id) : null;
+    // The same queries whether or not the email has an account: the time of the answer does not tell either.
+    const account = await store.findE2EAccount(user?.mode === 'e2e' ? user.id : NO_ACCOUNT);
     // The fake record is derived from the identifier: the same email always gets the same fake.
     const identifier = account ? account.userId : `unknown:${address}`;
     const started = opaque.startLogin(identifier, account?.registrationRecord ?? null, request.body.start_login_request);
@@ -41,7 +44,7 @@ export const loginRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { sto
 
   app.post('/api/v1/e2e/sessions/finish', {
     schema: {
-      tags: ['e2e'],
+      ...PUBLIC,
       body: z.strictObject({ login_id: stepId, finish_login_request: opaqueMessage, label: label.optional() }),
       response: { 200: z.object({ user_id: z.string(), token: z.string(), password_wrap: z.string() }), ...e2eErrors },
     },
@@ -49,7 +52,7 @@ export const loginRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { sto
     const step = await store.takeE2EPending(stepHash(request.body.login_id), 'login', Date.now());
     if (!step?.state) throw invalidCredentials();
     const proved = opaque.finishLogin(step.state, request.body.finish_login_request);
-    const account = step.userId ? await store.findE2EAccount(step.userId) : null;
+    const account = await store.findE2EAccount(step.userId ?? NO_ACCOUNT);
     if (!proved || !account) {
       // As the classic log-in: a denied attempt on an unknown email is audited without a user.
       await audit(store, account?.userId ?? null, 'e2e.session.login', 'denied');
@@ -65,7 +68,7 @@ export const loginRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { sto
 export const logoutRoute: FastifyPluginAsyncZod<Services> = async (app, { store }) => {
   app.addHook('onRequest', requireE2ESession(store));
   app.delete('/api/v1/e2e/sessions/current', {
-    schema: { tags: ['e2e'], response: { 204: z.null(), ...e2eErrors } },
+    schema: { ...E2E_BEARER, response: { 204: z.null(), ...e2eErrors } },
   }, async (request, reply) => {
     const { user, session } = e2eAuthOf(request);
     await store.deleteE2ESession(user.id, session.id);

@@ -11,7 +11,7 @@ import { AppError, badRequest } from '../errors.ts';
 import { LIMITS } from '../http/rate-limit.ts';
 import { email } from '../http/schemas.ts';
 import type { E2EServices } from './plugin.ts';
-import { credentials, e2eErrors, label, opaqueMessage, recoveryAuth, requireCiphertext, stepId } from './schemas.ts';
+import { credentials, e2eErrors, label, opaqueMessage, PUBLIC, recoveryAuth, requireCiphertext, stepId } from './schemas.ts';
 import { audit, newStepId, startE2ESession, STEP_TTL_MS, stepHash } from './sessions.ts';
 
 /** Compared against when the email is unknown, so both answers take the same work. */
@@ -20,7 +20,7 @@ const NO_VERIFIER = '0'.repeat(64);
 export const recoveryRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { store, limiter, opaque, sweep }) => {
   app.post('/api/v1/e2e/recovery/start', {
     schema: {
-      tags: ['e2e'],
+      ...PUBLIC,
       body: z.strictObject({ email, recovery_auth: recoveryAuth, registration_request: opaqueMessage }),
       response: { 200: z.object({ reset_id: z.string(), user_id: z.string(), recovery_wrap: z.string(), registration_response: z.string() }), ...e2eErrors },
     },
@@ -30,7 +30,7 @@ export const recoveryRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { 
     await limiter.hit(LIMITS.unlockPerAccount, address);
     await sweep();
     const user = await store.findUserByEmail(address);
-    const account = user?.mode === 'e2e' ? await store.findE2EAccount(user.id) : null;
+    const account = await store.findE2EAccount(user?.mode === 'e2e' ? user.id : 'no-account');
     const offered = createHash('sha256').update(request.body.recovery_auth, 'utf8').digest('hex');
     const matches = secretsEqual(offered, account?.recoveryVerifier ?? NO_VERIFIER);
     if (!account || !matches) {
@@ -45,7 +45,7 @@ export const recoveryRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { 
 
   app.post('/api/v1/e2e/recovery/finish', {
     schema: {
-      tags: ['e2e'],
+      ...PUBLIC,
       body: z.strictObject({ reset_id: stepId, ...credentials, label: label.optional() }),
       response: { 200: z.object({ user_id: z.string(), token: z.string() }), ...e2eErrors },
     },

@@ -11,7 +11,7 @@ import { LIMITS } from '../http/rate-limit.ts';
 import { email } from '../http/schemas.ts';
 import { UniqueViolation } from '../storage/store.ts';
 import type { E2EServices } from './plugin.ts';
-import { credentials, e2eErrors, label, opaqueMessage, requireCiphertext, stepId } from './schemas.ts';
+import { credentials, e2eErrors, label, opaqueMessage, PUBLIC, requireCiphertext, stepId } from './schemas.ts';
 import { audit, newStepId, startE2ESession, STEP_TTL_MS, stepHash } from './sessions.ts';
 
 const emailTaken = () => new AppError('email_taken', 'an account with this email already exists');
@@ -19,7 +19,7 @@ const emailTaken = () => new AppError('email_taken', 'an account with this email
 export const registrationRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { store, limiter, opaque, sweep }) => {
   app.post('/api/v1/e2e/registrations', {
     schema: {
-      tags: ['e2e'],
+      ...PUBLIC,
       body: z.strictObject({ email, registration_request: opaqueMessage }),
       response: { 200: z.object({ registration_id: z.string(), user_id: z.string(), registration_response: z.string() }), ...e2eErrors },
     },
@@ -37,7 +37,7 @@ export const registrationRoutes: FastifyPluginAsyncZod<E2EServices> = async (app
 
   app.post('/api/v1/e2e/accounts', {
     schema: {
-      tags: ['e2e'],
+      ...PUBLIC,
       body: z.strictObject({ registration_id: stepId, ...credentials, label: label.optional() }),
       response: { 201: z.object({ user_id: z.string(), token: z.string() }), ...e2eErrors },
     },

@@ -64,4 +64,8 @@ export function requireCiphertext(fields: Record<string, string>): void {
   }
 }
 
+/** OpenAPI: the flows anyone may start, and the routes an `ane_` token opens. */
+export const PUBLIC = { tags: ['e2e'], security: [] };
+export const E2E_BEARER = { tags: ['e2e'], security: [{ e2eSession: [] }] };
+
 export const e2eErrors = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 410: errorSchema, 413: errorSchema, 429: errorSchema };

@@ -91,7 +91,7 @@ export async function buildApp({ config, store, logger, oauth }: AppOptions): Pr
   await app.register(fastifySwagger, {
     openapi: {
       info: { title: 'Anamnesis API', version: '1.0.0', description: 'Encrypted long-term memory. See docs/ for the key hierarchy and threat model.' },
-      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'anm_… API key' }, session: { type: 'apiKey', in: 'cookie', name: 'anamnesis_session' } } },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'anm_… API key' }, session: { type: 'apiKey', in: 'cookie', name: 'anamnesis_session' }, e2eSession: { type: 'http', scheme: 'bearer', description: 'ane_… end-to-end session token' } } },
       security: [{ apiKey: [] }, { session: [] }],
     },
     transform: jsonSchemaTransform,

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import * as node from '../../src/crypto/fernet.ts';
-import { type EnvelopeFailure, TamperedRecord, type UserRecord, openRecord, sealRecord } from '../../src/e2e-client/envelope.ts';
+import { type EnvelopeFailure, MAX_TOKEN_CHARS, RecordTooLarge, TamperedRecord, type UserRecord, openRecord, sealRecord } from '../../src/e2e-client/envelope.ts';
 import { FernetKey } from '../../src/e2e-client/fernet.ts';
 import { generateDataKey } from '../../src/e2e-client/keys.ts';
 import type { MemoryRecord } from '../../src/vault/records.ts';
@@ -93,6 +93,15 @@ describe('envelope', () => {
     assert.equal(await refusal(openRecord(key, row(JSON.stringify({ v: 1, id: 'a', version: 1, record: { kind: 'memory', id: 'a' } })))), 'bad-record');
     // A memory whose own id is another's poses as that one: refused.
     assert.equal(await refusal(openRecord(key, row(JSON.stringify({ v: 1, id: 'a', version: 1, record: memory('b', 'secret') })))), 'bad-record');
+  });
+
+  it('refuses to seal a record the server would not store (over 256 KiB sealed), so it never blocks the queue', async () => {
+    const key = await FernetKey.import(generateDataKey());
+    const big = { kind: 'entity' as const, name: 'Big', entityType: 'thing', observations: Array.from({ length: 40 }, () => 'x'.repeat(8000)) };
+    await assert.rejects(sealRecord(key, 'e_big', 1, big), (error: unknown) => error instanceof RecordTooLarge && error.recordId === 'e_big' && !error.message.includes('xxxx'));
+    // Just under the limit is fine.
+    const fits = { ...big, observations: big.observations.slice(0, 20) };
+    assert.ok((await sealRecord(key, 'e_big', 1, fits)).length <= MAX_TOKEN_CHARS);
   });
 
   it('refuses to seal a bad id or version', async () => {

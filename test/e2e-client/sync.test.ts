@@ -182,14 +182,18 @@ for (const driver of await testDrivers('end-to-end client core sync')) {
       assert.equal((await again.sync()).pulled, 0);
     });
 
-    it('a row the server dropped is caught by the manifest on the next device, and by an audit on the same one', async () => {
-      const { a, userId, email } = await twoDevices();
+    it('a row the server dropped is caught: by the manifest on a new device, by an audit, and by a 409 "no such row" to a device that edits it', async () => {
+      const { a, b, userId, email } = await twoDevices();
       const ids = await a.put(memory(a.newMemoryId(), 'keep me', 1), memory(a.newMemoryId(), 'and me', 1));
       await a.sync();
+      await b.sync();
       await s.db.query('DELETE FROM e2e_records WHERE user_id = ? AND id = ?', [userId, ids[0]]);
       const fresh = await device(s.api, await logIn(s.api, { email, password: PASSWORD }));
       await assert.rejects(fresh.sync(), failure('manifest-mismatch'));
       await assert.rejects(a.sync({ full: true }), failure('manifest-mismatch'));
+      // b's incremental feed cannot show a row that is simply gone; its next write to it can.
+      await b.put(memory(ids[0]!, 'keep me, edited', 2));
+      await assert.rejects(b.sync(), (error: unknown) => error instanceof IntegrityError && error.failure === 'dropped' && error.recordId === ids[0]);
     });
 
     it('a row rolled back to an older version is caught: by the version check on a device that saw the newer one, by the manifest on a new one', async () => {

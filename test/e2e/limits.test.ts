@@ -8,7 +8,7 @@ import { buildApp } from '../../src/http/app.ts';
 import { createLogger } from '../../src/logger.ts';
 import { makeTestApp, type TestApp } from '../helpers/app.ts';
 import { testDrivers } from '../http/support.ts';
-import { logIn, newEmail, post, signUpE2E } from './support.ts';
+import { credentialsFor, finishRegistration, logIn, newEmail, post, recoverySecrets, signUpE2E } from './support.ts';
 
 for (const driver of await testDrivers('end-to-end limits and setup')) {
   describe(`end-to-end rate limits and OPAQUE setup (${driver})`, () => {
@@ -54,7 +54,7 @@ for (const driver of await testDrivers('end-to-end limits and setup')) {
       }
     });
 
-    it('is taken from ANAMNESIS_OPAQUE_SERVER_SETUP when set, and a bad one stops start-up', async () => {
+    it('is taken from ANAMNESIS_OPAQUE_SERVER_SETUP when set (a changed one is survived with the recovery code), and a bad one stops start-up', async () => {
       await opaque.ready;
       const t = await makeTestApp({ driver });
       try {
@@ -66,6 +66,13 @@ for (const driver of await testDrivers('end-to-end limits and setup')) {
           assert.equal((await logIn(configured, user.email, user.password)).finish!.statusCode, 200);
           // The database's own setup is another: the record made under the configured one does not verify there.
           assert.equal((await logIn(fromDatabase, user.email, user.password)).finish!.statusCode, 401);
+          // A changed setup is survived with the recovery code, which registers the password afresh.
+          const reg = opaque.client.startRegistration({ password: user.password });
+          const { recovery_auth } = recoverySecrets(user.code, user.userId, user.key);
+          const started = (await post(fromDatabase, '/api/v1/e2e/recovery/start', { email: user.email, recovery_auth, registration_request: reg.registrationRequest })).json() as { reset_id: string; registration_response: string };
+          const record = finishRegistration(user.password, reg.clientRegistrationState, started.registration_response);
+          assert.equal((await post(fromDatabase, '/api/v1/e2e/recovery/finish', { reset_id: started.reset_id, ...credentialsFor(user.userId, record, user.key, user.code) })).statusCode, 200);
+          assert.equal((await logIn(fromDatabase, user.email, user.password)).finish!.statusCode, 200);
         } finally {
           await configured.close();
         }

@@ -2,11 +2,12 @@
 // driven by the real OPAQUE client and real Fernet tokens, on both drivers.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import * as opaque from '@serenity-kit/opaque';
 import { fernetDecrypt } from '../../src/crypto/fernet.ts';
 import { makeTestApp, type TestApp } from '../helpers/app.ts';
 import { openDirectDb, testDrivers, type DirectDb } from '../http/support.ts';
-import { auth, logIn, newEmail, openRecord, passwordWrapKey, post, sealRecord, signUpE2E, snapshotE2E } from './support.ts';
+import { auth, credentialsFor, finishRegistration, logIn, newEmail, PASSWORD, openRecord, passwordWrapKey, post, sealRecord, signUpE2E, snapshotE2E } from './support.ts';
 
 for (const driver of await testDrivers('end-to-end sync')) {
   describe(`end-to-end accounts and sync (${driver})`, () => {
@@ -45,6 +46,23 @@ for (const driver of await testDrivers('end-to-end sync')) {
       const classic = await post(t.app, '/api/v1/accounts', { email: user.email, password: 'another long passphrase 77' });
       assert.equal(classic.statusCode, 409);
       assert.equal(classic.json().error.code, 'conflict');
+    });
+
+    it('two registrations of one new email started together: the first to finish gets it, the other 409 email_taken', async () => {
+      await opaque.ready;
+      const email = newEmail();
+      const starts = await Promise.all([0, 1].map(async () => {
+        const reg = opaque.client.startRegistration({ password: PASSWORD });
+        const answer = (await post(t.app, '/api/v1/e2e/registrations', { email, registration_request: reg.registrationRequest })).json() as { registration_id: string; user_id: string; registration_response: string };
+        return { ...answer, record: finishRegistration(PASSWORD, reg.clientRegistrationState, answer.registration_response) };
+      }));
+      const finish = (s: (typeof starts)[number]) =>
+        post(t.app, '/api/v1/e2e/accounts', { registration_id: s.registration_id, ...credentialsFor(s.user_id, s.record, randomBytes(32), randomBytes(20)) });
+      assert.equal((await finish(starts[0]!)).statusCode, 201);
+      const second = await finish(starts[1]!);
+      assert.equal(second.statusCode, 409);
+      assert.equal(second.json().error.code, 'email_taken');
+      assert.deepEqual(await db.query('SELECT id FROM users WHERE id = ?', [starts[1]!.user_id]), []);
     });
 
     it('a second device logs in with the password, unwraps K, and sees the first device\'s writes', async () => {
@@ -149,6 +167,55 @@ for (const driver of await testDrivers('end-to-end sync')) {
       assert.deepEqual((await changes(b.token)).json(), { changes: [], cursor: 0, more: false });
       // The same id is b's own, from version 1.
       assert.equal((await write(b.token, [{ id, base_version: 0, version: 1, token: sealRecord(b.key, id, 1, {}) }])).statusCode, 200);
+    });
+
+    it('two devices writing the same record at once: one wins, the other gets 409 with the winner\'s row', async () => {
+      const user = await signUpE2E(t.app);
+      const second = ((await logIn(t.app, user.email, user.password)).finish!.json() as { token: string }).token;
+      const id = randomUUID();
+      await write(user.token, [{ id, base_version: 0, version: 1, token: sealRecord(user.key, id, 1, { n: 0 }) }]);
+      const [a, b] = await Promise.all([
+        write(user.token, [{ id, base_version: 1, version: 2, token: sealRecord(user.key, id, 2, { by: 'laptop' }) }]),
+        write(second, [{ id, base_version: 1, version: 2, token: sealRecord(user.key, id, 2, { by: 'phone' }) }]),
+      ]);
+      assert.deepEqual([a.statusCode, b.statusCode].sort(), [200, 409]);
+      const lost = a.statusCode === 409 ? a : b;
+      const winner = a.statusCode === 200 ? 'laptop' : 'phone';
+      const [conflict] = lost.json().error.conflicts as { token: string; version: number; seq: number }[];
+      assert.deepEqual([conflict!.version, conflict!.seq], [2, 2]);
+      assert.deepEqual(openRecord(user.key, conflict!.token).record, { by: winner });
+    });
+
+    it('deleting the account removes every row of it, the E2E ones too, and ends its sessions', async () => {
+      const user = await signUpE2E(t.app);
+      const id = randomUUID();
+      await write(user.token, [{ id, base_version: 0, version: 1, token: sealRecord(user.key, id, 1, {}) }]);
+      const deleted = await t.app.inject({ method: 'DELETE', url: '/api/v1/e2e/account', headers: auth(user.token) });
+      assert.equal(deleted.statusCode, 204);
+      for (const table of ['users', 'e2e_accounts', 'e2e_records', 'e2e_sessions', 'e2e_pending', 'audit']) {
+        const column = table === 'users' ? 'id' : 'user_id';
+        assert.deepEqual(await db.query(`SELECT * FROM ${table} WHERE ${column} = ?`, [user.userId]), [], table);
+      }
+      assert.equal((await changes(user.token)).statusCode, 401);
+      const audit = await db.query("SELECT user_id FROM audit WHERE action = 'e2e.account.delete'");
+      assert.ok(audit.length >= 1 && audit.every((a) => a.user_id === null), 'audited without naming the deleted user');
+      // The address is free again.
+      await signUpE2E(t.app, { email: user.email });
+    });
+
+    it('a session unused for 30 days ends; a flow step unused for 10 minutes lapses', async () => {
+      const user = await signUpE2E(t.app);
+      await db.query('UPDATE e2e_sessions SET last_seen_at = last_seen_at - ? WHERE user_id = ?', [30 * 24 * 3600_000, user.userId]);
+      assert.equal((await changes(user.token)).statusCode, 401);
+      assert.deepEqual(await db.query('SELECT id FROM e2e_sessions WHERE user_id = ?', [user.userId]), []);
+
+      await opaque.ready;
+      const started = opaque.client.startLogin({ password: user.password });
+      const start = (await post(t.app, '/api/v1/e2e/sessions/start', { email: user.email, start_login_request: started.startLoginRequest })).json() as Record<string, string>;
+      await db.query('UPDATE e2e_pending SET expires_at = expires_at - ? WHERE user_id = ?', [10 * 60_000, user.userId]);
+      const finished = opaque.client.finishLogin({ clientLoginState: started.clientLoginState, loginResponse: start.login_response!, password: user.password, keyStretching: 'memory-constrained' });
+      const late = await post(t.app, '/api/v1/e2e/sessions/finish', { login_id: start.login_id, finish_login_request: finished!.finishLoginRequest });
+      assert.equal(late.statusCode, 401, 'the right password, too late');
     });
 
     it('ending a session makes its token worthless; the other device stays in', async () => {
