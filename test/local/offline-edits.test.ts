@@ -32,15 +32,17 @@ async function withClient<T>(device: ReturnType<typeof newDevice>, work: (client
 }
 
 describe('two devices editing offline converge', () => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'anamnesis-offline-server-'));
-  const laptop = newDevice(PASSWORD);
-  const desktop = newDevice(PASSWORD);
+  const folders: string[] = [];
   after(async () => {
     await killAllServers();
-    for (const dir of [dataDir, laptop.dir, desktop.dir]) rmSync(dir, { recursive: true, force: true });
+    for (const dir of folders) rmSync(dir, { recursive: true, force: true });
   });
 
   it('keeps both edits of a memory, the edit over the deletion, and the union of observations', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'anamnesis-offline-server-'));
+    const laptop = newDevice(PASSWORD);
+    const desktop = newDevice(PASSWORD);
+    folders.push(dataDir, laptop.dir, desktop.dir);
     const env = { ANAMNESIS_DATA_DIR: dataDir, ANAMNESIS_RATE_LIMIT_FACTOR: '0' };
     let server = await startServer({ env });
     const email = `offline-${Date.now()}@example.com`;

@@ -83,11 +83,14 @@ for (const driver of await testDrivers('the local MCP server end to end')) {
     let baseUrl: string;
     let reference: Client;
     const email = `local-${driver}-${Date.now()}@example.com`;
-    const laptop = newDevice(PASSWORD);
-    const desktop = newDevice(PASSWORD);
+    // Made in before(), so a run that filters this suite out leaves no folder behind.
+    let laptop: LocalDevice;
+    let desktop: LocalDevice;
     let secrets: string[] = [];
 
     before(async () => {
+      laptop = newDevice(PASSWORD);
+      desktop = newDevice(PASSWORD);
       t = await makeTestApp({ driver });
       baseUrl = await listen(t.app);
       // The same operations on a server-key account through /mcp: what every local answer must equal.
@@ -96,7 +99,7 @@ for (const driver of await testDrivers('the local MCP server end to end')) {
     after(async () => {
       await reference?.close();
       await t?.close();
-      for (const device of [laptop, desktop]) rmSync(device.dir, { recursive: true, force: true });
+      for (const device of [laptop, desktop]) if (device) rmSync(device.dir, { recursive: true, force: true });
     });
 
     it('signs up through OPAQUE, prints the recovery code once, and warns that the key is in a file', async () => {
