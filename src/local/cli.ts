@@ -11,7 +11,7 @@ import { localPaths } from './paths.ts';
 import { readProfile } from './profile.ts';
 import { ask } from './prompt.ts';
 import { serve } from './serve.ts';
-import { Device, type Io, MIN_PASSPHRASE } from './session.ts';
+import { boundedFetch, Device, type Io, MIN_PASSPHRASE } from './session.ts';
 import { NotLoggedIn } from './errors.ts';
 
 const USAGE = `anamnesis-local: your end-to-end encrypted Anamnesis memory as a local MCP server
@@ -93,7 +93,7 @@ async function run(command: string, args: string[], io: Io): Promise<number> {
       const { server, email } = serverAndEmail(values);
       io.warn('End-to-end account: the server never sees your password or your data key. If you lose both your password and the recovery code shown next, your data is gone for good: no one, not even the operator, can bring it back.');
       const password = await newPassword(io, email);
-      const account = await signUp(new E2eApi({ baseUrl: server }), { email, password });
+      const account = await signUp(new E2eApi({ baseUrl: server, fetch: boundedFetch }), { email, password });
       // The recovery code goes to stdout, once, for the user to keep: it is never logged.
       process.stdout.write(`Recovery code (write it down and keep it safe; it is shown only once):\n${account.recoveryCode}\n`);
       await loggedIn(io, await Device.remember(paths, server, email, account, io));
@@ -102,14 +102,14 @@ async function run(command: string, args: string[], io: Io): Promise<number> {
     case 'login': {
       const { server, email } = serverAndEmail(values);
       const password = await secret(io, 'ANAMNESIS_PASSWORD', 'Password: ');
-      const session = await logIn(new E2eApi({ baseUrl: server }), { email, password, label: values.label ?? `anamnesis-local on ${os.hostname()}` });
+      const session = await logIn(new E2eApi({ baseUrl: server, fetch: boundedFetch }), { email, password, label: values.label ?? `anamnesis-local on ${os.hostname()}` });
       await loggedIn(io, await Device.remember(paths, server, email, session, io));
       return 0;
     }
     case 'recover': {
       const { server, email } = serverAndEmail(values);
       const recoveryCode = await secret(io, 'ANAMNESIS_RECOVERY_CODE', 'Recovery code: ');
-      const account = await recover(new E2eApi({ baseUrl: server }), { email, recoveryCode, newPassword: await newPassword(io, email) });
+      const account = await recover(new E2eApi({ baseUrl: server, fetch: boundedFetch }), { email, recoveryCode, newPassword: await newPassword(io, email) });
       process.stdout.write(`New recovery code (the old one no longer works; shown only once):\n${account.recoveryCode}\n`);
       // Every other session of the account has ended. K is the same, so a cache of this account here
       // (writes not sent yet included) stays good and syncs with the new session.

@@ -42,6 +42,15 @@ export function keystoreFor(paths: LocalPaths, profile: Profile, io: Io, setting
   return openKeystore({ account: keychainAccount(profile), file: paths.credentials, env: io.env, passphrase: passphraseSource(io, setting), warn: io.warn });
 }
 
+/**
+ * Every request to the server gives up after REQUEST_TIMEOUT_MS: a network
+ * that swallows packets must not hold a sync (and the writes queued behind
+ * it) for the minutes an unanswered request would otherwise take. Given up,
+ * it counts as offline.
+ */
+export const REQUEST_TIMEOUT_MS = 20_000;
+export const boundedFetch: typeof fetch = (input, init) => globalThis.fetch(input, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+
 export class Device {
   private constructor(
     readonly profile: Profile,
@@ -97,7 +106,7 @@ export class Device {
   }
 
   private static async openWith(paths: LocalPaths, profile: Profile, keystore: Keystore, dataKey: Uint8Array<ArrayBuffer>, token: string): Promise<Device> {
-    const api = new E2eApi({ baseUrl: profile.server, token });
+    const api = new E2eApi({ baseUrl: profile.server, token, fetch: boundedFetch });
     const lease = leaseCache(paths);
     let cache: SqliteCache | null = null;
     try {
