@@ -8,6 +8,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import type { Logger } from 'pino';
 import { Accounts } from '../accounts/accounts.ts';
 import type { Config } from '../config.ts';
+import type {} from '../e2e/auth.ts';
 import { e2eRoutes } from '../e2e/plugin.ts';
 import { mcpRoutes } from '../mcp/routes.ts';
 import { oauthRoutes } from '../oauth/routes.ts';
@@ -81,7 +82,7 @@ export async function buildApp({ config, store, logger, oauth }: AppOptions): Pr
         route: request.routeOptions.url ?? 'unmatched',
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
-        ...(request.auth ? { user_id: request.auth.user.id } : {}),
+        ...(request.auth ? { user_id: request.auth.user.id } : request.e2e ? { user_id: request.e2e.user.id } : {}),
         ...(request.errorCode ? { error_code: request.errorCode } : {}),
       },
       'request',
