@@ -44,7 +44,8 @@
 //       .delete(...ids), .entityId(name), .relationId(from, to, type), .idOf(record)
 //       .sync({full?}) → SyncReport {pulled, pushed, merged, conflictCopies, changed, resynced}
 //     ReplicaCache {load(), apply(change)}: persist ONLY ciphertext (SQLite locally,
-//       IndexedDB in the browser); MemoryReplicaCache is the reference implementation
+//       IndexedDB in the browser); MemoryReplicaCache is the reference implementation;
+//       run replicaCacheConformance (test/e2e-client/cache-conformance.ts) on yours
 //     resolveConflict(server, local, newId), CONFLICT_TAG ("conflict")
 //     IntegrityError {failure: tampered | rolled-back | dropped | bad-feed |
 //       manifest-missing | manifest-mismatch, recordId}: the server dropped, rolled

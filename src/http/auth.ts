@@ -88,6 +88,8 @@ export function requireVault(store: Store) {
 /** onRequest hook: a browser session, locked or not. */
 export function requireSession(store: Store) {
   return async (request: FastifyRequest): Promise<void> => {
+    const bearer = bearerCredential(request);
+    if (bearer !== undefined) await refuseE2EToken(store, bearer);
     const token = sessionToken(request);
     const auth = token && bearerCredential(request) === undefined ? await authenticate(store, request) : null;
     if (!auth) throw unauthorized('log in first: this needs a browser session');

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { logIn, signUp } from '../../src/e2e-client/account.ts';
-import { E2eApi } from '../../src/e2e-client/api.ts';
+import { E2eApi, OfflineError } from '../../src/e2e-client/api.ts';
 import { MemoryReplicaCache } from '../../src/e2e-client/cache.ts';
 import { CONFLICT_TAG } from '../../src/e2e-client/conflicts.ts';
 import type { UserRecord } from '../../src/e2e-client/envelope.ts';
@@ -142,6 +142,23 @@ for (const driver of await testDrivers('end-to-end client core sync')) {
       assert.equal((a.get(shared)?.record as MemoryRecord).content, 'final text from a');
       assert.equal((a.get(report.conflictCopies[0]!)?.record as MemoryRecord).content, 'text from b');
       assert.deepEqual((a.get(await a.entityId('Project'))?.record as { observations: string[] }).observations, ['start', 'from a', 'from b']);
+    });
+
+    it('writes made with the server out of reach apply at once, survive a restart in the cache, and reach the other device at the next sync', async () => {
+      const { b, userId, email } = await twoDevices();
+      const laptop = await logIn(s.api, { email, password: PASSWORD });
+      const cache = new MemoryReplicaCache();
+      const unreachable = new E2eApi({ baseUrl: 'http://127.0.0.1:9', token: laptop.token });
+      const offline = await Replica.open({ api: unreachable, userId, dataKey: laptop.dataKey, cache });
+      const [id] = await offline.put(memory(offline.newMemoryId(), 'written on the train', 3));
+      assert.equal((offline.get(id!)?.record as MemoryRecord).content, 'written on the train');
+      await assert.rejects(offline.sync(), OfflineError);
+      // Back online, a later run of the program opens the same cache and syncs.
+      const online = await Replica.open({ api: s.api.withToken(laptop.token), userId, dataKey: laptop.dataKey, cache });
+      assert.equal(online.pendingCount, 1);
+      assert.equal((await online.sync()).pushed, 1);
+      await b.sync();
+      assert.equal((b.get(id!)?.record as MemoryRecord).content, 'written on the train');
     });
 
     it('a relation deleted on one device and kept on the other stays; a memory deleted on both is gone', async () => {

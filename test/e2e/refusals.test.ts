@@ -31,7 +31,7 @@ for (const driver of await testDrivers('end-to-end refusals')) {
 
     const write = (token: string, writes: unknown[]) => post(t.app, '/api/v1/e2e/changes', { writes }, auth(token));
 
-    it('an E2E account is refused by every server-key route with 403 e2e_account', async () => {
+    it('an E2E account is refused by every server-key route with 403 e2e_account (log-in and unlock too)', async () => {
       const mcpHeaders = { ...auth(user.token), accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
       const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
       const answers = [
@@ -42,6 +42,8 @@ for (const driver of await testDrivers('end-to-end refusals')) {
         await t.app.inject({ method: 'POST', url: '/api/v1/import?format=json', headers: { ...auth(user.token), 'content-type': 'application/json' }, payload: '[]' }),
         await t.app.inject({ method: 'POST', url: '/mcp', headers: mcpHeaders, payload: initialize }),
         await t.app.inject({ method: 'POST', url: '/api/v1/keys/rotate', headers: auth(user.token) }),
+        await post(t.app, '/api/v1/sessions/unlock', { api_key: 'anm_' + 'x'.repeat(43) }, auth(user.token)),
+        await t.app.inject({ method: 'GET', url: '/api/v1/sessions', headers: auth(user.token) }),
         await post(t.app, '/api/v1/sessions', { email: user.email, password: user.password }),
       ];
       for (const answer of answers) {
