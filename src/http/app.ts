@@ -15,6 +15,7 @@ import { oauthRoutes } from '../oauth/routes.ts';
 import { DEFAULT_OAUTH_SETTINGS, type OAuthSettings } from '../oauth/settings.ts';
 import type { Store } from '../storage/store.ts';
 import { Assets } from '../web/assets.ts';
+import { BUNDLE_NAME, browserBundle } from '../web/e2e/bundle.ts';
 import { notFoundPage, webPages } from '../web/plugin.ts';
 import { refuseRequestsWhileClosing } from './closing.ts';
 import { errorBody, registerErrorHandling, sendError } from './errors.ts';
@@ -60,6 +61,7 @@ export async function buildApp({ config, store, logger, oauth }: AppOptions): Pr
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('auth', null);
   const assets = new Assets();
+  assets.add(BUNDLE_NAME, (await browserBundle()).body);
   registerErrorHandling(app, notFoundPage(assets));
   refuseRequestsWhileClosing(app);
   await app.register(fastifyCookie);
