@@ -10,6 +10,7 @@ import type { RuntimeVersions } from '../runtime-versions.ts';
 import type { WebRelease } from '../e2e/release.ts';
 import { releaseSection } from '../e2e/views.ts';
 import { layout, type PageContext } from './layout.ts';
+import { endToEndSection } from './security-e2e.ts';
 import { GRANT_CAN, GRANT_CANNOT } from './oauth.ts';
 
 const days = (ms: number) => Math.round(ms / 86_400_000);
@@ -79,6 +80,8 @@ export function securityView(ctx: PageContext, versions: RuntimeVersions, releas
 <tr><th scope="row">Libraries</th><td>running now</td><td>Node.js ${versions.node} <code>node:crypto</code> (HKDF, AES, HMAC, SHA-256, CSPRNG) on OpenSSL ${versions.openssl}; <code>@node-rs/argon2</code> ${versions.argon2}. PyCA <code>cryptography</code> reproduces every record (below). We don't roll our own primitives.</td></tr>
 </tbody>
 </table></div>
+
+${endToEndSection(versions)}
 
 <h2 id="browser-client">The browser client of end-to-end accounts</h2>
 <p>An end-to-end account is opened in your browser by the pages under <code>/e2e/</code>: your password goes only into an OPAQUE log-in, which never sends it; your data key is made and unwrapped in the browser with WebCrypto; records leave the browser only as Fernet tokens. The browser keeps your session token, your data key and a cache of the ciphertext in this site's IndexedDB, so it also works offline; logging out erases them. Anyone who can read that browser profile (your computer's disk, or a script this site serves) can read the key, so log out on computers you share.</p>
