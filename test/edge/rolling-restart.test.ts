@@ -100,9 +100,10 @@ if ((await postgresAvailableForTests('edge: rolling restart on PostgreSQL')) && 
           const userIndex = (w + n) % USERS;
           const content = `${label}: writer ${w}, write ${n}`;
           const outcome: Outcome = { writer: w, content, userIndex, status: null };
-          // A connection refused or reset while it was being opened carried no
-          // request, so the client sends it again, as any HTTP client may; it
-          // happens rarely as Caddy swaps configurations. Anything later is a failure.
+          // A connection refused or reset while it was being opened (TCP connect
+          // or the TLS handshake) carried no request, so the client sends it
+          // again, as any HTTP client may; it happens rarely as Caddy swaps
+          // configurations. Anything later is a failure.
           for (let attempt = 1; ; attempt++) {
             try {
               const answer = await edgeRequest(edge, { method: 'POST', path: '/api/v1/memories', headers: bearer(keys[userIndex]!), body: { content }, timeoutMs: 60_000 });
@@ -111,7 +112,7 @@ if ((await postgresAvailableForTests('edge: rolling restart on PostgreSQL')) && 
               else outcome.error = answer.body.slice(0, 200);
             } catch (error) {
               outcome.error = (error as Error).message;
-              if (attempt < 3 && /^connect /.test(outcome.error)) continue;
+              if (attempt < 3 && /^connect |before secure TLS connection was established/.test(outcome.error)) continue;
             }
             break;
           }
