@@ -240,6 +240,8 @@ function keepStatistics(ex: Executor): { written: (rows: number) => void; stop: 
       .catch(ignore)
       .finally(() => {
         running = null;
+        // Rows committed while it ran may already call for the next one.
+        if (rows >= threshold) analyze();
       });
   };
   // reltuples is -1 for a table never analyzed.
