@@ -21,6 +21,32 @@ export interface PostgresStoreOptions {
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/**
+ * Settings of every connection, after any `options` the URL carries (pg lets
+ * the URL's replace the config's, so they are merged here):
+ * - no JIT: every statement here reads a few rows by index, and compiling one
+ *   (when a plan's estimated cost crosses jit_above_cost) takes longer than
+ *   running it;
+ * - prepared statements are parsed once but planned for each call's values:
+ *   a generic plan would be blind to LIMIT and to how many rows this user
+ *   has, which differs by orders of magnitude between users.
+ */
+const SESSION_OPTIONS = '-c jit=off -c plan_cache_mode=force_custom_plan';
+
+function connection(url: string, schema: string | null): { connectionString: string; options: string } {
+  const ours = `${SESSION_OPTIONS}${schema !== null ? ` -c search_path=${schema}` : ''}`;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { connectionString: url, options: ours };
+  }
+  const theirs = parsed.searchParams.get('options');
+  if (theirs === null) return { connectionString: url, options: ours };
+  parsed.searchParams.delete('options');
+  return { connectionString: parsed.toString(), options: `${theirs} ${ours}` };
+}
+
 /** BIGINT (epoch milliseconds, counts) as JS numbers: every value stored here is far below 2^53. */
 const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
@@ -271,7 +297,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   }
   const statementTimeout = options.statementTimeoutMs ?? 15_000;
   const pool = new pg.Pool({
-    connectionString: options.url,
+    ...connection(options.url, schema),
     max: options.poolSize ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 3_000,
     idleTimeoutMillis: 30_000,
@@ -280,13 +306,6 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     query_timeout: statementTimeout + 5_000,
     keepAlive: true,
     application_name: 'anamnesis',
-    // No JIT: every statement here reads a few rows by index, and compiling
-    // one (when a plan's estimated cost crosses jit_above_cost) takes longer
-    // than running it. Prepared statements are parsed once but planned for
-    // each call's values: a generic plan, blind to LIMIT 1 and to how many
-    // rows this user has, took 2.7 ms (a bitmap scan of all the user's rows
-    // and a sort) for what an index scan answers in 0.1 ms.
-    options: `-c jit=off -c plan_cache_mode=force_custom_plan${schema !== null ? ` -c search_path=${schema}` : ''}`,
     types,
   });
   // An idle pooled connection that dies (server restart, admin shutdown)
