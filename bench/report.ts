@@ -193,7 +193,7 @@ Ratios: *median ÷ reference* below 1 means ours is faster (writes are compared 
 
 ![median latency against record count](benchmarks.svg)
 
-Where our server spends its time on one tool: \`npx tsx bench/profile.ts --tool search_nodes --records 10000\` (a V8 CPU profile of the server under load, summarised by file and function).
+Where our server spends its time on one tool: \`npx tsx bench/profile.ts --tool search_nodes --records 10000 [--driver postgres]\` (a V8 CPU profile of the server under load, summarised by file and function); what one request costs in CPU, layer by layer (Fastify, the API key, the MCP layer, a write) and process by process (our server, PostgreSQL, the load generator): \`npx tsx bench/cpu-per-request.ts --driver postgres\`.
 
 ## Targets (issue 12)
 
