@@ -22,6 +22,14 @@ export interface Config {
   allowedHosts: string[];
   /** How long SIGTERM waits for requests in flight before cutting them (docs/deploy.md). */
   shutdownGraceMs: number;
+  /** End-to-end accounts: days a tombstone is kept before it is purged (docs/e2e-protocol.md). */
+  e2eTombstoneDays: number;
+  /**
+   * The OPAQUE server setup (its OPRF seed and key pair), or null to make one
+   * and keep it in the database. Kept outside the database, a copy of the
+   * database allows no offline guessing of passwords.
+   */
+  opaqueServerSetup: string | null;
 }
 
 export class ConfigError extends Error {
@@ -84,6 +92,22 @@ function parseShutdownGrace(raw: string): number {
   return ms;
 }
 
+function parseTombstoneDays(raw: string): number {
+  const days = Number(raw);
+  if (!/^\d+$/.test(raw) || days < 1 || days > 3650) {
+    throw new ConfigError('ANAMNESIS_E2E_TOMBSTONE_DAYS', `"${raw}" is not a whole number of days (1-3650)`);
+  }
+  return days;
+}
+
+/** The package's serialised setup: base64url, a few hundred characters. Checked fully when the app starts. */
+function parseOpaqueSetup(raw: string): string {
+  if (!/^[A-Za-z0-9_-]{64,1024}$/.test(raw.trim())) {
+    throw new ConfigError('ANAMNESIS_OPAQUE_SERVER_SETUP', 'is not an OPAQUE server setup (base64url, as made by `npx @serenity-kit/opaque@1.1.0 create-server-setup`)');
+  }
+  return raw.trim();
+}
+
 const HOST_ENTRY = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
 
 function parseAllowedHosts(raw: string): string[] {
@@ -111,5 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitFactor: parseRateLimitFactor(env.ANAMNESIS_RATE_LIMIT_FACTOR ?? '1'),
     allowedHosts: parseAllowedHosts(env.ANAMNESIS_ALLOWED_HOSTS ?? ''),
     shutdownGraceMs: parseShutdownGrace(env.ANAMNESIS_SHUTDOWN_GRACE_MS ?? '10000'),
+    e2eTombstoneDays: parseTombstoneDays(env.ANAMNESIS_E2E_TOMBSTONE_DAYS ?? '90'),
+    opaqueServerSetup: env.ANAMNESIS_OPAQUE_SERVER_SETUP ? parseOpaqueSetup(env.ANAMNESIS_OPAQUE_SERVER_SETUP) : null,
   };
 }

@@ -12,6 +12,11 @@ export type ErrorCode =
   | 'not_found'
   | 'method_not_allowed'
   | 'conflict'
+  | 'email_taken'
+  | 'invalid_credentials'
+  | 'e2e_account'
+  | 'not_ciphertext'
+  | 'cursor_expired'
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'rate_limited'
@@ -29,6 +34,11 @@ const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
+  email_taken: 409,
+  invalid_credentials: 401,
+  e2e_account: 403,
+  not_ciphertext: 400,
+  cursor_expired: 410,
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
@@ -52,4 +62,7 @@ export class AppError extends Error {
 
 export const notFound = (what: string) => new AppError('not_found', `${what} not found`);
 export const unauthorized = (message = 'a valid API key or session is required') => new AppError('unauthorized', message);
+/** What a server-key route answers an end-to-end account: it has no API key, and the server cannot read its data. */
+export const e2eAccount = () =>
+  new AppError('e2e_account', 'this is an end-to-end account: use the local MCP server (anamnesis-local) or the browser client; the server cannot read its memories');
 export const badRequest = (message: string, details?: Record<string, unknown>) => new AppError('bad_request', message, details);

@@ -19,6 +19,8 @@ describe('configuration', () => {
       rateLimitFactor: 1,
       allowedHosts: [],
       shutdownGraceMs: 10_000,
+      e2eTombstoneDays: 90,
+      opaqueServerSetup: null,
     });
   });
 
@@ -33,7 +35,11 @@ describe('configuration', () => {
       ANAMNESIS_RATE_LIMIT_FACTOR: '0',
       ANAMNESIS_ALLOWED_HOSTS: 'memory.example.org',
       ANAMNESIS_SHUTDOWN_GRACE_MS: '30000',
+      ANAMNESIS_E2E_TOMBSTONE_DAYS: '30',
+      ANAMNESIS_OPAQUE_SERVER_SETUP: 'A'.repeat(171),
     });
+    assert.equal(config.e2eTombstoneDays, 30);
+    assert.equal(config.opaqueServerSetup, 'A'.repeat(171));
     assert.equal(config.port, 9000);
     assert.equal(config.host, '0.0.0.0');
     assert.equal(config.dataDir, '/var/lib/anamnesis');
@@ -58,6 +64,9 @@ describe('configuration', () => {
     ['ANAMNESIS_SHUTDOWN_GRACE_MS', '-1'],
     ['ANAMNESIS_SHUTDOWN_GRACE_MS', '2.5'],
     ['ANAMNESIS_SHUTDOWN_GRACE_MS', '10s'],
+    ['ANAMNESIS_E2E_TOMBSTONE_DAYS', '0'],
+    ['ANAMNESIS_E2E_TOMBSTONE_DAYS', '1.5'],
+    ['ANAMNESIS_OPAQUE_SERVER_SETUP', 'not a setup'],
     ['ANAMNESIS_SHUTDOWN_GRACE_MS', '3600001'],
   ] as const) {
     it(`refuses ${variable}=${value}, naming the variable`, () => {

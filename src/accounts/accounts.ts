@@ -3,8 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { deriveDataKey, generateApiKey, isApiKey, secretLookupHash, secretsEqual } from '../crypto/keys.ts';
 import { hashPassword, makeDecoyPasswordHash, passwordNeedsRehash, verifyPassword } from '../crypto/password.ts';
-import { AppError, badRequest, unauthorized } from '../errors.ts';
-import { type Store, UniqueViolation, type UserRow } from '../storage/store.ts';
+import { AppError, badRequest, e2eAccount, unauthorized } from '../errors.ts';
+import { type ServerKeyUserRow, type Store, UniqueViolation } from '../storage/store.ts';
 import { Vault } from '../vault/vault.ts';
 import { countSealed } from './key-rotation.ts';
 import { passwordProblem } from './password-policy.ts';
@@ -18,6 +18,13 @@ export function normaliseEmail(email: string): string {
   return email.trim().normalize('NFC').toLowerCase();
 }
 
+/** The normalised address, or 400 validation_failed naming the field. */
+export function validEmail(input: string): string {
+  const email = normaliseEmail(input);
+  if (!EMAIL.test(email)) throw new AppError('validation_failed', 'enter a valid email address', { field: 'email' });
+  return email;
+}
+
 export class Accounts {
   #decoyHash: Promise<string> | undefined;
 
@@ -27,13 +34,13 @@ export class Accounts {
     return this.store.appendAudit({ userId, action, outcome, at: Date.now() });
   }
 
-  async signUp(input: { email: string; password: string }): Promise<{ user: UserRow; apiKey: string; vault: Vault }> {
-    const email = normaliseEmail(input.email);
-    if (!EMAIL.test(email)) throw new AppError('validation_failed', 'enter a valid email address', { field: 'email' });
+  async signUp(input: { email: string; password: string }): Promise<{ user: ServerKeyUserRow; apiKey: string; vault: Vault }> {
+    const email = validEmail(input.email);
     const problem = passwordProblem(input.password, email);
     if (problem) throw new AppError('validation_failed', problem, { field: 'password' });
     const apiKey = generateApiKey();
-    const user: UserRow = {
+    const user: ServerKeyUserRow = {
+      mode: 'server-key',
       id: randomUUID(),
       email,
       passwordHash: await hashPassword(input.password),
@@ -56,11 +63,18 @@ export class Accounts {
   /**
    * The same answer, after the same argon2id work, for an unknown email and a
    * wrong password. Rehashes transparently when today's parameters are stronger.
+   * An end-to-end account has no password hash here (its log-in is OPAQUE,
+   * src/e2e/): after the same decoy work it is told where to log in.
    */
-  async logIn(input: { email: string; password: string }): Promise<UserRow> {
-    const user = await this.store.findUserByEmail(normaliseEmail(input.email));
+  async logIn(input: { email: string; password: string }): Promise<ServerKeyUserRow> {
+    const found = await this.store.findUserByEmail(normaliseEmail(input.email));
+    const user = found?.mode === 'server-key' ? found : null;
     this.#decoyHash ??= makeDecoyPasswordHash();
     const valid = await verifyPassword(user?.passwordHash ?? (await this.#decoyHash), input.password);
+    if (found?.mode === 'e2e') {
+      await this.audit(found.id, 'session.login', 'denied');
+      throw e2eAccount();
+    }
     if (!user || !valid) {
       await this.audit(user?.id ?? null, 'session.login', 'denied');
       throw unauthorized('the email or password is not right');
@@ -70,7 +84,7 @@ export class Accounts {
     return user;
   }
 
-  async checkPassword(user: UserRow, password: string, action: string): Promise<void> {
+  async checkPassword(user: ServerKeyUserRow, password: string, action: string): Promise<void> {
     if (!(await verifyPassword(user.passwordHash, password))) {
       await this.audit(user.id, action, 'denied');
       throw new AppError('forbidden', 'the password is not right');
@@ -78,7 +92,7 @@ export class Accounts {
   }
 
   /** The vault an API key opens, after checking it is this user's current key. */
-  async unlock(user: UserRow, apiKey: string): Promise<Vault> {
+  async unlock(user: ServerKeyUserRow, apiKey: string): Promise<Vault> {
     if (!isApiKey(apiKey) || !secretsEqual(secretLookupHash(apiKey), user.apiKeyHash)) {
       await this.audit(user.id, 'session.unlock', 'denied');
       throw new AppError('forbidden', 'this is not the current API key of this account');
@@ -88,7 +102,7 @@ export class Accounts {
   }
 
   /** Every row of the user (records, sessions, audit) removed in one transaction. */
-  async deleteAccount(user: UserRow, password: string): Promise<void> {
+  async deleteAccount(user: ServerKeyUserRow, password: string): Promise<void> {
     await this.checkPassword(user, password, 'account.delete');
     await this.store.transaction(async (tx) => {
       await tx.lockUser(user.id);
@@ -101,7 +115,7 @@ export class Accounts {
    * key is issued, and the records it cannot decrypt are deleted, all in one
    * transaction. Every wrapped copy of the old K goes too.
    */
-  async startOverWithNewKey(user: UserRow, input: { password: string; confirm: string }): Promise<{ apiKey: string; vault: Vault; deleted: number }> {
+  async startOverWithNewKey(user: ServerKeyUserRow, input: { password: string; confirm: string }): Promise<{ apiKey: string; vault: Vault; deleted: number }> {
     if (input.confirm !== LOST_KEY_CONFIRMATION) throw badRequest(`type "${LOST_KEY_CONFIRMATION}" to confirm that every memory will be deleted`);
     await this.checkPassword(user, input.password, 'key.reset');
     const apiKey = generateApiKey();

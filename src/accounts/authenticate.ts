@@ -1,9 +1,9 @@
 // Bearer API keys: looked up by their SHA-256, never stored or logged.
 import { isApiKey, secretLookupHash } from '../crypto/keys.ts';
-import type { Store, UserRow } from '../storage/store.ts';
+import type { ServerKeyUserRow, Store } from '../storage/store.ts';
 import { Vault } from '../vault/vault.ts';
 
-export async function authenticateApiKey(store: Store, apiKey: string): Promise<{ user: UserRow; vault: Vault } | null> {
+export async function authenticateApiKey(store: Store, apiKey: string): Promise<{ user: ServerKeyUserRow; vault: Vault } | null> {
   if (!isApiKey(apiKey)) return null;
   const user = await store.findUserByApiKeyHash(secretLookupHash(apiKey));
   if (!user) return null;

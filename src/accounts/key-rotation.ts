@@ -36,7 +36,8 @@ export async function confirmRotation(store: Store, pendingKey: string): Promise
   const userId = pendingOwner.id;
   const result = await store.transaction(async (tx) => {
     await tx.lockUser(userId);
-    const user = await tx.findUserById(userId);
+    const found = await tx.findUserById(userId);
+    const user = found?.mode === 'server-key' ? found : null;
     if (user?.apiKeyHash === hash) return { status: 'already_rotated' as const, records: await countSealed(tx, userId) };
     if (!user || user.pendingKeyHash !== hash || !user.pendingKeyWrap) throw unauthorized('this key is not a pending API key');
     if ((user.pendingKeyExpiresAt ?? 0) <= Date.now()) {

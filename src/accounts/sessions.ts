@@ -4,7 +4,7 @@
 // revokes it and its wrapped key at once.
 import { randomUUID } from 'node:crypto';
 import { generateSessionToken, secretLookupHash, unwrapDataKey } from '../crypto/keys.ts';
-import type { SessionRow, Store, UserRow } from '../storage/store.ts';
+import type { ServerKeyUserRow, SessionRow, Store } from '../storage/store.ts';
 import { Vault } from '../vault/vault.ts';
 
 export const SESSION_IDLE_MS = 7 * 24 * 3600_000;
@@ -14,7 +14,7 @@ const TOUCH_INTERVAL_MS = 60_000;
 
 export interface ResolvedSession {
   session: SessionRow;
-  user: UserRow;
+  user: ServerKeyUserRow;
   /** The unlocked session's vault; null while locked. */
   vault: Vault | null;
 }
@@ -51,7 +51,8 @@ export async function resolveSession(store: Store, token: string): Promise<Resol
     return null;
   }
   const user = await store.findUserById(session.userId);
-  if (!user) return null;
+  // A switch to end-to-end mode deletes every browser session in its transaction; none should remain.
+  if (!user || user.mode !== 'server-key') return null;
   if (now - session.lastSeenAt > TOUCH_INTERVAL_MS) await store.touchSession(session.id, now);
   let vault: Vault | null = null;
   if (session.wrappedKey) {

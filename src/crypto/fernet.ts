@@ -3,43 +3,25 @@
 // ciphertext. Byte-compatible with PyCA cryptography's `Fernet`.
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
-const VERSION = 0x80;
-const HEADER_BYTES = 1 + 8 + 16; // version, big-endian seconds, IV
-const MAC_BYTES = 32;
-const BLOCK_BYTES = 16;
-/** PyCA refuses tokens stamped more than this far in the future when a TTL is checked. */
-export const MAX_CLOCK_SKEW_SECONDS = 60;
+import {
+  BLOCK_BYTES,
+  checkTokenLayout,
+  type DecryptOptions,
+  type EncryptOptions,
+  HEADER_BYTES,
+  InvalidFernetToken,
+  MAC_BYTES,
+  VERSION,
+} from './fernet-format.ts';
+
+export { InvalidFernetToken, MAX_CLOCK_SKEW_SECONDS, type DecryptOptions, type EncryptOptions, type FernetFailure } from './fernet-format.ts';
+
 const PADDED_BASE64URL = /^[A-Za-z0-9_-]*={0,2}$/;
-
-export type FernetFailure =
-  | 'malformed-base64'
-  | 'bad-version'
-  | 'too-short'
-  | 'bad-block-length'
-  | 'expired'
-  | 'from-the-future'
-  | 'bad-signature'
-  | 'bad-padding';
-
-/** A token that cannot be opened. The reason is a fixed code: never key or plaintext material. */
-export class InvalidFernetToken extends Error {
-  constructor(readonly reason: FernetFailure) {
-    super(`invalid Fernet token: ${reason}`);
-    this.name = 'InvalidFernetToken';
-  }
-}
 
 function splitKey(key: Uint8Array): { signing: Buffer; encryption: Buffer } {
   if (key.length !== 32) throw new RangeError('a Fernet key is 32 bytes');
   const buf = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
   return { signing: buf.subarray(0, 16), encryption: buf.subarray(16, 32) };
-}
-
-export interface EncryptOptions {
-  /** Seconds since the epoch written into the token; defaults to now. */
-  now?: number;
-  /** Fixed IV, only for reproducing published test vectors. */
-  iv?: Uint8Array;
 }
 
 export function fernetEncrypt(key: Uint8Array, plaintext: Uint8Array | string, options: EncryptOptions = {}): string {
@@ -81,13 +63,6 @@ function decodeToken(token: string): Buffer {
   return data;
 }
 
-export interface DecryptOptions {
-  /** Maximum age in seconds; omitted, the timestamp is not checked (as in PyCA). */
-  ttlSeconds?: number;
-  /** Seconds since the epoch to judge the TTL by; defaults to now. */
-  now?: number;
-}
-
 /** Seconds since the epoch at which the token says it was made, without verifying it. */
 export function fernetTimestamp(token: string): number {
   const data = decodeToken(token);
@@ -99,21 +74,7 @@ export function fernetTimestamp(token: string): number {
 export function fernetDecrypt(key: Uint8Array, token: string, options: DecryptOptions = {}): Buffer {
   const { signing, encryption } = splitKey(key);
   const data = decodeToken(token);
-  if (data.length < 1 || data[0] !== VERSION) throw new InvalidFernetToken('bad-version');
-  // Too short: no room for the header, the MAC and at least one ciphertext
-  // byte. A ciphertext that is there but not whole AES blocks is a block-length
-  // error (the spec's "payload size not multiple of block size" vector is a
-  // 15-byte ciphertext under a valid MAC).
-  const cipherBytes = data.length - HEADER_BYTES - MAC_BYTES;
-  if (cipherBytes <= 0) throw new InvalidFernetToken('too-short');
-  if (cipherBytes % BLOCK_BYTES !== 0) throw new InvalidFernetToken('bad-block-length');
-
-  if (options.ttlSeconds !== undefined) {
-    const now = options.now ?? Math.floor(Date.now() / 1000);
-    const stamped = Number(data.readBigUInt64BE(1));
-    if (stamped + options.ttlSeconds < now) throw new InvalidFernetToken('expired');
-    if (now + MAX_CLOCK_SKEW_SECONDS < stamped) throw new InvalidFernetToken('from-the-future');
-  }
+  checkTokenLayout(data, options);
 
   const body = data.subarray(0, data.length - MAC_BYTES);
   const expected = createHmac('sha256', signing).update(body).digest();
@@ -125,6 +86,24 @@ export function fernetDecrypt(key: Uint8Array, token: string, options: DecryptOp
   } catch {
     throw new InvalidFernetToken('bad-padding');
   }
+}
+
+/**
+ * Whether `token` has the shape of a Fernet token, without a key: canonical
+ * padded base64url, version 0x80, a header, whole AES blocks (at least one)
+ * and a MAC, at most `maxChars` long. Only the holder of the key can tell a
+ * forgery; this refuses what is plainly not ciphertext (plaintext, JSON).
+ */
+export function isFernetTokenShape(token: string, maxChars: number): boolean {
+  if (token.length > maxChars) return false;
+  let data: Buffer;
+  try {
+    data = decodeToken(token);
+  } catch {
+    return false;
+  }
+  const cipherBytes = data.length - HEADER_BYTES - MAC_BYTES;
+  return data[0] === VERSION && cipherBytes > 0 && cipherBytes % BLOCK_BYTES === 0;
 }
 
 /** The key string PyCA's `Fernet()` takes for a raw 32-byte key. */

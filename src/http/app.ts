@@ -8,11 +8,14 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import type { Logger } from 'pino';
 import { Accounts } from '../accounts/accounts.ts';
 import type { Config } from '../config.ts';
+import type {} from '../e2e/auth.ts';
+import { e2eRoutes } from '../e2e/plugin.ts';
 import { mcpRoutes } from '../mcp/routes.ts';
 import { oauthRoutes } from '../oauth/routes.ts';
 import { DEFAULT_OAUTH_SETTINGS, type OAuthSettings } from '../oauth/settings.ts';
 import type { Store } from '../storage/store.ts';
 import { Assets } from '../web/assets.ts';
+import { BUNDLE_NAME, browserBundle } from '../web/e2e/bundle.ts';
 import { notFoundPage, webPages } from '../web/plugin.ts';
 import { refuseRequestsWhileClosing } from './closing.ts';
 import { errorBody, registerErrorHandling, sendError } from './errors.ts';
@@ -58,6 +61,7 @@ export async function buildApp({ config, store, logger, oauth }: AppOptions): Pr
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('auth', null);
   const assets = new Assets();
+  assets.add(BUNDLE_NAME, (await browserBundle()).body);
   registerErrorHandling(app, notFoundPage(assets));
   refuseRequestsWhileClosing(app);
   await app.register(fastifyCookie);
@@ -80,7 +84,7 @@ export async function buildApp({ config, store, logger, oauth }: AppOptions): Pr
         route: request.routeOptions.url ?? 'unmatched',
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
-        ...(request.auth ? { user_id: request.auth.user.id } : {}),
+        ...(request.auth ? { user_id: request.auth.user.id } : request.e2e ? { user_id: request.e2e.user.id } : {}),
         ...(request.errorCode ? { error_code: request.errorCode } : {}),
       },
       'request',
@@ -90,7 +94,7 @@ export async function buildApp({ config, store, logger, oauth }: AppOptions): Pr
   await app.register(fastifySwagger, {
     openapi: {
       info: { title: 'Anamnesis API', version: '1.0.0', description: 'Encrypted long-term memory. See docs/ for the key hierarchy and threat model.' },
-      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'anm_… API key' }, session: { type: 'apiKey', in: 'cookie', name: 'anamnesis_session' } } },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'anm_… API key' }, session: { type: 'apiKey', in: 'cookie', name: 'anamnesis_session' }, e2eSession: { type: 'http', scheme: 'bearer', description: 'ane_… end-to-end session token' } } },
       security: [{ apiKey: [] }, { session: [] }],
     },
     transform: jsonSchemaTransform,
@@ -110,6 +114,7 @@ export async function buildApp({ config, store, logger, oauth }: AppOptions): Pr
   await app.register(transferRoutes, services);
   await app.register(oauthRoutes, services);
   await app.register(mcpRoutes, services);
+  await app.register(e2eRoutes, services);
   await app.register(webPages, { ...services, assets });
 
   return app;

@@ -5,14 +5,16 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateApiKey } from '../accounts/authenticate.ts';
 import { resolveSession } from '../accounts/sessions.ts';
-import { AppError, unauthorized } from '../errors.ts';
-import type { SessionRow, Store, UserRow } from '../storage/store.ts';
+import { isE2EToken, resolveE2ESession } from '../e2e/sessions.ts';
+import { AppError, e2eAccount, unauthorized } from '../errors.ts';
+import type { ServerKeyUserRow, SessionRow, Store } from '../storage/store.ts';
 import type { Vault } from '../vault/vault.ts';
 import { sessionToken } from './cookies.ts';
 import { isSameOriginWrite } from './csrf.ts';
 
 export interface Auth {
-  user: UserRow;
+  /** Only a server-key account authenticates here; an end-to-end one is refused with e2e_account. */
+  user: ServerKeyUserRow;
   /** Null for a locked session. */
   vault: Vault | null;
   /** An OAuth access token opens /mcp only, never the REST API or the pages. */
@@ -37,11 +39,19 @@ export function bearerCredential(request: FastifyRequest): string | undefined {
   return match ? match[1]! : '';
 }
 
+/** An end-to-end session token where a server-key credential belongs: 403 e2e_account when it is live. */
+export async function refuseE2EToken(store: Store, credential: string): Promise<void> {
+  if (isE2EToken(credential) && (await resolveE2ESession(store, credential))) throw e2eAccount();
+}
+
 async function authenticate(store: Store, request: FastifyRequest): Promise<Auth | null> {
   const bearer = bearerCredential(request);
   if (bearer !== undefined) {
     const found = await authenticateApiKey(store, bearer);
-    if (!found) throw unauthorized('the API key is not valid');
+    if (!found) {
+      await refuseE2EToken(store, bearer);
+      throw unauthorized('the API key is not valid');
+    }
     return { ...found, via: 'api-key' };
   }
   const token = sessionToken(request);
@@ -78,6 +88,8 @@ export function requireVault(store: Store) {
 /** onRequest hook: a browser session, locked or not. */
 export function requireSession(store: Store) {
   return async (request: FastifyRequest): Promise<void> => {
+    const bearer = bearerCredential(request);
+    if (bearer !== undefined) await refuseE2EToken(store, bearer);
     const token = sessionToken(request);
     const auth = token && bearerCredential(request) === undefined ? await authenticate(store, request) : null;
     if (!auth) throw unauthorized('log in first: this needs a browser session');

@@ -11,7 +11,7 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateApiKey } from '../accounts/authenticate.ts';
 import { AppError, unauthorized } from '../errors.ts';
-import { type Auth, BEARER_CHALLENGE, bearerCredential, vaultOf } from '../http/auth.ts';
+import { type Auth, BEARER_CHALLENGE, bearerCredential, refuseE2EToken, vaultOf } from '../http/auth.ts';
 import { isApiKey } from '../crypto/keys.ts';
 import { publicUrls, type PublicUrls } from '../oauth/origin.ts';
 import { resolveAccessToken } from '../oauth/tokens.ts';
@@ -50,6 +50,7 @@ function requireBearer(store: Store, allowedHosts: string[]) {
     const urls = publicUrls(request, allowedHosts);
     const credential = bearerCredential(request);
     const auth = credential ? await authenticateBearer(store, credential, urls) : null;
+    if (!auth && credential) await refuseE2EToken(store, credential);
     if (!auth) {
       const invalid = credential === undefined ? '' : ', error="invalid_token"';
       reply.header('www-authenticate', `${BEARER_CHALLENGE}, resource_metadata="${urls.resourceMetadata}"${invalid}`);

@@ -9,7 +9,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { InvalidGrantError, InvalidScopeError, InvalidTargetError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import type { OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { generateSessionToken, secretLookupHash, secretsEqual, unwrapDataKey } from '../crypto/keys.ts';
-import type { OAuthGrantRow, OAuthTokenRow, Store, Transaction, UserRow } from '../storage/store.ts';
+import type { OAuthGrantRow, OAuthTokenRow, ServerKeyUserRow, Store, Transaction } from '../storage/store.ts';
 import { Vault } from '../vault/vault.ts';
 import type { OAuthSettings } from './settings.ts';
 
@@ -130,7 +130,7 @@ export async function revokeToken(store: Store, token: string, clientId: string 
 }
 
 export interface ResolvedAccessToken {
-  user: UserRow;
+  user: ServerKeyUserRow;
   vault: Vault;
   grant: OAuthGrantRow;
 }
@@ -146,7 +146,8 @@ export async function resolveAccessToken(store: Store, token: string, resource: 
   const grant = await store.findOAuthGrant(row.grantId);
   if (!grant || !secretsEqual(grant.resource, resource)) return null;
   const user = await store.findUserById(grant.userId);
-  if (!user) return null;
+  // A switch to end-to-end mode deletes every grant in its transaction; none should remain.
+  if (!user || user.mode !== 'server-key') return null;
   let vault: Vault;
   try {
     vault = new Vault(store, user.id, unwrapDataKey(token, user.id, row.wrappedKey));

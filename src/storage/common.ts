@@ -13,10 +13,12 @@ import type {
   PendingKey,
   RecordKind,
   RecordRow,
+  ServerKeyUserRow,
   SessionRow,
   Transaction,
   UserRow,
 } from './store.ts';
+import { e2eOps } from './e2e.ts';
 
 /** A database error that is neither a unique violation nor an outage. The message names codes, tables and constraints, never values. */
 export class StorageError extends Error {
@@ -62,17 +64,17 @@ export function chunks<T>(items: readonly T[], size = BATCH): T[][] {
   return out;
 }
 
-function placeholders(n: number): string {
+export function placeholders(n: number): string {
   return Array.from({ length: n }, () => '?').join(', ');
 }
 
 const num = (v: unknown): number => Number(v);
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-const str = (v: unknown): string => String(v);
-const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+export const str = (v: unknown): string => String(v);
+export const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
 const USER_COLUMNS =
-  'id, email, password_hash, api_key_hash, pending_key_hash, pending_key_wrap, pending_key_expires_at, created_at';
+  'id, email, mode, password_hash, api_key_hash, pending_key_hash, pending_key_wrap, pending_key_expires_at, created_at';
 const SESSION_COLUMNS = 'id, token_hash, user_id, wrapped_key, created_at, last_seen_at, expires_at, label';
 const RECORD_COLUMNS = 'user_id, id, kind, token, lookup, created_at, updated_at';
 const CLIENT_COLUMNS = 'id, kind, name, redirect_uris, created_at, last_used_at';
@@ -80,7 +82,10 @@ const GRANT_COLUMNS = 'id, user_id, client_id, scope, resource, created_at, last
 const TOKEN_COLUMNS = 'token_hash, grant_id, kind, wrapped_key, expires_at, used_at, redirect_uri, code_challenge';
 
 function toUser(r: Record<string, unknown>): UserRow {
+  if (r.mode === 'e2e') return { mode: 'e2e', id: str(r.id), email: str(r.email), createdAt: num(r.created_at) };
+  if (r.mode !== 'server-key') throw new StorageError('BAD_USER_MODE', 'a users row has an unknown mode');
   return {
+    mode: 'server-key',
     id: str(r.id),
     email: str(r.email),
     passwordHash: str(r.password_hash),
@@ -90,6 +95,12 @@ function toUser(r: Record<string, unknown>): UserRow {
     pendingKeyExpiresAt: numOrNull(r.pending_key_expires_at),
     createdAt: num(r.created_at),
   };
+}
+
+function toServerKeyUser(r: Record<string, unknown>): ServerKeyUserRow {
+  const user = toUser(r);
+  if (user.mode !== 'server-key') throw new StorageError('BAD_USER_MODE', 'expected a server-key account');
+  return user;
 }
 
 function toSession(r: Record<string, unknown>): SessionRow {
@@ -171,9 +182,14 @@ function lastPerKey(records: readonly RecordRow[]): RecordRow[] {
 /**
  * The Store data methods over one executor. `atomic` runs a multi-statement
  * method (one that needs more than one batch) all-or-nothing: inside a
- * transaction it is the identity, at the top level it opens a transaction.
+ * transaction (`inTransaction`) it is the identity, at the top level it opens
+ * a transaction.
  */
-export function makeOps(ex: Executor, atomic: <T>(work: (ops: Ops) => Promise<T>) => Promise<T>): Ops {
+export function makeOps(
+  ex: Executor,
+  atomic: <T>(work: (tx: Transaction) => Promise<T>) => Promise<T>,
+  inTransaction: boolean,
+): Ops {
   /** `column IN (…)` (or NOT IN) over `values`, whose parameters are appended to `params`. */
   const inList = (column: string, values: readonly string[], params: Param[], not = false): string => {
     if (ex.arrays) {
@@ -190,24 +206,30 @@ export function makeOps(ex: Executor, atomic: <T>(work: (ops: Ops) => Promise<T>
   };
 
   const ops: Ops = {
+    ...e2eOps(ex, atomic, inTransaction),
+
     // Users
     async createUser(u) {
-      await ex.run(`INSERT INTO users (${USER_COLUMNS}) VALUES (${placeholders(8)})`, [
+      const server = u.mode === 'server-key' ? u : null;
+      await ex.run(`INSERT INTO users (${USER_COLUMNS}) VALUES (${placeholders(9)})`, [
         u.id,
         u.email,
-        u.passwordHash,
-        u.apiKeyHash,
-        u.pendingKeyHash,
-        u.pendingKeyWrap,
-        u.pendingKeyExpiresAt,
+        u.mode,
+        server?.passwordHash ?? null,
+        server?.apiKeyHash ?? null,
+        server?.pendingKeyHash ?? null,
+        server?.pendingKeyWrap ?? null,
+        server?.pendingKeyExpiresAt ?? null,
         u.createdAt,
       ]);
     },
     findUserById: (id) => one(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`, [id], toUser),
     findUserByEmail: (email) => one(`SELECT ${USER_COLUMNS} FROM users WHERE email = ?`, [email], toUser),
-    findUserByApiKeyHash: (hash) => one(`SELECT ${USER_COLUMNS} FROM users WHERE api_key_hash = ?`, [hash], toUser),
+    // Only a server-key account has an API key (the mode CHECK keeps it so).
+    findUserByApiKeyHash: (hash) =>
+      one(`SELECT ${USER_COLUMNS} FROM users WHERE api_key_hash = ? AND mode = 'server-key'`, [hash], toServerKeyUser),
     findUserByPendingKeyHash: (hash) =>
-      one(`SELECT ${USER_COLUMNS} FROM users WHERE pending_key_hash = ?`, [hash], toUser),
+      one(`SELECT ${USER_COLUMNS} FROM users WHERE pending_key_hash = ? AND mode = 'server-key'`, [hash], toServerKeyUser),
     async updatePasswordHash(userId, passwordHash) {
       await ex.run('UPDATE users SET password_hash = ? WHERE id = ?', [passwordHash, userId]);
     },
@@ -268,6 +290,7 @@ export function makeOps(ex: Executor, atomic: <T>(work: (ops: Ops) => Promise<T>
       // Expired once now >= expiresAt, idle once now - lastSeenAt >= idleMs.
       return ex.run('DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?', [now, now - idleMs]);
     },
+    deleteSessions: (userId) => ex.run('DELETE FROM sessions WHERE user_id = ?', [userId]),
 
     // OAuth
     async putOAuthClient(c) {

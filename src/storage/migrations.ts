@@ -14,6 +14,12 @@ export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /**
+   * SQLite only: run with foreign keys off (a table rebuild), checked with
+   * `PRAGMA foreign_key_check` before the commit. The pragma cannot change
+   * inside a transaction, so it is set around it.
+   */
+  foreignKeysOff?: boolean;
 }
 
 export const sqliteMigrations: readonly Migration[] = [
@@ -118,6 +124,90 @@ export const sqliteMigrations: readonly Migration[] = [
       ) STRICT;
       CREATE INDEX oauth_tokens_grant_idx ON oauth_tokens(grant_id);
       CREATE INDEX oauth_tokens_expires_idx ON oauth_tokens(expires_at);
+    `,
+  },
+  {
+    version: 4,
+    name: 'end-to-end accounts',
+    // An E2E account has no argon2 password hash and no API key hash: the
+    // users table gets a `mode` and those columns become nullable, with a
+    // CHECK that ties them to the mode. SQLite cannot drop NOT NULL in place,
+    // so the table is rebuilt (SQLite's documented procedure, which needs
+    // foreign keys off: dropping the old table would otherwise cascade into
+    // every session, record and audit row). The rows are copied unchanged.
+    foreignKeysOff: true,
+    sql: `
+      CREATE TABLE users_v4 (
+        id TEXT NOT NULL PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        mode TEXT NOT NULL CHECK (mode IN ('server-key', 'e2e')),
+        password_hash TEXT,
+        api_key_hash TEXT UNIQUE,
+        pending_key_hash TEXT UNIQUE,
+        pending_key_wrap TEXT,
+        pending_key_expires_at INTEGER,
+        created_at INTEGER NOT NULL,
+        CHECK (CASE mode
+          WHEN 'server-key' THEN password_hash IS NOT NULL AND api_key_hash IS NOT NULL
+          ELSE password_hash IS NULL AND api_key_hash IS NULL AND pending_key_hash IS NULL
+            AND pending_key_wrap IS NULL AND pending_key_expires_at IS NULL END)
+      ) STRICT;
+      INSERT INTO users_v4 (id, email, mode, password_hash, api_key_hash, pending_key_hash, pending_key_wrap, pending_key_expires_at, created_at)
+        SELECT id, email, 'server-key', password_hash, api_key_hash, pending_key_hash, pending_key_wrap, pending_key_expires_at, created_at FROM users;
+      DROP TABLE users;
+      ALTER TABLE users_v4 RENAME TO users;
+
+      CREATE TABLE e2e_accounts (
+        user_id TEXT NOT NULL PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+        registration_record TEXT NOT NULL,
+        password_wrap TEXT NOT NULL,
+        recovery_wrap TEXT NOT NULL,
+        recovery_verifier TEXT NOT NULL,
+        last_seq INTEGER NOT NULL,
+        purged_through_seq INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE e2e_pending (
+        id_hash TEXT NOT NULL PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('registration', 'login', 'recovery', 'conversion')),
+        user_id TEXT REFERENCES users(id) ON DELETE CASCADE,
+        new_user_id TEXT,
+        email TEXT,
+        state TEXT,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX e2e_pending_user_idx ON e2e_pending(user_id);
+      CREATE INDEX e2e_pending_expires_idx ON e2e_pending(expires_at);
+
+      CREATE TABLE e2e_sessions (
+        id TEXT NOT NULL PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        label TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX e2e_sessions_user_idx ON e2e_sessions(user_id);
+      CREATE INDEX e2e_sessions_last_seen_idx ON e2e_sessions(last_seen_at);
+
+      CREATE TABLE e2e_records (
+        user_id TEXT NOT NULL REFERENCES e2e_accounts(user_id) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        token TEXT NOT NULL,
+        deleted INTEGER NOT NULL CHECK (deleted IN (0, 1)),
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (user_id, id),
+        UNIQUE (user_id, seq)
+      ) STRICT;
+      CREATE INDEX e2e_records_tombstones_idx ON e2e_records(user_id, updated_at) WHERE deleted = 1;
+
+      CREATE TABLE e2e_server_setup (
+        id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+        setup TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
     `,
   },
 ];
@@ -233,6 +323,73 @@ export const postgresMigrations: readonly Migration[] = [
       CREATE INDEX oauth_tokens_expires_idx ON oauth_tokens(expires_at);
     `,
   },
+  {
+    version: 4,
+    name: 'end-to-end accounts',
+    sql: `
+      ALTER TABLE users ADD COLUMN mode TEXT NOT NULL DEFAULT 'server-key';
+      ALTER TABLE users ALTER COLUMN mode DROP DEFAULT;
+      ALTER TABLE users ALTER COLUMN password_hash DROP NOT NULL;
+      ALTER TABLE users ALTER COLUMN api_key_hash DROP NOT NULL;
+      ALTER TABLE users ADD CONSTRAINT users_mode_check CHECK (CASE mode
+        WHEN 'server-key' THEN password_hash IS NOT NULL AND api_key_hash IS NOT NULL
+        WHEN 'e2e' THEN password_hash IS NULL AND api_key_hash IS NULL AND pending_key_hash IS NULL
+          AND pending_key_wrap IS NULL AND pending_key_expires_at IS NULL
+        ELSE FALSE END);
+
+      CREATE TABLE e2e_accounts (
+        user_id TEXT NOT NULL CONSTRAINT e2e_accounts_pkey PRIMARY KEY CONSTRAINT e2e_accounts_user_fkey REFERENCES users(id) ON DELETE CASCADE,
+        registration_record TEXT NOT NULL,
+        password_wrap TEXT NOT NULL,
+        recovery_wrap TEXT NOT NULL,
+        recovery_verifier TEXT NOT NULL,
+        last_seq BIGINT NOT NULL,
+        purged_through_seq BIGINT NOT NULL
+      );
+
+      CREATE TABLE e2e_pending (
+        id_hash TEXT NOT NULL CONSTRAINT e2e_pending_pkey PRIMARY KEY,
+        kind TEXT NOT NULL CONSTRAINT e2e_pending_kind_check CHECK (kind IN ('registration', 'login', 'recovery', 'conversion')),
+        user_id TEXT CONSTRAINT e2e_pending_user_fkey REFERENCES users(id) ON DELETE CASCADE,
+        new_user_id TEXT,
+        email TEXT,
+        state TEXT,
+        expires_at BIGINT NOT NULL
+      );
+      CREATE INDEX e2e_pending_user_idx ON e2e_pending(user_id);
+      CREATE INDEX e2e_pending_expires_idx ON e2e_pending(expires_at);
+
+      CREATE TABLE e2e_sessions (
+        id TEXT COLLATE "C" NOT NULL CONSTRAINT e2e_sessions_pkey PRIMARY KEY,
+        token_hash TEXT NOT NULL CONSTRAINT e2e_sessions_token_hash_unique UNIQUE,
+        user_id TEXT NOT NULL CONSTRAINT e2e_sessions_user_fkey REFERENCES users(id) ON DELETE CASCADE,
+        label TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_seen_at BIGINT NOT NULL
+      );
+      CREATE INDEX e2e_sessions_user_idx ON e2e_sessions(user_id);
+      CREATE INDEX e2e_sessions_last_seen_idx ON e2e_sessions(last_seen_at);
+
+      CREATE TABLE e2e_records (
+        user_id TEXT NOT NULL CONSTRAINT e2e_records_account_fkey REFERENCES e2e_accounts(user_id) ON DELETE CASCADE,
+        id TEXT COLLATE "C" NOT NULL,
+        seq BIGINT NOT NULL,
+        version BIGINT NOT NULL,
+        token TEXT NOT NULL,
+        deleted SMALLINT NOT NULL CONSTRAINT e2e_records_deleted_check CHECK (deleted IN (0, 1)),
+        updated_at BIGINT NOT NULL,
+        CONSTRAINT e2e_records_pkey PRIMARY KEY (user_id, id),
+        CONSTRAINT e2e_records_seq_unique UNIQUE (user_id, seq)
+      );
+      CREATE INDEX e2e_records_tombstones_idx ON e2e_records(user_id, updated_at) WHERE deleted = 1;
+
+      CREATE TABLE e2e_server_setup (
+        id INTEGER NOT NULL CONSTRAINT e2e_server_setup_pkey PRIMARY KEY CONSTRAINT e2e_server_setup_one CHECK (id = 1),
+        setup TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+      );
+    `,
+  },
 ];
 
 function checkNotNewer(applied: number[], known: readonly Migration[]): void {
@@ -259,6 +416,8 @@ export function migrateSqlite(db: BetterSqlite3.Database, migrations: readonly M
     (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version);
 
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    const foreignKeys = db.pragma('foreign_keys', { simple: true }) as number;
+    if (m.foreignKeysOff) db.pragma('foreign_keys = OFF');
     db.exec('BEGIN IMMEDIATE');
     try {
       ensure();
@@ -266,12 +425,17 @@ export function migrateSqlite(db: BetterSqlite3.Database, migrations: readonly M
       checkNotNewer(applied, migrations);
       if (!applied.includes(m.version)) {
         db.exec(m.sql);
+        if (m.foreignKeysOff && (db.pragma('foreign_key_check') as unknown[]).length > 0) {
+          throw new StorageError('MIGRATION_FOREIGN_KEYS', `migration ${m.version} would leave rows without their parent`);
+        }
         db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, Date.now());
       }
       db.exec('COMMIT');
     } catch (err) {
       if (db.inTransaction) db.exec('ROLLBACK');
       throw err;
+    } finally {
+      if (m.foreignKeysOff) db.pragma(`foreign_keys = ${foreignKeys ? 'ON' : 'OFF'}`);
     }
   }
 }

@@ -94,6 +94,7 @@ const UNIQUE_BY_CONSTRAINT: Record<string, UniqueViolation['what']> = {
   users_pending_key_hash_unique: 'api-key',
   records_lookup_unique: 'record-lookup',
   records_pkey: 'record-id',
+  e2e_accounts_pkey: 'e2e-account',
 };
 
 /**
@@ -384,7 +385,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     };
     const scoped = endable(transactionExecutor(lazy, failed));
     try {
-      const txOps = makeOps(scoped.ex, (w) => w(tx));
+      const txOps = makeOps(scoped.ex, (w) => w(tx), true);
       const tx: Transaction = {
         ...txOps,
         putRecords: async (rows) => {
@@ -453,7 +454,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     }
   };
 
-  const ops: Ops = makeOps(executorOn(pool), (work) => transaction((tx) => work(tx)));
+  const ops: Ops = makeOps(executorOn(pool), (work) => transaction((tx) => work(tx)), false);
   let closing: Promise<void> | null = null;
   const grouped = groupedPuts(ops.putRecords);
 

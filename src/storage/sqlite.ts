@@ -56,6 +56,7 @@ function mapSqliteError(err: unknown): unknown {
       if (cols === 'users.api_key_hash' || cols === 'users.pending_key_hash') return new UniqueViolation('api-key');
       if (cols === 'records.user_id, records.kind, records.lookup') return new UniqueViolation('record-lookup');
       if (cols === 'records.user_id, records.id') return new UniqueViolation('record-id');
+      if (cols === 'e2e_accounts.user_id') return new UniqueViolation('e2e-account');
       return new StorageError(code, `unique constraint failed: ${cols}`);
     }
     if (UNAVAILABLE_CODES.test(code)) return new StoreUnavailable(new StorageError(code, `sqlite ${code}`));
@@ -178,7 +179,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     statementFailed = false;
     const scoped = endable(inOpenTransaction);
     const tx: Transaction = {
-      ...makeOps(scoped.ex, (w) => w(tx)),
+      ...makeOps(scoped.ex, (w) => w(tx), true),
       // No-op beyond what is already held: BEGIN IMMEDIATE took SQLite's one
       // database-wide write lock (other processes wait in BEGIN IMMEDIATE)
       // and the store mutex keeps this process's other callers out, so no
@@ -253,7 +254,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
       scheduleBatch();
     });
 
-  const ops: Ops = makeOps(guarded, (work) => transaction((tx) => work(tx)));
+  const ops: Ops = makeOps(guarded, (work) => transaction((tx) => work(tx)), false);
   let closed = false;
 
   return {

@@ -9,10 +9,19 @@
  */
 export type RecordKind = 'memory' | 'entity' | 'relation' | 'memory-index' | 'memory-delta' | 'graph-index' | 'graph-delta';
 
-export interface UserRow {
+interface UserFields {
   id: string;
   /** Lower-cased; an account identifier, not memory content. */
   email: string;
+  createdAt: number;
+}
+
+/**
+ * Today's mode: the password (argon2id) authenticates, the API key derives K
+ * on the server while it serves a request.
+ */
+export interface ServerKeyUserRow extends UserFields {
+  mode: 'server-key';
   /** argon2id PHC string. */
   passwordHash: string;
   /** hex SHA-256 of the current API key. */
@@ -21,7 +30,93 @@ export interface UserRow {
   pendingKeyHash: string | null;
   pendingKeyWrap: string | null;
   pendingKeyExpiresAt: number | null;
+}
+
+/**
+ * End-to-end mode (docs/e2e-protocol.md): no password hash and no API key;
+ * the OPAQUE record and the wrapped copies of K are in its E2EAccountRow.
+ */
+export interface E2EUserRow extends UserFields {
+  mode: 'e2e';
+}
+
+export type UserRow = ServerKeyUserRow | E2EUserRow;
+
+/** What the server keeps of an end-to-end account: nothing it can derive K from. */
+export interface E2EAccountRow {
+  userId: string;
+  /** OPAQUE registration record (base64url): a password verifier the server cannot reverse without guessing. */
+  registrationRecord: string;
+  /** K as a Fernet token under a key from the OPAQUE export key. */
+  passwordWrap: string;
+  /** K as a Fernet token under a key from the recovery code. */
+  recoveryWrap: string;
+  /** hex SHA-256 of the recovery proof. */
+  recoveryVerifier: string;
+  /** The highest seq given to a record of the account (0 before the first write). */
+  lastSeq: number;
+  /** The highest seq of a tombstone purged; a changes cursor below it is too old. */
+  purgedThroughSeq: number;
+}
+
+export type E2ECredentials = Pick<E2EAccountRow, 'registrationRecord' | 'passwordWrap' | 'recoveryWrap' | 'recoveryVerifier'>;
+
+/** A short-lived step of a two-message flow, known by the hash of its id (the id is a bearer secret). */
+export interface E2EPendingRow {
+  idHash: string;
+  kind: 'registration' | 'login' | 'recovery' | 'conversion';
+  /** The existing account acted on (login of a known email, recovery, conversion); null otherwise. */
+  userId: string | null;
+  /** Registration: the id the new account will get (the OPAQUE user identifier). */
+  newUserId: string | null;
+  /** Registration: the address it will claim. */
+  email: string | null;
+  /** Login: OPAQUE's server login state (secret, single use). */
+  state: string | null;
+  expiresAt: number;
+}
+
+export interface E2ESessionRow {
+  id: string;
+  /** hex SHA-256 of the `ane_` token. */
+  tokenHash: string;
+  userId: string;
+  label: string;
   createdAt: number;
+  lastSeenAt: number;
+}
+
+/** One record of an end-to-end account: a Fernet token the server cannot read, and its sync metadata. */
+export interface E2ERecordRow {
+  userId: string;
+  id: string;
+  seq: number;
+  version: number;
+  token: string;
+  /** The token is a tombstone (the client says so in the clear; the token proves it). */
+  deleted: boolean;
+  updatedAt: number;
+}
+
+/** A write: applied only if the stored version is `baseVersion` (0: the id must not exist). */
+export interface E2EWrite {
+  id: string;
+  baseVersion: number;
+  version: number;
+  token: string;
+  deleted: boolean;
+}
+
+export type E2EWriteResult =
+  | { ok: true; cursor: number; applied: { id: string; version: number; seq: number }[] }
+  /** Nothing written; the server's current rows of the conflicting ids (null for an id it does not have). */
+  | { ok: false; conflicts: { id: string; current: E2ERecordRow | null }[] };
+
+export interface E2EChangesPage {
+  changes: E2ERecordRow[];
+  /** The seq to ask from next time. */
+  cursor: number;
+  more: boolean;
 }
 
 export interface SessionRow {
@@ -136,7 +231,7 @@ export interface PendingKey {
 }
 
 export class UniqueViolation extends Error {
-  constructor(readonly what: 'email' | 'api-key' | 'record-lookup' | 'record-id') {
+  constructor(readonly what: 'email' | 'api-key' | 'record-lookup' | 'record-id' | 'e2e-account') {
     super(`unique constraint: ${what}`);
     this.name = 'UniqueViolation';
   }
@@ -181,13 +276,13 @@ export interface Store extends RateLimitCounters {
   createUser(user: UserRow): Promise<void>;
   findUserById(id: string): Promise<UserRow | null>;
   findUserByEmail(email: string): Promise<UserRow | null>;
-  findUserByApiKeyHash(apiKeyHash: string): Promise<UserRow | null>;
-  findUserByPendingKeyHash(pendingKeyHash: string): Promise<UserRow | null>;
+  findUserByApiKeyHash(apiKeyHash: string): Promise<ServerKeyUserRow | null>;
+  findUserByPendingKeyHash(pendingKeyHash: string): Promise<ServerKeyUserRow | null>;
   updatePasswordHash(userId: string, passwordHash: string): Promise<void>;
   setPendingKey(userId: string, pending: PendingKey | null): Promise<void>;
   /** Switch to a new API key and clear any pending one. */
   setApiKeyHash(userId: string, apiKeyHash: string): Promise<void>;
-  /** Remove the user and every row that belongs to them (sessions, records, audit). */
+  /** Remove the user and every row that belongs to them (sessions, records, audit, every E2E row). */
   deleteUser(userId: string): Promise<void>;
 
   // Sessions
@@ -203,6 +298,8 @@ export interface Store extends RateLimitCounters {
    */
   clearWrappedKeys(userId: string): Promise<void>;
   deleteExpiredSessions(now: number, idleMs: number): Promise<number>;
+  /** Every browser session of the user (a switch to end-to-end mode). */
+  deleteSessions(userId: string): Promise<number>;
 
   // OAuth clients, grants and tokens
   /** Insert, or replace the name and redirect URIs of a client with this id (a refetched metadata document). */
@@ -244,6 +341,45 @@ export interface Store extends RateLimitCounters {
   countRecords(userId: string, kind: RecordKind): Promise<number>;
   deleteRecords(userId: string, ids: string[]): Promise<number>;
   deleteAllRecords(userId: string): Promise<number>;
+
+  // End-to-end accounts (docs/e2e-protocol.md)
+  /** The users row (mode e2e) and its account row together; UniqueViolation('email') if the address is taken. */
+  createE2EAccount(user: E2EUserRow, account: E2ECredentials): Promise<void>;
+  /**
+   * A server-key user becomes an E2E user with these credentials: the password
+   * hash, API key hash and pending key are cleared. The caller deletes the
+   * old records, sessions and grants in the same transaction.
+   */
+  convertUserToE2E(userId: string, account: E2ECredentials): Promise<void>;
+  findE2EAccount(userId: string): Promise<E2EAccountRow | null>;
+  /** New OPAQUE record and wraps (recovery); false if there is no such account. */
+  replaceE2ECredentials(userId: string, account: E2ECredentials): Promise<boolean>;
+  createE2EPending(row: E2EPendingRow): Promise<void>;
+  /** Removes and returns the step if it exists, is of this kind and has not lapsed at `now`: single use, one caller wins. */
+  takeE2EPending(idHash: string, kind: E2EPendingRow['kind'], now: number): Promise<E2EPendingRow | null>;
+  deleteExpiredE2EPending(now: number): Promise<number>;
+  createE2ESession(session: E2ESessionRow): Promise<void>;
+  findE2ESessionByTokenHash(tokenHash: string): Promise<E2ESessionRow | null>;
+  touchE2ESession(sessionId: string, lastSeenAt: number): Promise<void>;
+  deleteE2ESession(userId: string, sessionId: string): Promise<boolean>;
+  /** Every E2E session of the user but `keepSessionId` (if given). */
+  deleteE2ESessions(userId: string, keepSessionId?: string): Promise<number>;
+  deleteIdleE2ESessions(idleBefore: number): Promise<number>;
+  /**
+   * All or nothing, atomically: every write whose id is at its base version
+   * gets the next seq of the account, in order; if any id is not at its base
+   * version nothing is written and the current rows come back. Writers of one
+   * account are serialised, so seq grows strictly in commit order.
+   */
+  writeE2ERecords(userId: string, writes: E2EWrite[], now: number): Promise<E2EWriteResult>;
+  /** Records (tombstones included) with seq > `after`, in seq order, at most `limit`. */
+  listE2EChanges(userId: string, after: number, limit: number): Promise<E2EChangesPage>;
+  getE2ERecords(userId: string, ids: string[]): Promise<E2ERecordRow[]>;
+  countLiveE2ERecords(userId: string): Promise<number>;
+  /** Deletes the user's tombstones last written at or before `before` and raises purgedThroughSeq; returns how many. */
+  purgeE2ETombstones(userId: string, before: number): Promise<number>;
+  /** The stored OPAQUE server setup; `candidate` is stored first if there is none (the first process wins). */
+  ensureOpaqueServerSetup(candidate: string, now: number): Promise<string>;
 
   // Audit trail (metadata only)
   appendAudit(event: AuditEvent): Promise<void>;

@@ -15,7 +15,6 @@ import { memoryDocOf } from './memory-index.ts';
 import {
   type Entity,
   entitySchema,
-  LIMITS,
   type MemoryRecord,
   normaliseTags,
   type PlainRecord,
@@ -26,10 +25,12 @@ import {
   toMemory,
   toRelation,
 } from './records.ts';
+import { describeIssue, JSON_EXPORT_FORMAT, jsonExportSchema, parseMcpMemoryJsonl } from './transfer-format.ts';
 import type { Vault } from './vault.ts';
 
+export { JSON_EXPORT_FORMAT };
+
 export const ENCRYPTED_EXPORT_FORMAT = 'anamnesis-encrypted-export';
-export const JSON_EXPORT_FORMAT = 'anamnesis-json-export';
 const EXPORTED_KINDS = ['memory', 'entity', 'relation'] as const;
 
 export interface ImportReport {
@@ -51,31 +52,6 @@ const encryptedLineSchema = z.object({
   updated_at: z.number().int().nonnegative(),
   token: z.string().min(1),
 });
-
-const shortText = z.string().min(1).max(LIMITS.nameChars);
-const jsonExportSchema = z.object({
-  format: z.literal(JSON_EXPORT_FORMAT),
-  version: z.literal(FORMAT_VERSION),
-  memories: z.array(z.object({
-    id: z.string().min(1).max(100),
-    content: z.string().min(1).max(LIMITS.contentChars),
-    tags: z.array(z.string().max(LIMITS.tagChars)).max(LIMITS.tags),
-    created_at: z.iso.datetime(),
-    updated_at: z.iso.datetime(),
-  })),
-  entities: z.array(z.object({ name: shortText, entityType: shortText, observations: z.array(z.string().max(LIMITS.observationChars)).max(LIMITS.observations) })),
-  relations: z.array(z.object({ from: shortText, to: shortText, relationType: shortText })),
-});
-
-const mcpLineSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('entity'), name: shortText, entityType: shortText, observations: z.array(z.string().max(LIMITS.observationChars)).max(LIMITS.observations) }),
-  z.object({ type: z.literal('relation'), from: shortText, to: shortText, relationType: shortText }),
-]);
-
-function describeIssue(error: z.ZodError): string {
-  const issue = error.issues[0];
-  return issue ? `${issue.path.join('.') || 'line'}: ${issue.message}` : 'invalid';
-}
 
 export class Transfer {
   constructor(
@@ -183,25 +159,10 @@ export class Transfer {
     const report = emptyReport();
     const now = Date.now();
     const records: Array<{ row: RecordRow; record: PlainRecord }> = [];
-    text.split(/\r?\n/).forEach((line, i) => {
-      if (!line.trim()) return;
-      let value: unknown;
-      try {
-        value = JSON.parse(line);
-      } catch {
-        report.errors.push({ line: i + 1, message: 'not JSON' });
-        return;
-      }
-      // Unlike a damaged line (reported, the rest imports), text that is not well-formed refuses the whole file.
-      requireWellFormed(value, `line ${i + 1}`);
-      const parsed = mcpLineSchema.safeParse(value);
-      if (!parsed.success) {
-        report.errors.push({ line: i + 1, message: describeIssue(parsed.error) });
-        return;
-      }
-      const { type, ...fields } = parsed.data;
-      records.push(this.sealedNew({ kind: type, ...fields } as PlainRecord, now + records.length));
-    });
+    // Unlike a damaged line (reported, the rest imports), text that is not well-formed refuses the whole file.
+    const lines = parseMcpMemoryJsonl(text, (value, line) => requireWellFormed(value, `line ${line}`));
+    report.errors.push(...lines.errors);
+    for (const record of lines.records) records.push(this.sealedNew(record, now + records.length));
     await this.importRecords(records, report);
     return report;
   }

@@ -14,6 +14,19 @@ interface Asset {
   body: Buffer;
   type: string;
   url: string;
+  /** Subresource Integrity: `sha384-` + base64 SHA-384 of the body. */
+  integrity: string;
+}
+
+/** The served name of a file: its base name, the first 12 hex digits of its SHA-256, its extension. */
+export function hashedName(file: string, body: Uint8Array): string {
+  const ext = path.extname(file);
+  const hash = createHash('sha256').update(body).digest('hex').slice(0, 12);
+  return `${path.basename(file, ext)}.${hash}${ext}`;
+}
+
+export function integrityOf(body: Uint8Array): string {
+  return `sha384-${createHash('sha384').update(body).digest('base64')}`;
 }
 
 export class Assets {
@@ -22,23 +35,34 @@ export class Assets {
 
   constructor(dir = ASSET_DIR) {
     for (const file of readdirSync(dir)) {
-      const ext = path.extname(file);
-      const type = CONTENT_TYPES[ext];
-      if (!type) continue;
-      const body = readFileSync(path.join(dir, file));
-      const hash = createHash('sha256').update(body).digest('hex').slice(0, 12);
-      const urlName = `${path.basename(file, ext)}.${hash}${ext}`;
-      const asset = { body, type, url: `/assets/${urlName}` };
-      this.#byName.set(file, asset);
-      this.#byUrlName.set(urlName, asset);
+      if (CONTENT_TYPES[path.extname(file)]) this.add(file, readFileSync(path.join(dir, file)));
     }
+  }
+
+  /** Serves `body` as `file` (a file from disk, or one built at start-up such as the browser client's bundle). */
+  add(file: string, body: Buffer): void {
+    const type = CONTENT_TYPES[path.extname(file)];
+    if (!type) throw new Error(`no content type for ${file}`);
+    const urlName = hashedName(file, body);
+    const asset = { body, type, url: `/assets/${urlName}`, integrity: integrityOf(body) };
+    this.#byName.set(file, asset);
+    this.#byUrlName.set(urlName, asset);
   }
 
   /** The versioned URL of an asset by its file name; a missing file is a programming error. */
   url(file: string): string {
+    return this.#named(file).url;
+  }
+
+  /** The Subresource Integrity value to put on the tag that loads `file`. */
+  integrity(file: string): string {
+    return this.#named(file).integrity;
+  }
+
+  #named(file: string): Asset {
     const asset = this.#byName.get(file);
     if (!asset) throw new Error(`no asset named ${file}`);
-    return asset.url;
+    return asset;
   }
 
   find(urlName: string): Asset | undefined {

@@ -8,3 +8,10 @@ export const CONTENT_SECURITY_POLICY = "default-src 'self'; script-src 'self'; s
 export function policyWithFormTarget(target: string): string {
   return CONTENT_SECURITY_POLICY.replace("form-action 'self'", `form-action 'self' ${target}`);
 }
+
+/**
+ * The browser client's pages (end-to-end mode): the same policy, plus
+ * 'wasm-unsafe-eval' so the OPAQUE log-in (WebAssembly) can be compiled. It
+ * allows compiling WebAssembly only; JavaScript eval stays forbidden.
+ */
+export const E2E_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'");

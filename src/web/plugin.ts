@@ -10,6 +10,7 @@ import { pageContext, sendHtml } from './render.ts';
 import { errorView } from './views/error.ts';
 import type { WebDeps } from './deps.ts';
 import { htmlErrorHandler } from './errors.ts';
+import { e2ePages } from './e2e/routes.ts';
 import { accountPages } from './routes/account.ts';
 import { authPages } from './routes/auth.ts';
 import { dataPages } from './routes/data.ts';
@@ -56,7 +57,7 @@ export const webPages: FastifyPluginAsync<WebDeps> = async (app, deps) => {
     pages.addHook('preValidation', guardPage);
     pages.addHook('onSend', pageSecurityHeaders);
     pages.setErrorHandler(htmlErrorHandler(deps.assets));
-    for (const routes of [publicPages, authPages, memoryPages, graphPages, dataPages, keyPages, sessionPages, oauthPages, accountPages]) {
+    for (const routes of [publicPages, authPages, memoryPages, graphPages, dataPages, keyPages, sessionPages, oauthPages, accountPages, e2ePages]) {
       await pages.register(routes, deps);
     }
   });

@@ -5,7 +5,8 @@ import { csrfTokenFor } from './csrf-token.ts';
 import type { Html } from './html.ts';
 import type { PageContext } from './views/layout.ts';
 
-export function pageContext(request: FastifyRequest, assets: Assets): PageContext {
+/** `script` is app.js, or the end-to-end client's bundle on that client's pages. */
+export function pageContext(request: FastifyRequest, assets: Assets, script = 'app.js'): PageContext {
   const auth = request.auth;
   return {
     path: (request.url.split('?')[0] ?? '/').replace(/(.)\/$/, '$1'),
@@ -13,7 +14,8 @@ export function pageContext(request: FastifyRequest, assets: Assets): PageContex
     unlocked: Boolean(auth?.vault),
     csrf: auth?.sessionToken ? csrfTokenFor(auth.sessionToken) : null,
     styles: assets.url('app.css'),
-    script: assets.url('app.js'),
+    script: assets.url(script),
+    scriptIntegrity: assets.integrity(script),
     icon: assets.url('icon.svg'),
   };
 }

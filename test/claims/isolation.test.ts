@@ -3,7 +3,8 @@
 // sessions on every REST route and every MCP tool, open nothing of A's. Reads
 // return only B's data; writes aimed at A's records miss (404, or act on B's
 // own graph); A's data is exactly as it was afterwards. The test fails if a
-// route or tool is added without being tried here.
+// route or tool is added without being tried here. End-to-end accounts
+// likewise: B's `ane_` token and B's flows reach nothing of A's.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { bearer, browser, cookieFrom, makeTestApp, signUp, type TestApp, type TestUser } from '../helpers/app.ts';
@@ -12,6 +13,8 @@ import { csrfTokenFor } from '../../src/web/csrf-token.ts';
 import { mcpInject, mcpToolNames } from './support.ts';
 import { callTool, listen } from '../mcp/helpers.ts';
 import { authorizeWithSdk, TestOAuthProvider } from '../oauth/helpers.ts';
+import * as opaque from '@serenity-kit/opaque';
+import { auth as e2eAuth, logIn, post as post2, recoverySecrets, sealRecord, signUpE2E } from '../e2e/support.ts';
 
 const A_SECRET = 'A-only: the vermilion sextant is under the floorboard';
 const A_TAG = 'a-only-tag';
@@ -209,6 +212,49 @@ for (const driver of await testDrivers('claims: one user opens nothing of anothe
       }
       const aSessions = await t.app.inject({ method: 'GET', url: '/api/v1/sessions', headers: { cookie: a.cookie } });
       assert.equal(aSessions.statusCode, 200, "A's session still works");
+    });
+
+    it("B's end-to-end session and flows touch only B's end-to-end account", async () => {
+      const a2 = await signUpE2E(t.app);
+      const b2 = await signUpE2E(t.app);
+      const id = 'a-only-record';
+      const aToken = sealRecord(a2.key, id, 1, { content: A_SECRET });
+      assert.equal((await post2(t.app, '/api/v1/e2e/changes', { writes: [{ id, base_version: 0, version: 1, token: aToken }] }, e2eAuth(a2.token))).statusCode, 200);
+      const aFeed = async () => (await t.app.inject({ method: 'GET', url: '/api/v1/e2e/changes', headers: e2eAuth(a2.token) })).json();
+      const aBefore = await aFeed();
+      const asB2 = (route: string, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) => asB(route, { method, url, headers: e2eAuth(b2.token), ...(payload ? { payload } : {}) });
+
+      const feed = await asB2('GET /api/v1/e2e/changes', 'GET', '/api/v1/e2e/changes?cursor=0');
+      assert.deepEqual(feed.json().changes, []);
+      // A's id in B's account is B's own, unknown: a conflict with version 0, and nothing of A's.
+      const overwrite = await asB2('POST /api/v1/e2e/changes', 'POST', '/api/v1/e2e/changes', { writes: [{ id, base_version: 1, version: 2, token: sealRecord(b2.key, id, 2, { content: 'overwritten by B' }) }] });
+      assert.equal(overwrite.statusCode, 409);
+      assert.deepEqual(overwrite.json().error.conflicts, [{ id, seq: 0, version: 0, token: null, deleted: false }]);
+      const account = await asB2('GET /api/v1/e2e/account', 'GET', '/api/v1/e2e/account');
+      assert.equal(account.json().user_id, b2.userId);
+      // The public flows, aimed at A's email, give B nothing of A's.
+      await opaque.ready;
+      const reg = opaque.client.startRegistration({ password: 'B guesses' });
+      assert.equal((await asB2('POST /api/v1/e2e/registrations', 'POST', '/api/v1/e2e/registrations', { email: a2.email, registration_request: reg.registrationRequest })).statusCode, 409);
+      const step = 'x'.repeat(43);
+      const creds = { registration_record: 'A'.repeat(256), password_wrap: aToken, recovery_wrap: aToken, recovery_verifier: '0'.repeat(64) };
+      assert.equal((await asB2('POST /api/v1/e2e/accounts', 'POST', '/api/v1/e2e/accounts', { registration_id: step, ...creds })).statusCode, 400);
+      const login = await logIn(t.app, a2.email, 'B guesses A password');
+      triedRoutes.add('POST /api/v1/e2e/sessions/start').add('POST /api/v1/e2e/sessions/finish');
+      assert.equal(login.finish!.statusCode, 401);
+      const recovery = await asB2('POST /api/v1/e2e/recovery/start', 'POST', '/api/v1/e2e/recovery/start', { email: a2.email, recovery_auth: recoverySecrets(b2.code, b2.userId, b2.key).recovery_auth, registration_request: reg.registrationRequest });
+      assert.equal(recovery.statusCode, 401);
+      assert.equal((await asB2('POST /api/v1/e2e/recovery/finish', 'POST', '/api/v1/e2e/recovery/finish', { reset_id: step, ...creds })).statusCode, 400);
+      // A server-key B can start a switch of its own account only, and cannot finish one it did not start.
+      const started = await asB('POST /api/v1/e2e/conversions/start', { method: 'POST', url: '/api/v1/e2e/conversions/start', payload: { registration_request: reg.registrationRequest } });
+      assert.equal(started.json().user_id, b.userId);
+      assert.equal((await asB('POST /api/v1/e2e/conversions/finish', { method: 'POST', url: '/api/v1/e2e/conversions/finish', payload: { registration_id: step, ...creds, writes: [] } })).statusCode, 400);
+      // B ends B's session and deletes B's account; A's is untouched.
+      assert.equal((await asB2('DELETE /api/v1/e2e/sessions/current', 'DELETE', '/api/v1/e2e/sessions/current')).statusCode, 204);
+      const b3 = ((await logIn(t.app, b2.email, b2.password)).finish!.json() as { token: string }).token;
+      assert.equal((await asB('DELETE /api/v1/e2e/account', { method: 'DELETE', url: '/api/v1/e2e/account', headers: e2eAuth(b3) })).statusCode, 204);
+      assert.deepEqual(await aFeed(), aBefore);
+      assert.equal((await t.store.findE2EAccount(a2.userId))?.lastSeq, 1);
     });
 
     it("afterwards A's data is exactly as before, and every route and tool was tried", async () => {

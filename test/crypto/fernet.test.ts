@@ -13,36 +13,11 @@ import {
   fernetTimestamp,
   parseFernetKeyString,
 } from '../../src/crypto/fernet.ts';
-import {
-  type FernetGenerateVector,
-  type FernetInvalidVector,
-  type FernetVerifyVector,
-  isoToEpochSeconds,
-  loadVectors,
-} from '../helpers/shared-vectors.ts';
+import { FERNET_INVALID_REASON, type FernetInvalidVector, isoToEpochSeconds, loadFernetVectors } from '../helpers/shared-vectors.ts';
 
-const generate = loadVectors<FernetGenerateVector[]>('fernet/generate.json');
-const verify = loadVectors<FernetVerifyVector[]>('fernet/verify.json');
-const invalid = loadVectors<FernetInvalidVector[]>('fernet/invalid.json');
+const { generate, verify, invalid } = loadFernetVectors();
 
-/**
- * The one right reason per invalid vector, by its `desc`. Each was checked
- * against the token's bytes (see "the invalid vectors are what their names
- * say" below): the padding, IV, clock-skew, TTL and block-length tokens all
- * carry a VALID MAC, so their failure is not a signature failure.
- */
-const EXPECTED_REASON: Record<string, FernetFailure> = {
-  'incorrect mac': 'bad-signature',
-  'too short': 'too-short',
-  'invalid base64': 'malformed-base64',
-  // 72 bytes: header 25 + 15-byte ciphertext + MAC 32, the MAC is valid.
-  'payload size not multiple of block size': 'bad-block-length',
-  'payload padding error': 'bad-padding',
-  'far-future TS (unacceptable clock skew)': 'from-the-future',
-  'expired TTL': 'expired',
-  // IV[0] changed and the MAC recomputed: the MAC is valid, CBC then yields a bad PKCS7 pad.
-  'incorrect IV (causes padding error)': 'bad-padding',
-};
+const EXPECTED_REASON = FERNET_INVALID_REASON;
 
 function rejection(fn: () => unknown): FernetFailure {
   try {

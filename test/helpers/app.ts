@@ -31,7 +31,15 @@ export interface TestApp {
 
 export const TEST_ORIGIN = 'http://localhost:80';
 
-export async function makeTestApp(options: { driver?: Driver; rateLimitFactor?: number; logLevel?: Config['logLevel']; trustProxy?: Config['trustProxy']; oauth?: Partial<OAuthSettings> } = {}): Promise<TestApp> {
+export async function makeTestApp(options: {
+  driver?: Driver;
+  rateLimitFactor?: number;
+  logLevel?: Config['logLevel'];
+  trustProxy?: Config['trustProxy'];
+  oauth?: Partial<OAuthSettings>;
+  /** What the app is given instead of the store itself: a fault-injecting wrapper around it. */
+  wrapStore?: (store: Store) => Store;
+} = {}): Promise<TestApp> {
   const driver = options.driver ?? 'sqlite';
   const logs: string[] = [];
   const sink = new Writable({
@@ -68,8 +76,10 @@ export async function makeTestApp(options: { driver?: Driver; rateLimitFactor?: 
     rateLimitFactor: options.rateLimitFactor ?? 0,
     allowedHosts: [],
     shutdownGraceMs: 10_000,
+    e2eTombstoneDays: 90,
+    opaqueServerSetup: null,
   };
-  const app = await buildApp({ config, store, logger: createLogger(config.logLevel, sink), ...(options.oauth ? { oauth: options.oauth } : {}) });
+  const app = await buildApp({ config, store: options.wrapStore ? options.wrapStore(store) : store, logger: createLogger(config.logLevel, sink), ...(options.oauth ? { oauth: options.oauth } : {}) });
   await app.ready();
   return {
     app,

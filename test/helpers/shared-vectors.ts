@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { FernetFailure } from '../../src/crypto/fernet-format.ts';
 
 /** The repository root: this file is <root>/test/helpers/shared-vectors.ts. */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -17,6 +18,15 @@ export function loadVectors<T>(relativePath: string): T {
   const file = path.join(vectorsDir, relativePath);
   if (!existsSync(file)) throw new Error(`test vector ${relativePath} not found at ${file}`);
   return JSON.parse(readFileSync(file, 'utf8')) as T;
+}
+
+/** The three Fernet vector files: generate, verify, invalid. */
+export function loadFernetVectors(): { generate: FernetGenerateVector[]; verify: FernetVerifyVector[]; invalid: FernetInvalidVector[] } {
+  return {
+    generate: loadVectors<FernetGenerateVector[]>('fernet/generate.json'),
+    verify: loadVectors<FernetVerifyVector[]>('fernet/verify.json'),
+    invalid: loadVectors<FernetInvalidVector[]>('fernet/invalid.json'),
+  };
 }
 
 /** Seconds since the epoch of an ISO-8601 time with offset ("1985-10-26T01:20:00-07:00" = 499162800). */
@@ -45,6 +55,25 @@ export interface FernetVerifyVector {
   src: string;
   secret: string;
 }
+
+/**
+ * The one right reason per invalid Fernet vector, by its `desc`, for both
+ * Fernets. Each was checked against the token's bytes (test/crypto/fernet.test.ts,
+ * "the invalid vectors are what their names say"): the padding, IV, clock-skew, TTL and block-length tokens all
+ * carry a VALID MAC, so their failure is not a signature failure.
+ */
+export const FERNET_INVALID_REASON: Record<string, FernetFailure> = {
+  'incorrect mac': 'bad-signature',
+  'too short': 'too-short',
+  'invalid base64': 'malformed-base64',
+  // 72 bytes: header 25 + 15-byte ciphertext + MAC 32, the MAC is valid.
+  'payload size not multiple of block size': 'bad-block-length',
+  'payload padding error': 'bad-padding',
+  'far-future TS (unacceptable clock skew)': 'from-the-future',
+  'expired TTL': 'expired',
+  // IV[0] changed and the MAC recomputed: the MAC is valid, CBC then yields a bad PKCS7 pad.
+  'incorrect IV (causes padding error)': 'bad-padding',
+};
 
 export interface FernetInvalidVector {
   desc: string;

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { makeTestApp, type TestApp } from '../helpers/app.ts';
 import { testDrivers } from './support.ts';
 
-/** DESIGN.md section 3, plus the account and session routes the issue adds. */
+/** DESIGN.md section 3, plus the account and session routes the issue adds, plus end-to-end mode (docs/e2e-protocol.md section 3). */
 const CONTRACT = [
   'POST /api/v1/accounts',
   'GET /api/v1/accounts/current',
@@ -28,6 +28,19 @@ const CONTRACT = [
   'POST /api/v1/keys/reset',
   'GET /api/v1/export',
   'POST /api/v1/import',
+  'POST /api/v1/e2e/registrations',
+  'POST /api/v1/e2e/accounts',
+  'POST /api/v1/e2e/sessions/start',
+  'POST /api/v1/e2e/sessions/finish',
+  'DELETE /api/v1/e2e/sessions/current',
+  'POST /api/v1/e2e/recovery/start',
+  'POST /api/v1/e2e/recovery/finish',
+  'POST /api/v1/e2e/conversions/start',
+  'POST /api/v1/e2e/conversions/finish',
+  'GET /api/v1/e2e/account',
+  'DELETE /api/v1/e2e/account',
+  'GET /api/v1/e2e/changes',
+  'POST /api/v1/e2e/changes',
 ];
 
 interface Schema {
@@ -77,11 +90,11 @@ for (const driver of await testDrivers('HTTP OpenAPI document')) {
     });
     after(() => t.close());
 
-    it('is an OpenAPI 3 document with both ways to authenticate', () => {
+    it('is an OpenAPI 3 document with every way to authenticate', () => {
       assert.match(doc.openapi, /^3\.\d+\.\d+$/);
       assert.equal(doc.info.title, 'Anamnesis API');
       assert.equal(typeof doc.info.version, 'string');
-      assert.deepEqual(Object.keys(doc.components?.securitySchemes ?? {}).sort(), ['apiKey', 'session']);
+      assert.deepEqual(Object.keys(doc.components?.securitySchemes ?? {}).sort(), ['apiKey', 'e2eSession', 'session']);
       assert.deepEqual(danglingRefs(doc, doc), []);
     });
 

@@ -14,7 +14,12 @@ import {
   type RecordRow,
   type SessionRow,
   type Store,
-  type UserRow,
+  type ServerKeyUserRow,
+  type E2ECredentials,
+  type E2EPendingRow,
+  type E2ESessionRow,
+  type E2EUserRow,
+  type E2EWrite,
 } from '../../src/storage/store.ts';
 
 export type StoreFactory = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
@@ -25,9 +30,10 @@ const T0 = 1_767_225_600_123;
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const fakeToken = () => `gAAAAA${randomBytes(72).toString('base64url')}`;
 
-export function newUser(over: Partial<UserRow> = {}): UserRow {
+export function newUser(over: Partial<ServerKeyUserRow> = {}): ServerKeyUserRow {
   const id = randomUUID();
   return {
+    mode: 'server-key',
     id,
     email: `${id.slice(0, 8)}@example.test`,
     passwordHash: `$argon2id$v=19$m=19456,t=2,p=1$${randomBytes(16).toString('base64')}$${randomBytes(32).toString('base64')}`,
@@ -772,7 +778,7 @@ export function describeStoreConformance(name: string, makeStore: StoreFactory):
         assert.deepEqual(await store.findSessionByTokenHash(s.tokenHash), s);
         assert.deepEqual(await store.getRecord(u.id, r.id), r);
         assert.equal((await store.listAudit(u.id, 5)).length, 1);
-        assert.equal((await store.findUserById(existing.id))?.passwordHash, 'changed');
+        assert.deepEqual(await store.findUserById(existing.id), { ...existing, passwordHash: 'changed' });
       });
 
       it('an error thrown inside rolls back every change and is rethrown as is', async () => {
@@ -1013,6 +1019,216 @@ export function describeStoreConformance(name: string, makeStore: StoreFactory):
         assert.equal(await store.findOAuthClient(neverUsedOld.id), null);
         assert.equal(await store.findOAuthClient(idle.id), null);
         for (const kept of [neverUsedNew, recent, granted]) assert.ok(await store.findOAuthClient(kept.id));
+      });
+    });
+
+    describe('end-to-end accounts', () => {
+      const credentials = (): E2ECredentials => ({
+        registrationRecord: randomBytes(192).toString('base64url'),
+        passwordWrap: fakeToken(),
+        recoveryWrap: fakeToken(),
+        recoveryVerifier: hex(32),
+      });
+      const newE2EUser = (over: Partial<E2EUserRow> = {}): E2EUserRow => {
+        const id = randomUUID();
+        return { mode: 'e2e', id, email: `${id.slice(0, 8)}@e2e.test`, createdAt: T0, ...over };
+      };
+      const put = (id: string, baseVersion: number, over: Partial<E2EWrite> = {}): E2EWrite => ({ id, baseVersion, version: baseVersion + 1, token: fakeToken(), deleted: false, ...over });
+      async function account(): Promise<string> {
+        const u = newE2EUser();
+        await store.createE2EAccount(u, credentials());
+        return u.id;
+      }
+
+      it('creates an E2E user with its account row: no password hash, no API key, seq at 0', async () => {
+        const u = newE2EUser();
+        const c = credentials();
+        await store.createE2EAccount(u, c);
+        assert.deepEqual(await store.findUserById(u.id), u);
+        assert.deepEqual(await store.findUserByEmail(u.email), u);
+        assert.deepEqual(await store.findE2EAccount(u.id), { userId: u.id, ...c, lastSeq: 0, purgedThroughSeq: 0 });
+        assert.equal(await store.findE2EAccount(randomUUID()), null);
+      });
+
+      it('one email, one account across both modes; a refused E2E account leaves no users row behind', async () => {
+        const classic = newUser();
+        await store.createUser(classic);
+        const clash = newE2EUser({ email: classic.email });
+        await rejectsWithUnique(store.createE2EAccount(clash, credentials()), 'email');
+        assert.equal(await store.findUserById(clash.id), null);
+        const e2e = newE2EUser();
+        await store.createE2EAccount(e2e, credentials());
+        await rejectsWithUnique(store.createUser(newUser({ email: e2e.email })), 'email');
+      });
+
+      it('converts a server-key user: hashes and pending key cleared, found by API key no more; only once', async () => {
+        const u = newUser({ pendingKeyHash: hex(32), pendingKeyWrap: fakeToken(), pendingKeyExpiresAt: T0 + 1000 });
+        await store.createUser(u);
+        const c = credentials();
+        await store.transaction((tx) => tx.convertUserToE2E(u.id, c));
+        assert.deepEqual(await store.findUserById(u.id), { mode: 'e2e', id: u.id, email: u.email, createdAt: u.createdAt });
+        assert.equal(await store.findUserByApiKeyHash(u.apiKeyHash), null);
+        assert.equal(await store.findUserByPendingKeyHash(u.pendingKeyHash!), null);
+        assert.deepEqual(await store.findE2EAccount(u.id), { userId: u.id, ...c, lastSeq: 0, purgedThroughSeq: 0 });
+        await assert.rejects(store.convertUserToE2E(u.id, credentials()), (e: unknown) => e instanceof StorageError && e.code === 'NOT_SERVER_KEY_USER');
+        assert.deepEqual(await store.findE2EAccount(u.id), { userId: u.id, ...c, lastSeq: 0, purgedThroughSeq: 0 });
+      });
+
+      it('replaces the credentials of an account (recovery), false for an unknown one', async () => {
+        const id = await account();
+        const c = credentials();
+        assert.equal(await store.replaceE2ECredentials(id, c), true);
+        assert.deepEqual(await store.findE2EAccount(id), { userId: id, ...c, lastSeq: 0, purgedThroughSeq: 0 });
+        assert.equal(await store.replaceE2ECredentials(randomUUID(), c), false);
+      });
+
+      it('a flow step is taken once, only as its own kind, only before it lapses', async () => {
+        const id = await account();
+        const step = (over: Partial<E2EPendingRow> = {}): E2EPendingRow => ({ idHash: hex(32), kind: 'login', userId: id, newUserId: null, email: null, state: 'opaque-state', expiresAt: T0 + 1000, ...over });
+        const a = step();
+        await store.createE2EPending(a);
+        assert.equal(await store.takeE2EPending(a.idHash, 'recovery', T0), null);
+        const takers = await Promise.all(Array.from({ length: 5 }, () => store.takeE2EPending(a.idHash, 'login', T0)));
+        assert.deepEqual(takers.filter(Boolean), [a], 'exactly one caller gets it');
+        const lapsed = step({ expiresAt: T0 });
+        await store.createE2EPending(lapsed);
+        assert.equal(await store.takeE2EPending(lapsed.idHash, 'login', T0), null);
+        const registration = step({ kind: 'registration', userId: null, newUserId: randomUUID(), email: 'new@e2e.test', state: null, expiresAt: T0 - 1 });
+        await store.createE2EPending(registration);
+        assert.equal(await store.deleteExpiredE2EPending(T0), 2);
+        assert.equal(await store.takeE2EPending(registration.idHash, 'registration', T0 - 10), null);
+      });
+
+      it('sessions: found by token hash, touched, ended one, all but one, or when idle', async () => {
+        const id = await account();
+        const session = (over: Partial<E2ESessionRow> = {}): E2ESessionRow => ({ id: randomUUID(), tokenHash: hex(32), userId: id, label: 'laptop', createdAt: T0, lastSeenAt: T0, ...over });
+        const [a, b, c] = [session(), session(), session({ lastSeenAt: T0 - 10 })];
+        for (const s of [a, b, c]) await store.createE2ESession(s);
+        assert.deepEqual(await store.findE2ESessionByTokenHash(a.tokenHash), a);
+        await store.touchE2ESession(a.id, T0 + 5);
+        assert.equal((await store.findE2ESessionByTokenHash(a.tokenHash))?.lastSeenAt, T0 + 5);
+        assert.equal(await store.deleteIdleE2ESessions(T0 - 1), 1);
+        assert.equal(await store.findE2ESessionByTokenHash(c.tokenHash), null);
+        assert.equal(await store.deleteE2ESession(randomUUID(), a.id), false, 'not another user\'s session');
+        assert.equal(await store.deleteE2ESessions(id, a.id), 1);
+        assert.equal(await store.findE2ESessionByTokenHash(b.tokenHash), null);
+        assert.equal(await store.deleteE2ESession(id, a.id), true);
+        assert.equal(await store.findE2ESessionByTokenHash(a.tokenHash), null);
+      });
+
+      it('writes get consecutive seqs, replace by id, and the feed returns each id once at its latest seq', async () => {
+        const id = await account();
+        const first = await store.writeE2ERecords(id, [put('a', 0), put('b', 0), put('c', 0)], T0);
+        assert.deepEqual(first, { ok: true, cursor: 3, applied: [{ id: 'a', version: 1, seq: 1 }, { id: 'b', version: 1, seq: 2 }, { id: 'c', version: 1, seq: 3 }] });
+        const tomb = put('a', 1, { deleted: true });
+        const second = await store.writeE2ERecords(id, [tomb], T0 + 1);
+        assert.deepEqual(second, { ok: true, cursor: 4, applied: [{ id: 'a', version: 2, seq: 4 }] });
+        const page = await store.listE2EChanges(id, 0, 10);
+        assert.deepEqual(page.changes.map((r) => [r.id, r.seq, r.version, r.deleted]), [['b', 2, 1, false], ['c', 3, 1, false], ['a', 4, 2, true]]);
+        assert.deepEqual(page.changes[2], { userId: id, id: 'a', seq: 4, version: 2, token: tomb.token, deleted: true, updatedAt: T0 + 1 });
+        assert.equal(page.more, false);
+        assert.equal(page.cursor, 4);
+        assert.deepEqual(await store.listE2EChanges(id, 2, 1), { changes: [page.changes[1]], cursor: 3, more: true });
+        assert.deepEqual(await store.listE2EChanges(id, 4, 10), { changes: [], cursor: 4, more: false });
+        assert.equal(await store.countLiveE2ERecords(id), 2);
+        assert.equal((await store.findE2EAccount(id))?.lastSeq, 4);
+        assert.deepEqual((await store.getE2ERecords(id, ['c', 'zz', 'b'])).map((r) => r.id).sort(), ['b', 'c']);
+      });
+
+      it('a conflict writes nothing and answers the current rows; the whole batch or none of it', async () => {
+        const id = await account();
+        await store.writeE2ERecords(id, [put('a', 0), put('b', 0)], T0);
+        await store.writeE2ERecords(id, [put('b', 1)], T0);
+        const before = await store.listE2EChanges(id, 0, 100);
+        const result = await store.writeE2ERecords(id, [put('new', 0), put('a', 1), put('b', 1), put('ghost', 3)], T0 + 9);
+        assert.equal(result.ok, false);
+        const current = before.changes.find((r) => r.id === 'b')!;
+        assert.deepEqual(!result.ok && result.conflicts, [{ id: 'b', current }, { id: 'ghost', current: null }]);
+        assert.deepEqual(await store.listE2EChanges(id, 0, 100), before, 'rows unchanged');
+        assert.equal((await store.findE2EAccount(id))?.lastSeq, 3);
+        await assert.rejects(store.writeE2ERecords(id, [put('x', 0), put('x', 0)], T0), (e: unknown) => e instanceof StorageError && e.code === 'DUPLICATE_IDS');
+        // In a transaction that fails later, the applied batch rolls back with it.
+        await assert.rejects(store.transaction(async (tx) => {
+          assert.equal((await tx.writeE2ERecords(id, [put('y', 0), put('a', 1)], T0)).ok, true);
+          throw new Error('fails after the write');
+        }), /fails after the write/);
+        assert.deepEqual(await store.listE2EChanges(id, 0, 100), before);
+        assert.equal((await store.findE2EAccount(id))?.lastSeq, 3);
+      });
+
+      it('seq grows strictly in commit order under concurrent writers: a reader following the cursor misses nothing', async () => {
+        const id = await account();
+        const writers = 24;
+        let done = false;
+        const seen = new Map<string, number>();
+        const reader = (async () => {
+          let cursor = 0;
+          for (;;) {
+            const finished = done;
+            const page = await store.listE2EChanges(id, cursor, 1000);
+            for (const r of page.changes) {
+              assert.ok(r.seq > cursor);
+              seen.set(r.id, r.seq);
+            }
+            cursor = page.cursor;
+            if (finished && !page.more) return cursor;
+            await sleep(1);
+          }
+        })();
+        const results = await Promise.all(Array.from({ length: writers }, (_, i) =>
+          store.writeE2ERecords(id, Array.from({ length: 1 + (i % 3) }, (_, j) => put(`w${i}-${j}`, 0)), T0 + i)));
+        done = true;
+        const last = await reader;
+        const total = results.reduce((n, r) => n + (r.ok ? r.applied.length : 0), 0);
+        assert.equal(total, Array.from({ length: writers }, (_, i) => 1 + (i % 3)).reduce((a, b) => a + b));
+        const seqs = results.flatMap((r) => (r.ok ? r.applied.map((a) => a.seq) : []));
+        assert.deepEqual([...seqs].sort((a, b) => a - b), Array.from({ length: total }, (_, i) => i + 1), 'every seq once, no gaps');
+        for (const r of results) if (r.ok) r.applied.forEach((a, j) => assert.equal(a.seq, r.applied[0]!.seq + j, 'a batch is consecutive'));
+        assert.equal(seen.size, total, 'the reader saw every record');
+        assert.equal(last, total);
+        assert.equal((await store.findE2EAccount(id))?.lastSeq, total);
+      });
+
+      it('purges tombstones older than the cut-off, remembers the highest purged seq, and touches nothing else', async () => {
+        const id = await account();
+        const other = await account();
+        await store.writeE2ERecords(id, [put('a', 0), put('b', 0), put('c', 0)], T0);
+        await store.writeE2ERecords(id, [put('a', 1, { deleted: true }), put('b', 1, { deleted: true })], T0 + 10);
+        await store.writeE2ERecords(id, [put('c', 1, { deleted: true })], T0 + 20);
+        await store.writeE2ERecords(other, [put('a', 0, { deleted: true })], T0);
+        assert.equal(await store.purgeE2ETombstones(id, T0 + 9), 0);
+        assert.equal(await store.purgeE2ETombstones(id, T0 + 10), 2);
+        const account1 = await store.findE2EAccount(id);
+        assert.deepEqual([account1?.lastSeq, account1?.purgedThroughSeq], [6, 5]);
+        assert.deepEqual((await store.listE2EChanges(id, 0, 10)).changes.map((r) => r.id), ['c']);
+        assert.equal((await store.listE2EChanges(other, 0, 10)).changes.length, 1);
+        assert.equal((await store.findE2EAccount(other))?.purgedThroughSeq, 0);
+        assert.equal(await store.purgeE2ETombstones(id, T0 + 20), 1);
+        assert.equal((await store.findE2EAccount(id))?.purgedThroughSeq, 6);
+      });
+
+      it('deleting the user deletes every E2E row of it', async () => {
+        const id = await account();
+        const keep = await account();
+        for (const userId of [id, keep]) {
+          await store.writeE2ERecords(userId, [put('a', 0)], T0);
+          await store.createE2ESession({ id: randomUUID(), tokenHash: hex(32), userId, label: 'x', createdAt: T0, lastSeenAt: T0 });
+          await store.createE2EPending({ idHash: hex(32), kind: 'recovery', userId, newUserId: null, email: null, state: null, expiresAt: T0 + 1000 });
+          await store.appendAudit({ userId, action: 'e2e.account.create', outcome: 'ok', at: T0 });
+        }
+        await store.deleteUser(id);
+        assert.equal(await store.findE2EAccount(id), null);
+        assert.deepEqual((await store.listE2EChanges(id, 0, 10)).changes, []);
+        assert.equal(await store.deleteE2ESessions(id), 0);
+        assert.equal(await store.deleteExpiredE2EPending(T0 + 1000), 1, 'only the other user\'s step is left');
+        assert.equal((await store.listE2EChanges(keep, 0, 10)).changes.length, 1);
+        assert.notEqual(await store.findE2EAccount(keep), null);
+      });
+
+      it('keeps one OPAQUE server setup: the first stored wins, whoever asks', async () => {
+        const answers = await Promise.all(['one', 'two', 'three'].map((candidate) => store.ensureOpaqueServerSetup(candidate, T0)));
+        assert.equal(new Set(answers).size, 1);
+        assert.equal(await store.ensureOpaqueServerSetup('four', T0), answers[0]);
       });
     });
 

@@ -37,7 +37,7 @@ const TAGS = ['food', 'pets', 'travel'];
 
 async function newUser(store: Store): Promise<string> {
   const id = randomUUID();
-  await store.createUser({ id, email: `${id}@example.com`, passwordHash: 'x', apiKeyHash: randomUUID(), pendingKeyHash: null, pendingKeyWrap: null, pendingKeyExpiresAt: null, createdAt: Date.now() });
+  await store.createUser({ mode: 'server-key', id, email: `${id}@example.com`, passwordHash: 'x', apiKeyHash: randomUUID(), pendingKeyHash: null, pendingKeyWrap: null, pendingKeyExpiresAt: null, createdAt: Date.now() });
   return id;
 }
 

@@ -19,7 +19,7 @@ describe('records are bound to their rows', () => {
   before(async () => {
     store = await openSqliteStore({ file: ':memory:' });
     userId = randomUUID();
-    await store.createUser({ id: userId, email: `${userId}@example.com`, passwordHash: 'x', apiKeyHash: userId, pendingKeyHash: null, pendingKeyWrap: null, pendingKeyExpiresAt: null, createdAt: Date.now() });
+    await store.createUser({ mode: 'server-key', id: userId, email: `${userId}@example.com`, passwordHash: 'x', apiKeyHash: userId, pendingKeyHash: null, pendingKeyWrap: null, pendingKeyExpiresAt: null, createdAt: Date.now() });
     vault = Vault.forApiKey(store, userId, generateApiKey());
   });
   after(async () => store.close());

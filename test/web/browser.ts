@@ -59,11 +59,11 @@ export async function openPage(browser: Browser, baseUrl: string, viewport = { w
   return { context, page, dialogs, consoleErrors };
 }
 
-/** Every HTML page: the strict CSP and framing headers, and no script except same-origin files. */
-export async function assertHardenedPage(page: Page, response: Response | null): Promise<void> {
+/** Every HTML page: the strict CSP (or the end-to-end pages' one) and framing headers, and no script except same-origin files. */
+export async function assertHardenedPage(page: Page, response: Response | null, policy = CONTENT_SECURITY_POLICY): Promise<void> {
   assert.ok(response, 'the navigation has a response');
   const headers = response.headers();
-  assert.equal(headers['content-security-policy'], CONTENT_SECURITY_POLICY);
+  assert.equal(headers['content-security-policy'], policy);
   assert.equal(headers['x-frame-options'], 'DENY');
   assert.equal(headers['referrer-policy'], 'no-referrer');
   const found = await page.evaluate(() => ({

@@ -10,6 +10,11 @@ export function accountView(ctx: PageContext, notice?: Notice) {
     notice,
     body: html`<h1>Account</h1>
 <p>Logged in as <strong>${ctx.email}</strong>.</p>
+<section class="card" id="end-to-end">
+  <h2>Switch to end-to-end encryption</h2>
+  <p>Move this account to a key made in your browser, which the server never sees. Your API key and remote connectors stop working; you then use the browser client and the local MCP server.</p>
+  <p class="actions"><a class="button secondary" href="/app/e2e-switch">Read about the switch</a></p>
+</section>
 <section class="card" id="start-over">
   <h2>Lost your API key? Start over</h2>
   <p>Without the key your memories cannot be decrypted by anyone. Starting over deletes them all and gives you a new key, so you can keep using your account.</p>

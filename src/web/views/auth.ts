@@ -22,6 +22,7 @@ export function signupView(ctx: PageContext, form: { email?: string; error?: str
     <div class="actions"><button type="submit">Create account</button></div>
   </form>
   <p class="small muted">Already have an account? <a href="/login">Log in</a>.</p>
+  <p class="small muted">Want a key the server never sees? <a href="/e2e/signup">Create an end-to-end account</a> instead.</p>
 </section>`,
   });
 }
@@ -54,7 +55,7 @@ export function loginView(ctx: PageContext, form: { email?: string; error?: stri
     <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="${MAX_PASSWORD_CHARS}">
     <div class="actions"><button type="submit">Log in</button></div>
   </form>
-  <p class="small muted">New here? <a href="/signup">Create an account</a>.</p>
+  <p class="small muted">New here? <a href="/signup">Create an account</a>. End-to-end account? <a href="/e2e/login">Log in here</a>.</p>
 </section>`,
   });
 }

@@ -16,6 +16,7 @@ export function homeView(ctx: PageContext, origin: string) {
   <h1>Long-term memory for Claude that we cannot read.</h1>
   <p class="lead">Anamnesis remembers what you tell your AI tools, across conversations and apps. Every memory is encrypted with a key derived from your own API key, which we never store.</p>
   <p class="actions">${ctx.email ? html`<a class="button" href="/app">Open your memories</a>` : html`<a class="button" href="/signup">Create an account</a> <a class="button secondary" href="/login">Log in</a>`} <a href="/security">How the encryption works</a></p>
+  ${ctx.email ? '' : html`<p class="small muted">Want a key the server never sees at all? <a href="/e2e/signup">Create an end-to-end account</a>: your memories are decrypted only in your browser and in the local MCP server. <a href="/e2e/login">Log in to one</a>.</p>`}
 </section>
 
 <section class="grid promises" aria-label="Promises">

@@ -1,6 +1,8 @@
 // The page shell every view renders into: skip link, header navigation that
 // matches the visitor's state (anonymous, locked, unlocked), one aria-live
-// region for results, and the only two assets (CSS and progressive JS).
+// region for results, and the only two assets: CSS and one script (the
+// progressive app.js, or the end-to-end client's bundle), loaded with
+// Subresource Integrity.
 import { html, type Html, type Interpolation } from '../html.ts';
 
 export interface PageContext {
@@ -13,6 +15,8 @@ export interface PageContext {
   csrf: string | null;
   styles: string;
   script: string;
+  /** Subresource Integrity of the script: the browser runs it only if its SHA-384 matches. */
+  scriptIntegrity: string;
   icon: string;
 }
 
@@ -42,7 +46,7 @@ function navigation(ctx: PageContext): Html {
     <form method="post" action="/logout">${csrfField(ctx)}<button type="submit" class="link">Log out</button></form>`;
 }
 
-export function layout(ctx: PageContext, page: { title: string; body: Html; notice?: Notice | undefined }): Html {
+export function layout(ctx: PageContext, page: { title: string; body: Html; notice?: Notice | undefined; nav?: Html }): Html {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -51,14 +55,14 @@ export function layout(ctx: PageContext, page: { title: string; body: Html; noti
 <title>${page.title} · Anamnesis</title>
 <link rel="icon" href="${ctx.icon}" type="image/svg+xml">
 <link rel="stylesheet" href="${ctx.styles}">
-<script src="${ctx.script}" defer></script>
+<script src="${ctx.script}" integrity="${ctx.scriptIntegrity}" defer></script>
 </head>
 <body>
 <a class="skip-link" href="#main">Skip to content</a>
 <header class="site-header">
   <div class="inner">
     <a class="brand" href="${ctx.email && ctx.unlocked ? '/app' : '/'}"><span class="brand-mark" aria-hidden="true"></span>Anamnesis</a>
-    <nav class="site-nav" aria-label="Main">${navigation(ctx)}</nav>
+    <nav class="site-nav" aria-label="Main">${page.nav ?? navigation(ctx)}</nav>
   </div>
 </header>
 <main id="main" class="inner" tabindex="-1">

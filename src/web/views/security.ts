@@ -7,6 +7,8 @@ import { PASSWORD_HASH_PARAMS } from '../../crypto/password.ts';
 import { DEFAULT_OAUTH_SETTINGS } from '../../oauth/settings.ts';
 import { html } from '../html.ts';
 import type { RuntimeVersions } from '../runtime-versions.ts';
+import type { WebRelease } from '../e2e/release.ts';
+import { releaseSection } from '../e2e/views.ts';
 import { layout, type PageContext } from './layout.ts';
 import { GRANT_CAN, GRANT_CANNOT } from './oauth.ts';
 
@@ -36,7 +38,7 @@ with open(EXPORT, encoding="utf-8") as export:
 `;
 }
 
-export function securityView(ctx: PageContext, versions: RuntimeVersions) {
+export function securityView(ctx: PageContext, versions: RuntimeVersions, release: WebRelease) {
   const p = PASSWORD_HASH_PARAMS;
   return layout(ctx, {
     title: 'Security',
@@ -78,6 +80,16 @@ export function securityView(ctx: PageContext, versions: RuntimeVersions) {
 </tbody>
 </table></div>
 
+<h2 id="browser-client">The browser client of end-to-end accounts</h2>
+<p>An end-to-end account is opened in your browser by the pages under <code>/e2e/</code>: your password goes only into an OPAQUE log-in, which never sends it; your data key is made and unwrapped in the browser with WebCrypto; records leave the browser only as Fernet tokens. The browser keeps your session token, your data key and a cache of the ciphertext in this site's IndexedDB, so it also works offline; logging out erases them. Anyone who can read that browser profile (your computer's disk, or a script this site serves) can read the key, so log out on computers you share.</p>
+<ul>
+  <li><strong>How that code is served.</strong> One file, built reproducibly from the source with esbuild, served under a name that carries its hash, and loaded with Subresource Integrity (SHA-384), so the browser runs it only if it is exactly the file the page names. These pages send a Content-Security-Policy that allows scripts from this site only, no inline script and nothing from anyone else; the one addition is <code>'wasm-unsafe-eval'</code>, which lets the OPAQUE WebAssembly compile and allows no JavaScript eval.</li>
+  <li><strong>A published hash per release.</strong> The hash of each release's bundle is committed with its source (<code>src/web/e2e/release.json</code>), and a test fails when the code and the published hash differ. Anyone can rebuild it from the source and compare.</li>
+  <li><strong>What this cannot stop: a malicious server can still ship bad code to your browser.</strong> The page and the hash on its script tag come from the same server, so Subresource Integrity and the policy keep out third parties and swapped files, not the server itself: a compromised or coerced server could send you, and only you, a page that leaks your key the next time you log in. You can compare the file your browser runs with the published hash below, but your browser does not check it for you on every visit.</li>
+  <li><strong>The local MCP server is the stronger client.</strong> It is installed once on your computer and does not change when the server does, so a server that turns bad cannot reach your key through it.</li>
+</ul>
+${releaseSection(release.served, release.published)}
+
 <h2>The threat model</h2>
 <div class="grid">
   <div class="card">
@@ -105,8 +117,9 @@ export function securityView(ctx: PageContext, versions: RuntimeVersions) {
 
 <h2>What we don't claim</h2>
 <div class="card">
-  <p><strong>Anamnesis is not end-to-end encrypted.</strong> End-to-end encryption means the server never has the material to decrypt your data. Here, your API key reaches the server with each request, and from it the server derives your data key for the length of that request. A compromised or coerced server could decrypt your memory while you use it; it cannot do so from what it stores.</p>
-  <p>We won't call this "end-to-end" or "zero-knowledge". What we do provide (no master key, per-user derivation, no stored keys, nothing readable at rest) is stronger than the usual "encrypted at rest", but it is not the architecture of Signal or Proton Mail. Client-side key derivation is on the roadmap; this page will say so the day it ships.</p>
+  <p><strong>A server-key account is not end-to-end encrypted.</strong> End-to-end encryption means the server never has the material to decrypt your data. Here, your API key reaches the server with each request, and from it the server derives your data key for the length of that request. A compromised or coerced server could decrypt your memory while you use it; it cannot do so from what it stores.</p>
+  <p>We won't call this "end-to-end" or "zero-knowledge". What we do provide (no master key, per-user derivation, no stored keys, nothing readable at rest) is stronger than the usual "encrypted at rest", but it is not the architecture of Signal or Proton Mail.</p>
+  <p><strong>End-to-end accounts</strong> are the opt-in exception: their key is made on your device, and the server stores and serves only what it cannot read. What that still cannot stop is under <a href="#browser-client">the browser client</a>.</p>
 </div>
 
 <h2>Reproduce it yourself</h2>
