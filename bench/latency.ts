@@ -1,4 +1,5 @@
-// Latency of the same MCP calls on our server and on the reference server:
+// Latency of the same MCP calls on our server (on SQLite and on PostgreSQL)
+// and on the reference server:
 // write one, search, read all. Calls alternate one by one between the two
 // servers and between the record counts, in a fresh random order every
 // iteration, so machine noise (other processes, GC, disk writeback, a load
@@ -13,13 +14,17 @@ import { LIST_MEMORIES_MAX_LIMIT } from '../src/mcp/memory-tools.ts';
 
 export type Group = 'write' | 'search' | 'read';
 export type Side = 'ours' | 'reference';
+export type Driver = 'sqlite' | 'postgres';
+export const DRIVER_NAMES: Record<Driver, string> = { sqlite: 'SQLite', postgres: 'PostgreSQL' };
 
 export interface Operation {
   /** Records the user held; with `id`, names the operation. */
   size: number;
-  /** Stable key within a size, e.g. "ours remember". */
+  /** Stable key within a size, e.g. "sqlite remember", "postgres read_graph page", "reference read_graph". */
   id: string;
   side: Side;
+  /** Ours only: the store our server ran on. */
+  driver?: Driver;
   group: Group;
   tool: string;
   /** What one sample is, for the report. */
@@ -42,10 +47,10 @@ export interface Plan {
   minSeconds: number;
 }
 
-/** One user's records on both servers, or on one of them (each runs at the sizes it can hold). */
+/** One user's records on our server (one per driver) and the reference, or some of them (each runs at the sizes it can hold). */
 export interface SizeClients {
   size: number;
-  ours?: Client;
+  ours: Partial<Record<Driver, Client>>;
   reference?: Client;
   /** Whether to time reading every page (slow at large sizes): the first page is always timed. */
   readAll: boolean;
@@ -125,13 +130,20 @@ function onSide(client: Client | undefined, make: (client: Client) => Timed[]): 
   return client ? make(client) : [];
 }
 
+/** Our operations on every driver measured at this size: ids and sides filled in from the driver. */
+function onOurs(ours: SizeClients['ours'], make: (client: Client) => Array<Omit<Timed, 'id' | 'side' | 'driver'> & { name: string }>): Timed[] {
+  return (Object.entries(ours) as Array<[Driver, Client]>).flatMap(([driver, client]) =>
+    make(client).map(({ name, ...op }) => ({ ...op, id: `${driver} ${name}`, side: 'ours' as const, driver })),
+  );
+}
+
 function searchOperations({ size, ours, reference }: SizeClients): Timed[] {
   const query = (i: number) => SEARCH_QUERIES[i % SEARCH_QUERIES.length]!;
   const call = (client: Client, name: string) => async (i: number) => void (await callTool(client, { name, arguments: { query: query(i) } }));
   return [
-    ...onSide(ours, (c) => [
-      { size, id: 'ours recall', side: 'ours', group: 'search', tool: 'recall', note: 'top 10 by BM25', run: call(c, 'recall') },
-      { size, id: 'ours search_nodes', side: 'ours', group: 'search', tool: 'search_nodes', note: 'substring match', run: call(c, 'search_nodes') },
+    ...onOurs(ours, (c) => [
+      { size, name: 'recall', group: 'search', tool: 'recall', note: 'top 10 by BM25', run: call(c, 'recall') },
+      { size, name: 'search_nodes', group: 'search', tool: 'search_nodes', note: 'substring match', run: call(c, 'search_nodes') },
     ]),
     ...onSide(reference, (c) => [{ size, id: 'reference search_nodes', side: 'reference', group: 'search', tool: 'search_nodes', note: 'substring match', run: call(c, 'search_nodes') }]),
   ];
@@ -146,14 +158,14 @@ async function firstPage(client: Client, name: string, limit: number): Promise<v
 function readOperations({ size, ours, reference, graphRecords, memories, readAll }: SizeClients): Timed[] {
   const pageSize = Math.min(100, memories);
   return [
-    ...onSide(ours, (c) => [
-      { size, id: 'ours read_graph page', side: 'ours', group: 'read', tool: 'read_graph', note: `first page of ${pageSize}`, run: () => firstPage(c, 'read_graph', pageSize) },
-      { size, id: 'ours list_memories page', side: 'ours', group: 'read', tool: 'list_memories', note: `first page of ${pageSize}`, run: () => firstPage(c, 'list_memories', pageSize) },
+    ...onOurs(ours, (c) => [
+      { size, name: 'read_graph page', group: 'read' as const, tool: 'read_graph', note: `first page of ${pageSize}`, run: () => firstPage(c, 'read_graph', pageSize) },
+      { size, name: 'list_memories page', group: 'read' as const, tool: 'list_memories', note: `first page of ${pageSize}`, run: () => firstPage(c, 'list_memories', pageSize) },
       ...(readAll
-        ? ([
-            { size, id: 'ours read_graph', side: 'ours', group: 'read', tool: 'read_graph', note: 'all pages of 1,000', run: async () => expectAll('our read_graph', await readWholeGraph(c), graphRecords) },
-            { size, id: 'ours list_memories', side: 'ours', group: 'read', tool: 'list_memories', note: `all pages of ${LIST_MEMORIES_MAX_LIMIT.toLocaleString('en-US')}, its maximum`, run: async () => expectAll('list_memories', await listAllMemories(c), memories) },
-          ] satisfies Timed[])
+        ? [
+            { size, name: 'read_graph', group: 'read' as const, tool: 'read_graph', note: 'all pages of 1,000', run: async () => expectAll('our read_graph', await readWholeGraph(c), graphRecords) },
+            { size, name: 'list_memories', group: 'read' as const, tool: 'list_memories', note: `all pages of ${LIST_MEMORIES_MAX_LIMIT.toLocaleString('en-US')}, its maximum`, run: async () => expectAll('list_memories', await listAllMemories(c), memories) },
+          ]
         : []),
     ]),
     ...onSide(reference, (c) => [
@@ -177,9 +189,9 @@ function writeOperations({ size, ours, reference }: SizeClients): Timed[] {
     return created.get(i)!;
   };
   return [
-    ...onSide(ours, (c) => [
-      { size, id: 'ours remember', side: 'ours', group: 'write', tool: 'remember', note: 'one memory', run: async () => void (await callTool(c, { name: 'remember', arguments: { ...newMemory(random) } })) },
-      { size, id: 'ours create_entities', side: 'ours', group: 'write', tool: 'create_entities', note: 'one new entity', run: (i) => createOne(c, entity(i)) },
+    ...onOurs(ours, (c) => [
+      { size, name: 'remember', group: 'write', tool: 'remember', note: 'one memory', run: async () => void (await callTool(c, { name: 'remember', arguments: { ...newMemory(random) } })) },
+      { size, name: 'create_entities', group: 'write', tool: 'create_entities', note: 'one new entity', run: (i) => createOne(c, entity(i)) },
     ]),
     ...onSide(reference, (c) => [{ size, id: 'reference create_entities', side: 'reference', group: 'write', tool: 'create_entities', note: 'one new entity', run: (i) => createOne(c, entity(i)) }]),
   ];

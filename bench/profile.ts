@@ -3,8 +3,8 @@
 // with concurrent clients, and prints the top functions and files by self
 // time (busy time only, idle excluded).
 //
-//   npx tsx bench/profile.ts --tool remember --records 10000 [--seconds 10] [--connections 50]
-//   tools: remember, recall, search_nodes, read_graph, list_memories, create_entities
+//   npx tsx bench/profile.ts --tool remember --records 10000 [--seconds 10] [--connections 50] [--driver postgres]
+//   tools: remember, recall, search_nodes, read_graph, list_memories, create_entities, noop (the MCP layer alone)
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { hotspots } from './lib/cpu-profile.ts';
 import { makeDataset, newEntity, newMemory, SEARCH_QUERIES, seededRandom } from './lib/data.ts';
 import { failures, type LoadRequest, runLoad } from './lib/load.ts';
 import { formatCount, markdownTable } from './lib/markdown.ts';
+import { createScratchDatabase } from './lib/postgres.ts';
 import { importDataset, REPO_ROOT, signUp, startOurServer } from './lib/server.ts';
 import { mcpHeaders, toolCall } from './throughput.ts';
 
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     records: { type: 'string', default: '10000' },
     seconds: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
+    driver: { type: 'string', default: 'sqlite' },
   },
 });
 const records = Number(values.records);
@@ -35,6 +37,8 @@ const calls: Record<string, () => LoadRequest> = {
   search_nodes: () => toolCall(++id, 'search_nodes', { query: query() }),
   read_graph: () => toolCall(++id, 'read_graph', { limit: 1000 }),
   list_memories: () => toolCall(++id, 'list_memories', { limit: 200 }),
+  // update_memory with nothing to change: refused before any storage work, so what remains is the HTTP and MCP layers.
+  noop: () => toolCall(++id, 'update_memory', { id: '00000000-0000-4000-8000-000000000000' }),
 };
 const nextRequest = calls[values.tool];
 if (!nextRequest) throw new Error(`--tool must be one of ${Object.keys(calls).join(', ')}`);
@@ -43,7 +47,10 @@ if (!nextRequest) throw new Error(`--tool must be one of ${Object.keys(calls).jo
 const workDir = mkdtempSync(path.join(os.tmpdir(), 'anamnesis-profile-'));
 const [dataDir, profileFile] = [path.join(workDir, 'data'), path.join(workDir, 'server.cpuprofile')];
 mkdirSync(dataDir);
-const seeder = await startOurServer({ dataDir });
+if (values.driver !== 'sqlite' && values.driver !== 'postgres') throw new Error('--driver must be sqlite or postgres');
+const scratch = values.driver === 'postgres' ? await createScratchDatabase() : null;
+const database = scratch ? { databaseUrl: scratch.url } : {};
+const seeder = await startOurServer({ dataDir, ...database });
 let apiKey: string;
 try {
   for (let u = 0; u < 5; u++) await importDataset(seeder.url, (await signUp(seeder.url, `other-${u}`)).apiKey, makeDataset(300, 1000 + u));
@@ -52,12 +59,16 @@ try {
 } finally {
   await seeder.stop();
 }
-const server = await startOurServer({ dataDir, cpuProfileFile: profileFile });
 let result;
 try {
-  result = await runLoad({ url: server.url, connections: Number(values.connections), durationSeconds: Number(values.seconds), headers: mcpHeaders(apiKey), nextRequest });
+  const server = await startOurServer({ dataDir, cpuProfileFile: profileFile, ...database });
+  try {
+    result = await runLoad({ url: server.url, connections: Number(values.connections), durationSeconds: Number(values.seconds), headers: mcpHeaders(apiKey), nextRequest });
+  } finally {
+    await server.stop();
+  }
 } finally {
-  await server.stop();
+  await scratch?.drop();
 }
 if (!existsSync(profileFile)) throw new Error('the server wrote no CPU profile');
 const { totalMs, byFunction, byFile } = hotspots(profileFile, REPO_ROOT);
@@ -67,5 +78,5 @@ const table = (rows: typeof byFile) => markdownTable<(typeof rows)[number]>([
   { header: 'share', align: 'right', cell: (r) => `${(r.share * 100).toFixed(1)}%` },
   { header: 'where', cell: (r) => `\`${r.name}\`` },
 ], rows);
-console.log(`## ${values.tool} at ${formatCount(records)} records, ${values.connections} clients, ${values.seconds} s: ${formatCount(result.requestsPerSecond)} req/s, p50 ${result.p50Ms} ms, ${failures(result)} failures\n`);
+console.log(`## ${values.tool} at ${formatCount(records)} records on ${values.driver}, ${values.connections} clients, ${values.seconds} s: ${formatCount(result.requestsPerSecond)} req/s, p50 ${result.p50Ms} ms, ${failures(result)} failures\n`);
 console.log(`Busy time in the server from its start to the end of the load (idle excluded): ${formatCount(totalMs)} ms.\n\n### By file\n\n${table(byFile)}\n\n### By function\n\n${table(byFunction)}`);

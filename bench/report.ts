@@ -1,14 +1,16 @@
-// docs/benchmarks.md and docs/benchmarks.svg (or docs/benchmarks-postgres.*)
-// from one run's results: a table per workload (median, p99, ratio to the
-// reference and to each floor), the targets of issue 12 as PASS/MISS lines,
-// throughput, the crypto table, the machine and a note on noise.
+// docs/benchmarks.md and docs/benchmarks.svg from one run's results: a table
+// per workload (median, p99, ratio to the reference and to each floor) with
+// our server on each driver side by side, the targets of issue 12 as
+// PASS/MISS lines per driver, throughput, the OAuth costs, the crypto table,
+// the machine and a note on noise.
 import { cryptoBenchTable, type Row as CryptoRow } from './crypto.ts';
 import type { E2eLocalRow } from './e2e-local.ts';
 import type { Floor, Floors } from './floors.ts';
-import type { Group, OperationResult } from './latency.ts';
+import { type Driver, DRIVER_NAMES, type Group, type OperationResult } from './latency.ts';
 import { type Machine, machineLine } from './lib/machine.ts';
 import { formatCount, formatMs, formatRatio, markdownTable } from './lib/markdown.ts';
 import { lineChartSvg, type Series } from './lib/svg-plot.ts';
+import type { OAuthBench } from './oauth.ts';
 import type { ThroughputRow } from './throughput.ts';
 
 export interface SizeResult {
@@ -31,23 +33,25 @@ export interface BenchResults {
   sizes: SizeResult[];
   throughputSize: number | null;
   throughput: ThroughputRow[];
-  driver: 'sqlite' | 'postgres';
+  /** The stores our server ran on, side by side. */
+  drivers: Driver[];
+  oauth: OAuthBench | null;
   crypto: CryptoRow[];
   /** The end-to-end local MCP server (bench/e2e-local.ts), when measured. */
   e2eLocal?: E2eLocalRow[];
 }
 
-/** The reference operation each of ours is compared with. */
+/** The reference operation each of our tools is compared with. */
 const REFERENCE_FOR: Record<string, string> = {
-  'ours remember': 'reference create_entities',
-  'ours create_entities': 'reference create_entities',
-  'ours recall': 'reference search_nodes',
-  'ours search_nodes': 'reference search_nodes',
-  'ours read_graph': 'reference read_graph',
-  'ours list_memories': 'reference read_graph',
-  'ours read_graph page': 'reference read_graph',
-  'ours list_memories page': 'reference read_graph',
+  remember: 'reference create_entities',
+  create_entities: 'reference create_entities',
+  recall: 'reference search_nodes',
+  search_nodes: 'reference search_nodes',
+  read_graph: 'reference read_graph',
+  list_memories: 'reference read_graph',
 };
+
+const serverName = (op: OperationResult) => (op.driver ? `ours, ${DRIVER_NAMES[op.driver]}` : op.side);
 /** The records an operation would have to decrypt without an index. */
 const FLOOR_FOR: Record<string, keyof Floors> = { recall: 'memories', list_memories: 'memories', search_nodes: 'graph', read_graph: 'graph' };
 
@@ -68,12 +72,12 @@ function workloadTable(results: BenchResults, group: Group): string {
   const rows: TableRow[] = results.sizes.flatMap((r) => r.operations.filter((o) => o.group === group).map((op) => ({
     size: r.size,
     op,
-    reference: op.side === 'ours' ? find(r, REFERENCE_FOR[op.id]!) : undefined,
+    reference: op.side === 'ours' ? find(r, REFERENCE_FOR[op.tool]!) : undefined,
     floor: group === 'write' ? undefined : r.floors[FLOOR_FOR[op.tool]!],
   })));
   return markdownTable<TableRow>([
     { header: 'records', align: 'right', cell: (r) => formatCount(r.size) },
-    { header: 'server', cell: (r) => r.op.side },
+    { header: 'server', cell: (r) => serverName(r.op) },
     { header: 'tool', cell: (r) => `\`${r.op.tool}\` (${r.op.note})` },
     { header: 'calls', align: 'right', cell: (r) => String(r.op.samples) },
     { header: 'median', align: 'right', cell: (r) => formatMs(r.op.medianMs) },
@@ -101,6 +105,7 @@ function floorsTable(results: BenchResults): string {
 
 function throughputTable(rows: ThroughputRow[]): string {
   return markdownTable<ThroughputRow>([
+    { header: 'store', cell: (r) => DRIVER_NAMES[r.driver] },
     { header: 'tool', cell: (r) => `\`${r.tool}\`` },
     { header: 'clients', align: 'right', cell: (r) => String(r.connections) },
     { header: 'seconds', align: 'right', cell: (r) => String(r.durationSeconds) },
@@ -121,43 +126,59 @@ const verdict = (pass: boolean) => (pass ? '**PASS**' : '**MISS**');
 /** Issue 12's baseline: 50-client recall at 10,000 records before the bucketed index (docs/benchmarks.md of 2026-11-28, SQLite). */
 const RECALL_THROUGHPUT_BEFORE = 117;
 
-/** The targets of issue 12, each judged where its sizes were measured. */
+/** The targets of issue 12, each judged on each driver where its sizes were measured. */
 function targetLines(results: BenchResults): string[] {
   const lines: string[] = [];
   const at = (size: number, id: string) => results.sizes.find((r) => r.size === size)?.operations.find((o) => o.id === id);
-  const ourSizes = results.sizes.filter((r) => r.operations.some((o) => o.side === 'ours')).map((r) => r.size);
-  const small = ourSizes[0];
-  const large = ourSizes[ourSizes.length - 1];
-  if (small === undefined || large === undefined) return lines;
-  const growth = (id: string, what: string, limit: number) => {
-    const a = at(small, id);
-    const b = at(large, id);
-    if (!a || !b) return lines.push(`- **MISS** ${what}: not measured at both ${formatCount(small)} and ${formatCount(large)}`);
-    const ratio = b.medianMs / a.medianMs;
-    return lines.push(`- ${verdict(ratio <= limit)} ${what} at ${formatCount(large)} at most ${limit}x its time at ${formatCount(small)}: ${formatMs(a.medianMs)} → ${formatMs(b.medianMs)} (${formatRatio(ratio)})`);
-  };
-  growth('ours recall', '`recall`', 2);
-  growth('ours search_nodes', '`search_nodes`', 2);
-  growth('ours read_graph page', "`read_graph`'s first page", 2);
-  growth('ours remember', '`remember` (flat means ≤ 1.5x)', 1.5);
-  const remember = at(10_000, 'ours remember');
-  const reference = at(5_000, 'reference create_entities');
-  if (remember && reference) {
-    const ratio = remember.medianMs / reference.medianMs;
-    lines.push(`- ${verdict(ratio <= 0.2)} \`remember\` at 10,000 at most a fifth of the reference's \`create_entities\` at 5,000: ${formatMs(remember.medianMs)} vs ${formatMs(reference.medianMs)} (${formatRatio(ratio)})`);
-  }
-  const rememberLoad = results.throughput.find((r) => r.tool === 'remember');
-  if (rememberLoad) {
-    const ok = rememberLoad.requestsPerSecond >= 1500 && rememberLoad.failures === 0;
-    const judged = results.driver === 'postgres' ? verdict(ok) : `(${ok ? 'met' : 'not met'} on SQLite; the target is PostgreSQL's)`;
-    lines.push(`- ${judged} ${rememberLoad.connections}-client \`remember\` on PostgreSQL ≥ 1,500 req/s: ${formatCount(rememberLoad.requestsPerSecond)} req/s on ${results.driver}, ${rememberLoad.failures} failures`);
-  }
-  const recallLoad = results.throughput.find((r) => r.tool === 'recall');
-  if (recallLoad && results.throughputSize === 10_000) {
-    const ratio = recallLoad.requestsPerSecond / RECALL_THROUGHPUT_BEFORE;
-    lines.push(`- ${verdict(ratio >= 3 && recallLoad.failures === 0)} \`recall\` throughput at 10,000 at least 3x before (${RECALL_THROUGHPUT_BEFORE} req/s): ${formatCount(recallLoad.requestsPerSecond)} req/s (${formatRatio(ratio)})`);
+  for (const driver of results.drivers) {
+    const name = DRIVER_NAMES[driver];
+    const ourSizes = results.sizes.filter((r) => r.operations.some((o) => o.driver === driver)).map((r) => r.size);
+    const small = ourSizes[0];
+    const large = ourSizes[ourSizes.length - 1];
+    if (small === undefined || large === undefined) continue;
+    const growth = (tool: string, what: string, limit: number) => {
+      const a = at(small, `${driver} ${tool}`);
+      const b = at(large, `${driver} ${tool}`);
+      if (!a || !b) return lines.push(`- **MISS** ${name}: ${what}: not measured at both ${formatCount(small)} and ${formatCount(large)}`);
+      const ratio = b.medianMs / a.medianMs;
+      return lines.push(`- ${verdict(ratio <= limit)} ${name}: ${what} at ${formatCount(large)} at most ${limit}x its time at ${formatCount(small)}: ${formatMs(a.medianMs)} → ${formatMs(b.medianMs)} (${formatRatio(ratio)})`);
+    };
+    growth('recall', '`recall`', 2);
+    growth('search_nodes', '`search_nodes`', 2);
+    growth('read_graph page', "`read_graph`'s first page", 2);
+    growth('remember', '`remember` (flat means ≤ 1.5x)', 1.5);
+    const remember = at(10_000, `${driver} remember`);
+    const reference = at(5_000, 'reference create_entities');
+    if (remember && reference) {
+      const ratio = remember.medianMs / reference.medianMs;
+      lines.push(`- ${verdict(ratio <= 0.2)} ${name}: \`remember\` at 10,000 at most a fifth of the reference's \`create_entities\` at 5,000: ${formatMs(remember.medianMs)} vs ${formatMs(reference.medianMs)} (${formatRatio(ratio)})`);
+    }
+    const rememberLoad = results.throughput.find((r) => r.driver === driver && r.tool === 'remember');
+    if (rememberLoad) {
+      const ok = rememberLoad.requestsPerSecond >= 1500 && rememberLoad.failures === 0;
+      const judged = driver === 'postgres' ? `${verdict(ok)} ${name}:` : `(${ok ? 'met' : 'not met'} on SQLite; the target is PostgreSQL's) ${name}:`;
+      lines.push(`- ${judged} ${rememberLoad.connections}-client \`remember\` ≥ 1,500 req/s: ${formatCount(rememberLoad.requestsPerSecond)} req/s, ${rememberLoad.failures} failures`);
+    }
+    const recallLoad = results.throughput.find((r) => r.driver === driver && r.tool === 'recall');
+    if (recallLoad && results.throughputSize === 10_000) {
+      const ratio = recallLoad.requestsPerSecond / RECALL_THROUGHPUT_BEFORE;
+      lines.push(`- ${verdict(ratio >= 3 && recallLoad.failures === 0)} ${name}: \`recall\` throughput at 10,000 at least 3x before (${RECALL_THROUGHPUT_BEFORE} req/s): ${formatCount(recallLoad.requestsPerSecond)} req/s (${formatRatio(ratio)})`);
+    }
   }
   return lines;
+}
+
+function oauthSection(oauth: OAuthBench | null): string {
+  if (!oauth) return '(skipped)';
+  const table = markdownTable<OAuthBench['rows'][number]>([
+    { header: 'what', cell: (r) => r.what },
+    { header: 'calls', align: 'right', cell: (r) => formatCount(r.samples) },
+    { header: 'median', align: 'right', cell: (r) => formatMs(r.medianMs) },
+    { header: 'p99', align: 'right', cell: (r) => formatMs(r.p99Ms) },
+  ], oauth.rows);
+  return `A connector's sign-in from its first 401 to its first tool call takes ${oauth.flow.length} HTTP round trips (the consent page and its form included): ${oauth.flow.map((r) => `\`${r}\``).join(', ')}.
+
+${table}`;
 }
 
 export function benchmarksMarkdown(results: BenchResults): string {
@@ -169,13 +190,13 @@ Generated by \`${results.command}\` on ${results.date.toISOString().slice(0, 16)
 
 Machine: ${machineLine(results.machine)}. Load average (1, 5, 15 min) before the run: ${results.loadBefore}; after: ${results.loadAfter}.
 
-What runs: our server as users run it (\`node --import tsx src/server.ts\`, ${results.driver === 'postgres' ? 'PostgreSQL in a scratch database on this machine' : 'SQLite in a temporary data folder'}, rate limits off, \`LOG_LEVEL=warn\`), called through the MCP SDK's \`Client\` over Streamable HTTP with a Bearer key; and the reference \`@modelcontextprotocol/server-memory\` (plaintext JSONL, the whole file read on every call and rewritten on every write) through the same \`Client\` over stdio. The user measured holds ${sizes} records (the reference runs only at the sizes it can hold: it rewrites its whole file on every write) and is one of ${results.otherUsers + 1} users (the ${results.otherUsers} others hold ${formatCount(results.otherUserRecords)} records each). A user's records are N entities (people, projects, organisations, places, tools) with 2-3 observations each, N/2 relations and N memories of one or two sentences with tags, seeded identically into both servers (ours through \`POST /api/v1/import\` in requests of 20,000 records, the vault's bulk path; the reference as its \`memory.jsonl\`). Read-all (every page) is timed up to 10,000 records; the first page at every size. Search queries are surnames and cities that match about 1-3% of the records. The same calls run in the same order on both servers, alternating call by call between the two servers and the record counts, in a fresh (seeded) random order every iteration, after a warm-up: machine noise hits every operation alike, and the 1,000-vs-10,000 comparison is not a comparison of two different minutes.
+What runs: our server as users run it (\`node --import tsx src/server.ts\`, rate limits off, \`LOG_LEVEL=warn\`), ${results.drivers.map((d) => (d === 'postgres' ? 'one process on PostgreSQL (a scratch database on this machine)' : 'one process on SQLite (a temporary data folder)')).join(' and ')}, side by side in the same run,, called through the MCP SDK's \`Client\` over Streamable HTTP with a Bearer key; and the reference \`@modelcontextprotocol/server-memory\` (plaintext JSONL, the whole file read on every call and rewritten on every write) through the same \`Client\` over stdio. The user measured holds ${sizes} records (the reference runs only at the sizes it can hold: it rewrites its whole file on every write) and is one of ${results.otherUsers + 1} users (the ${results.otherUsers} others hold ${formatCount(results.otherUserRecords)} records each). A user's records are N entities (people, projects, organisations, places, tools) with 2-3 observations each, N/2 relations and N memories of one or two sentences with tags, seeded identically into every server (ours through \`POST /api/v1/import\` in requests of 20,000 records, the vault's bulk path; the reference as its \`memory.jsonl\`). Read-all (every page) is timed up to 10,000 records; the first page at every size. Search queries are surnames and cities that match about 1-3% of the records. The same calls run in the same order on every server, alternating call by call between the servers (each of our drivers, and the reference) and the record counts, in a fresh (seeded) random order every iteration, after a warm-up: machine noise hits every operation alike, and the 1,000-vs-10,000 comparison is not a comparison of two different minutes.
 
 Ratios: *median ÷ reference* below 1 means ours is faster (writes are compared with the reference \`create_entities\`, recall with its \`search_nodes\`, list_memories with its \`read_graph\`). The floors are what decrypting every record would cost at the least (see below): a ratio below 1 means the call spent less than that, which only an index that avoids decrypting everything can do.
 
 ![median latency against record count](benchmarks.svg)
 
-Where our server spends its time on one tool: \`npx tsx bench/profile.ts --tool search_nodes --records 10000\` (a V8 CPU profile of the server under load, summarised by file and function).
+Where our server spends its time on one tool: \`npx tsx bench/profile.ts --tool search_nodes --records 10000 [--driver postgres]\` (a V8 CPU profile of the server under load, summarised by file and function); what one request costs in CPU, layer by layer (Fastify, the API key, the MCP layer, a write) and process by process (our server, PostgreSQL, the load generator): \`npx tsx bench/cpu-per-request.ts --driver postgres\`.
 
 ## Targets (issue 12)
 
@@ -193,9 +214,15 @@ ${floorsTable(results)}
 
 ## Throughput${results.throughputSize ? ` at ${formatCount(results.throughputSize)} records` : ''}
 
-MCP \`tools/call\` over HTTP (stateless JSON-RPC POSTs to \`/mcp\`, as an MCP client sends them) from autocannon with concurrent connections, \`recall\` first (so it searches the seeded records), then \`remember\`. Every body is checked for a JSON-RPC error or \`isError\`; one in 50 is parsed in full.
+MCP \`tools/call\` over HTTP (stateless JSON-RPC POSTs to \`/mcp\`, as an MCP client sends them) from autocannon with concurrent connections, \`recall\` first (so it searches the seeded records), then \`remember\`, one server under load at a time. Every body is checked for a JSON-RPC error or \`isError\`; one in 50 is parsed in full.
 
 ${results.throughput.length ? throughputTable(results.throughput) : '(skipped)'}
+
+## OAuth (bench/oauth.ts)
+
+In process, on SQLite: the sign-in flow, a token refresh, and the same \`recall\` called with an OAuth access token and with an API key, alternating.
+
+${oauthSection(results.oauth)}
 
 ## Crypto micro-benchmarks (bench/crypto.ts)
 
@@ -203,20 +230,27 @@ ${cryptoBenchTable(results.crypto)}
 
 ## Noise
 
-The machine has ${results.machine.cores} cores, shared by our server, the reference server, the benchmark client (the MCP SDK clients and autocannon all run in the one \`bench/run.ts\` process) and whatever else runs on it (other engineers' test runs; see the load average above). Alternating the two servers call by call makes a busy moment cost both sides alike, so the ratios are steadier than the absolute numbers; p99 is the slowest 1% of calls (with fewer than 100 calls, the slowest one) and mostly shows interference. Groups of quick calls keep going for at least ${results.minSeconds} s, so a short burst of load from elsewhere cannot cover all their samples. Throughput is bounded by the 2 cores being shared between autocannon and the server; a dedicated load generator would measure more. The reference's memory.jsonl is kept on tmpfs (/dev/shm): on the shared disk its whole-file rewrites would add writeback to our fsyncs, which a user running only one of the two would not see (this favours the reference slightly, if at all, since it never fsyncs).
+The machine has ${results.machine.cores} cores, shared by our servers, the reference server, PostgreSQL, the benchmark client (the MCP SDK clients and autocannon all run in the one \`bench/run.ts\` process) and whatever else runs on it (other engineers' test runs; see the load average above). Alternating the servers call by call makes a busy moment cost every side alike, so the ratios are steadier than the absolute numbers; p99 is the slowest 1% of calls (with fewer than 100 calls, the slowest one) and mostly shows interference. Groups of quick calls keep going for at least ${results.minSeconds} s, so a short burst of load from elsewhere cannot cover all their samples. Throughput is bounded by the 2 cores being shared between autocannon and the server; a dedicated load generator would measure more. The reference's memory.jsonl is kept on tmpfs (/dev/shm): on the shared disk its whole-file rewrites would add writeback to our fsyncs, which a user running only one of the two would not see (this favours the reference slightly, if at all, since it never fsyncs).
 `;
 }
 
-const OUR_COLORS: Record<string, string> = {
-  'ours remember': '#1b9e77',
-  'ours create_entities': '#d95f02',
-  'ours recall': '#1b9e77',
-  'ours search_nodes': '#d95f02',
-  'ours read_graph': '#d95f02',
-  'ours list_memories': '#1b9e77',
-  'ours read_graph page': '#7570b3',
-  'ours list_memories page': '#e7298a',
+/** Per operation of ours: [SQLite, PostgreSQL] colours, the second a darker shade of the first. */
+const OUR_COLORS: Record<string, [string, string]> = {
+  remember: ['#1b9e77', '#0b5e47'],
+  create_entities: ['#d95f02', '#8c3d00'],
+  recall: ['#1b9e77', '#0b5e47'],
+  search_nodes: ['#d95f02', '#8c3d00'],
+  read_graph: ['#d95f02', '#8c3d00'],
+  list_memories: ['#1b9e77', '#0b5e47'],
+  'read_graph page': ['#7570b3', '#3f3a7a'],
+  'list_memories page': ['#e7298a', '#9c1258'],
 };
+
+function colorOf(op: OperationResult): string {
+  if (!op.driver) return '#444';
+  const pair = OUR_COLORS[op.id.slice(op.driver.length + 1)];
+  return pair ? pair[op.driver === 'postgres' ? 1 : 0] : '#444';
+}
 
 export function benchmarksSvg(results: BenchResults): string {
   const operations = new Map(results.sizes.flatMap((r) => r.operations.map((o) => [o.id, o] as const)));
@@ -224,15 +258,15 @@ export function benchmarksSvg(results: BenchResults): string {
     title: GROUP_TITLES[group],
     series: [...operations.values()]
       .filter((o) => o.group === group)
-      .map(({ id }): Series => ({
-        label: id,
-        dashed: id.startsWith('reference'),
-        color: OUR_COLORS[id] ?? '#444',
+      .map((op): Series => ({
+        label: op.id,
+        dashed: op.side === 'reference',
+        color: colorOf(op),
         points: results.sizes.flatMap((r) => {
-          const op = find(r, id);
-          return op ? [{ x: r.size, y: op.medianMs }] : [];
+          const found = find(r, op.id);
+          return found ? [{ x: r.size, y: found.medianMs }] : [];
         }),
       })),
   }));
-  return lineChartSvg('Median latency per MCP call: ours (solid) vs reference server-memory (dashed)', `${machineLine(results.machine)} · ${results.date.toISOString().slice(0, 10)}`, panels);
+  return lineChartSvg('Median latency per MCP call: ours on SQLite (solid) and PostgreSQL (solid, darker) vs reference server-memory (dashed)', `${machineLine(results.machine)} · ${results.date.toISOString().slice(0, 10)}`, panels);
 }

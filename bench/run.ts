@@ -1,10 +1,12 @@
-// `npm run bench`: our server against the reference MCP memory server and
-// the crypto floors, in one run, written to docs/benchmarks.md and
-// docs/benchmarks.svg (docs/benchmarks-postgres.* with BENCH_DRIVER=postgres).
-// About 10 minutes on a 2-core machine.
+// `npm run bench`: our server, on SQLite and on PostgreSQL side by side,
+// against the reference MCP memory server and the crypto floors, in one run,
+// written to docs/benchmarks.md, docs/benchmarks.svg and docs/benchmarks.json.
+// About 15 minutes on a 2-core machine.
 //
 // Environment overrides for quicker runs:
-//   BENCH_DRIVER=postgres          our server on a scratch PostgreSQL database (default sqlite)
+//   BENCH_DRIVERS=postgres         the stores our server runs on, each its own server process
+//                                  (default sqlite,postgres; PostgreSQL in a scratch database
+//                                  from ANAMNESIS_TEST_DATABASE_URL or the local default)
 //   BENCH_SIZES=1000               record counts of our server (default 1000,10000,100000)
 //   BENCH_REFERENCE_SIZES=1000     record counts of the reference, which rewrites its whole file
 //                                  on every write (default 1000,5000,10000; none for no reference)
@@ -17,6 +19,7 @@
 //   BENCH_THROUGHPUT_SECONDS=5     per tool, 0 skips it (default 15)
 //   BENCH_CONNECTIONS=50           concurrent clients for throughput (default 50)
 //   BENCH_ARGON2_ITERATIONS=100    argon2id calls in the crypto table (default 400)
+//   BENCH_OAUTH_CALLS=100          token refreshes and recalls in the OAuth section (default 300; 0 skips it)
 //   BENCH_E2E_SIZES=1000           sizes of the end-to-end local MCP server's run (default 1000,10000; none skips it)
 //   BENCH_OUT_DIR=/tmp/b           where benchmarks.md and .svg go (default docs/)
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,12 +28,13 @@ import path from 'node:path';
 import { runCryptoBench } from './crypto.ts';
 import { type E2eLocalRow, e2eLocalMarkdown, runE2eLocalBench } from './e2e-local.ts';
 import { type Floors, measureFloors } from './floors.ts';
-import { runLatency, type SizeClients } from './latency.ts';
+import { type Driver, runLatency, type SizeClients } from './latency.ts';
 import { makeDataset, memoryJsonl } from './lib/data.ts';
 import { describeMachine, loadAverage } from './lib/machine.ts';
 import { connectOurs, connectReference } from './lib/mcp.ts';
+import { type OAuthBench, runOAuthBench } from './oauth.ts';
 import { createScratchDatabase } from './lib/postgres.ts';
-import { type Account, importDataset, REPO_ROOT, signUp, startOurServer } from './lib/server.ts';
+import { type Account, importDataset, type OurServer, REPO_ROOT, signUp, startOurServer } from './lib/server.ts';
 import { type BenchResults, benchmarksMarkdown, benchmarksSvg, type SizeResult } from './report.ts';
 import { runThroughput, type ThroughputRow } from './throughput.ts';
 
@@ -50,7 +54,8 @@ function envSizes(name: string, fallback: string): number[] {
   return sizes;
 }
 
-const driver = process.env.BENCH_DRIVER === 'postgres' ? 'postgres' : 'sqlite';
+const drivers = (process.env.BENCH_DRIVERS || 'sqlite,postgres').split(',').map((d) => d.trim()) as Driver[];
+if (drivers.length === 0 || drivers.some((d) => d !== 'sqlite' && d !== 'postgres')) throw new Error('BENCH_DRIVERS must list sqlite, postgres or both');
 const ourSizes = envSizes('BENCH_SIZES', '1000,10000,100000');
 const referenceSizes = envSizes('BENCH_REFERENCE_SIZES', '1000,5000,10000');
 const sizes = [...new Set([...ourSizes, ...referenceSizes])].sort((a, b) => a - b);
@@ -62,6 +67,7 @@ const otherUserRecords = 300;
 const throughputSeconds = envNumber('BENCH_THROUGHPUT_SECONDS', 15);
 const connections = envNumber('BENCH_CONNECTIONS', 50);
 const argon2Iterations = envNumber('BENCH_ARGON2_ITERATIONS', 400);
+const oauthCalls = envNumber('BENCH_OAUTH_CALLS', 300);
 const e2eSizes = envSizes('BENCH_E2E_SIZES', '1000,10000');
 const outDir = path.resolve(process.env.BENCH_OUT_DIR ?? path.join(REPO_ROOT, 'docs'));
 
@@ -72,22 +78,33 @@ const loadBefore = loadAverage();
 log(`crypto micro-benchmarks (load average ${loadBefore})`);
 const crypto = await runCryptoBench(argon2Iterations);
 
-const scratch = driver === 'postgres' ? await createScratchDatabase() : null;
-const server = await startOurServer(scratch ? { databaseUrl: scratch.url } : {});
+let oauth: OAuthBench | null = null;
+if (oauthCalls > 0) {
+  log(`OAuth flow, refresh and token-authenticated calls (${oauthCalls} each)`);
+  oauth = await runOAuthBench(oauthCalls);
+}
+
+const servers = new Map<Driver, OurServer>();
+let scratch: Awaited<ReturnType<typeof createScratchDatabase>> | null = null;
 // The reference's file lives in memory (tmpfs) where there is one: its whole-file rewrites
 // would otherwise share the disk with our fsyncs and slow our writes by their writeback.
 const referenceDir = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'anamnesis-bench-reference-'));
 const sizeResults: SizeResult[] = [];
 // Throughput runs at 10,000 records (the issue's size) when measured, else at the largest.
 const throughputSize = ourSizes.includes(10_000) ? 10_000 : ourSizes[ourSizes.length - 1]!;
-let throughputAccount: Account | null = null;
-let throughput: ThroughputRow[] = [];
+const throughputAccounts = new Map<Driver, Account>();
+const throughput: ThroughputRow[] = [];
 let e2eLocal: E2eLocalRow[] = [];
 try {
-  log(`our server is pid ${server.pid} at ${server.url}; seeding ${otherUsers} other users with ${otherUserRecords} records each`);
-  for (let u = 0; u < otherUsers; u++) {
-    const other = await signUp(server.url, `other-${u}`);
-    await importDataset(server.url, other.apiKey, makeDataset(otherUserRecords, 1000 + u));
+  for (const driver of drivers) {
+    if (driver === 'postgres') scratch = await createScratchDatabase();
+    const server = await startOurServer(driver === 'postgres' ? { databaseUrl: scratch!.url } : {});
+    servers.set(driver, server);
+    log(`our server on ${driver} is pid ${server.pid} at ${server.url}; seeding ${otherUsers} other users with ${otherUserRecords} records each`);
+    for (let u = 0; u < otherUsers; u++) {
+      const other = await signUp(server.url, `other-${u}`);
+      await importDataset(server.url, other.apiKey, makeDataset(otherUserRecords, 1000 + u));
+    }
   }
 
   const opened: SizeClients[] = [];
@@ -95,13 +112,16 @@ try {
   try {
     for (const size of sizes) {
       const dataset = makeDataset(size, size);
-      const entry: SizeClients = { size, readAll: size <= readAllMax, graphRecords: dataset.entities.length + dataset.relations.length, memories: dataset.memories.length };
+      const entry: SizeClients = { size, ours: {}, readAll: size <= readAllMax, graphRecords: dataset.entities.length + dataset.relations.length, memories: dataset.memories.length };
+      opened.push(entry);
       if (ourSizes.includes(size)) {
-        const account = await signUp(server.url, `user-${size}`);
-        log(`${size} records: seeding our server through the import (the vault's bulk path)`);
-        await importDataset(server.url, account.apiKey, dataset);
-        entry.ours = await connectOurs(server.url, account.apiKey);
-        if (size === throughputSize) throughputAccount = account;
+        for (const [driver, server] of servers) {
+          const account = await signUp(server.url, `user-${size}`);
+          log(`${size} records on ${driver}: seeding our server through the import (the vault's bulk path)`);
+          await importDataset(server.url, account.apiKey, dataset);
+          entry.ours[driver] = await connectOurs(server.url, account.apiKey);
+          if (size === throughputSize) throughputAccounts.set(driver, account);
+        }
       }
       if (referenceSizes.includes(size)) {
         const memoryFile = path.join(referenceDir, `memory-${size}.jsonl`);
@@ -112,30 +132,33 @@ try {
       }
       log(`${size} records: measuring the floors`);
       floors.set(size, measureFloors(dataset));
-      opened.push(entry);
     }
-    log('alternating calls across servers and sizes');
+    log('alternating calls across servers, drivers and sizes');
     const readIterations = Math.max(5, Math.round(sizes.some((n) => n > 1000) ? iterations / 2 : (iterations * 3) / 4));
     const operations = await runLatency(opened, { warmup: 5, minSeconds, write: iterations, search: iterations, read: readIterations });
     for (const size of sizes) sizeResults.push({ size, operations: operations.filter((o) => o.size === size), floors: floors.get(size)! });
   } finally {
     for (const { ours, reference } of opened) {
-      await ours?.close();
+      for (const client of Object.values(ours)) await client.close();
       await reference?.close();
     }
   }
 
-  if (throughputSeconds > 0 && throughputAccount) {
-    log(`throughput at ${throughputSize} records: ${connections} clients, ${throughputSeconds} s per tool`);
-    throughput = await runThroughput({ url: server.url, apiKey: throughputAccount.apiKey, connections, durationSeconds: throughputSeconds });
+  if (throughputSeconds > 0) {
+    for (const [driver, account] of throughputAccounts) {
+      // One server under load at a time: the other sits idle.
+      log(`throughput on ${driver} at ${throughputSize} records: ${connections} clients, ${throughputSeconds} s per tool`);
+      throughput.push(...(await runThroughput({ driver, url: servers.get(driver)!.url, apiKey: account.apiKey, connections, durationSeconds: throughputSeconds })));
+    }
   }
 
   if (e2eSizes.length > 0) {
     log(`end-to-end local MCP server at ${e2eSizes.join(', ')} records`);
-    e2eLocal = await runE2eLocalBench({ url: server.url, sizes: e2eSizes, calls: iterations, log });
+    // On the first driver's server: the local server's own work does not depend on the server's store.
+    e2eLocal = await runE2eLocalBench({ url: servers.get(drivers[0]!)!.url, sizes: e2eSizes, calls: iterations, log });
   }
 } finally {
-  await server.stop();
+  for (const server of servers.values()) await server.stop();
   await scratch?.drop();
   rmSync(referenceDir, { recursive: true, force: true });
 }
@@ -152,13 +175,14 @@ const results: BenchResults = {
   otherUserRecords,
   sizes: sizeResults,
   throughputSize: throughput.length ? throughputSize : null,
-  driver,
+  drivers,
   throughput,
+  oauth,
   crypto,
   e2eLocal,
 };
 const markdown = benchmarksMarkdown(results) + (e2eLocal.length ? `\n${e2eLocalMarkdown(e2eLocal)}` : '');
-const name = driver === 'postgres' ? 'benchmarks-postgres' : 'benchmarks';
+const name = 'benchmarks';
 writeFileSync(path.join(outDir, `${name}.md`), markdown);
 writeFileSync(path.join(outDir, `${name}.svg`), benchmarksSvg(results));
 writeFileSync(path.join(outDir, `${name}.json`), `${JSON.stringify(results, null, 1)}\n`);

@@ -5,8 +5,10 @@
 // parsed in full to be sure the answer holds what was asked for.
 import { newMemory, SEARCH_QUERIES, seededRandom } from './lib/data.ts';
 import { failures, type LoadRequest, type LoadResult, runLoad } from './lib/load.ts';
+import type { Driver } from './latency.ts';
 
 export interface ThroughputRow extends LoadResult {
+  driver: Driver;
   tool: 'remember' | 'recall';
   connections: number;
   durationSeconds: number;
@@ -46,7 +48,7 @@ export function mcpHeaders(apiKey: string): Record<string, string> {
   return { authorization: `Bearer ${apiKey}`, accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
 }
 
-export async function runThroughput(options: { url: string; apiKey: string; connections: number; durationSeconds: number }): Promise<ThroughputRow[]> {
+export async function runThroughput(options: { driver: Driver; url: string; apiKey: string; connections: number; durationSeconds: number }): Promise<ThroughputRow[]> {
   const headers = mcpHeaders(options.apiKey);
   const random = seededRandom(2026);
   let id = 0;
@@ -59,7 +61,7 @@ export async function runThroughput(options: { url: string; apiKey: string; conn
   for (const [tool, nextRequest] of cases) {
     const { verify, counts } = bodyChecker(tool);
     const result = await runLoad({ url: options.url, connections: options.connections, durationSeconds: options.durationSeconds, headers, nextRequest, verifyBody: verify });
-    rows.push({ ...result, tool, connections: options.connections, durationSeconds: options.durationSeconds, sampled: counts.sampled, sampledBad: counts.bad, failures: failures(result) + counts.bad });
+    rows.push({ ...result, driver: options.driver, tool, connections: options.connections, durationSeconds: options.durationSeconds, sampled: counts.sampled, sampledBad: counts.bad, failures: failures(result) + counts.bad });
   }
   return rows;
 }

@@ -34,10 +34,16 @@ export class StorageError extends Error {
 export const txAborted = (): StorageError =>
   new StorageError('TX_ABORTED', 'transaction aborted by an earlier failed statement; nothing was committed');
 
-export type Param = string | number | null;
+export type Param = string | number | null | ReadonlyArray<string | number | null>;
 
 /** Runs one parameterised statement (`?` placeholders). Errors come out already mapped. */
 export interface Executor {
+  /**
+   * True when a whole list can be one parameter (PostgreSQL arrays): a
+   * statement's text then does not depend on its lists' lengths, so it is
+   * prepared once and reused. Otherwise each list item is a parameter.
+   */
+  readonly arrays?: boolean;
   all(sql: string, params: readonly Param[]): Promise<Record<string, unknown>[]>;
   /** Returns the number of rows changed. */
   run(sql: string, params: readonly Param[]): Promise<number>;
@@ -184,6 +190,16 @@ export function makeOps(
   atomic: <T>(work: (tx: Transaction) => Promise<T>) => Promise<T>,
   inTransaction: boolean,
 ): Ops {
+  /** `column IN (…)` (or NOT IN) over `values`, whose parameters are appended to `params`. */
+  const inList = (column: string, values: readonly string[], params: Param[], not = false): string => {
+    if (ex.arrays) {
+      params.push(values);
+      return not ? `${column} <> ALL(?)` : `${column} = ANY(?)`;
+    }
+    params.push(...values);
+    return `${column} ${not ? 'NOT IN' : 'IN'} (${placeholders(values.length)})`;
+  };
+
   const one = async <T>(sql: string, params: Param[], map: (r: Record<string, unknown>) => T): Promise<T | null> => {
     const rows = await ex.all(sql, params);
     return rows[0] === undefined ? null : map(rows[0]);
@@ -364,10 +380,26 @@ export function makeOps(
         return;
       }
       for (const batch of batches) {
+        let rowsSql: string;
         const params: Param[] = [];
-        for (const r of batch) params.push(r.userId, r.id, r.kind, r.token, r.lookup, r.createdAt, r.updatedAt);
+        if (ex.arrays) {
+          // One array per column: the same text for any number of rows.
+          rowsSql = 'SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[])';
+          params.push(
+            batch.map((r) => r.userId),
+            batch.map((r) => r.id),
+            batch.map((r) => r.kind),
+            batch.map((r) => r.token),
+            batch.map((r) => r.lookup),
+            batch.map((r) => r.createdAt),
+            batch.map((r) => r.updatedAt),
+          );
+        } else {
+          rowsSql = `VALUES ${batch.map(() => `(${placeholders(7)})`).join(', ')}`;
+          for (const r of batch) params.push(r.userId, r.id, r.kind, r.token, r.lookup, r.createdAt, r.updatedAt);
+        }
         await ex.run(
-          `INSERT INTO records (${RECORD_COLUMNS}) VALUES ${batch.map(() => `(${placeholders(7)})`).join(', ')}
+          `INSERT INTO records (${RECORD_COLUMNS}) ${rowsSql}
            ON CONFLICT (user_id, id) DO UPDATE SET kind = excluded.kind, token = excluded.token,
              lookup = excluded.lookup, created_at = excluded.created_at, updated_at = excluded.updated_at`,
           params,
@@ -380,10 +412,8 @@ export function makeOps(
       const wanted = [...new Set(ids)];
       const found = new Map<string, RecordRow>();
       for (const batch of chunks(wanted)) {
-        const rows = await ex.all(
-          `SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND id IN (${placeholders(batch.length)})`,
-          [userId, ...batch],
-        );
+        const params: Param[] = [userId];
+        const rows = await ex.all(`SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND ${inList('id', batch, params)}`, params);
         for (const row of rows) {
           const rec = toRecord(row);
           found.set(rec.id, rec);
@@ -395,10 +425,8 @@ export function makeOps(
     async findRecordsByLookup(userId, kind, lookups) {
       const out: RecordRow[] = [];
       for (const batch of chunks([...new Set(lookups)])) {
-        const rows = await ex.all(
-          `SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND kind = ? AND lookup IN (${placeholders(batch.length)})`,
-          [userId, kind, ...batch],
-        );
+        const params: Param[] = [userId, kind];
+        const rows = await ex.all(`SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND kind = ? AND ${inList('lookup', batch, params)}`, params);
         out.push(...rows.map(toRecord));
       }
       return out;
@@ -422,12 +450,9 @@ export function makeOps(
     },
     async allRecords(userId, kinds?: RecordKind[]) {
       if (kinds !== undefined && kinds.length === 0) return [];
+      const params: Param[] = [userId];
       const rows = kinds
-        ? await ex.all(
-            `SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND kind IN (${placeholders(kinds.length)})
-             ORDER BY created_at ASC, id ASC`,
-            [userId, ...kinds],
-          )
+        ? await ex.all(`SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND ${inList('kind', kinds, params)} ORDER BY created_at ASC, id ASC`, params)
         : await ex.all(`SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? ORDER BY created_at ASC, id ASC`, [
             userId,
           ]);
@@ -440,13 +465,14 @@ export function makeOps(
       const parts: string[] = [];
       const params: Param[] = [];
       if (wanted.length) {
-        parts.push(`SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND id IN (${placeholders(wanted.length)})`);
-        params.push(userId, ...wanted);
+        params.push(userId);
+        parts.push(`SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND ${inList('id', wanted, params)}`);
       }
       if (kinds.length) {
-        const notWanted = wanted.length ? ` AND id NOT IN (${placeholders(wanted.length)})` : '';
-        parts.push(`SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND kind IN (${placeholders(kinds.length)})${notWanted}`);
-        params.push(userId, ...kinds, ...wanted);
+        params.push(userId);
+        const ofKinds = inList('kind', kinds, params);
+        const notWanted = wanted.length ? ` AND ${inList('id', wanted, params, true)}` : '';
+        parts.push(`SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND ${ofKinds}${notWanted}`);
       }
       if (parts.length === 0) return [];
       const rows = await ex.all(`${parts.join(' UNION ALL ')} ORDER BY created_at ASC, id ASC`, params);
@@ -467,10 +493,8 @@ export function makeOps(
       }
       let n = 0;
       for (const batch of batches) {
-        n += await ex.run(`DELETE FROM records WHERE user_id = ? AND id IN (${placeholders(batch.length)})`, [
-          userId,
-          ...batch,
-        ]);
+        const params: Param[] = [userId];
+        n += await ex.run(`DELETE FROM records WHERE user_id = ? AND ${inList('id', batch, params)}`, params);
       }
       return n;
     },
@@ -504,6 +528,7 @@ export function endable(ex: Executor): { ex: Executor; end: () => void } {
   };
   return {
     ex: {
+      ...(ex.arrays ? { arrays: true } : {}),
       all: async (sql, params) => {
         check();
         return ex.all(sql, params);

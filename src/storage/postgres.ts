@@ -21,6 +21,32 @@ export interface PostgresStoreOptions {
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/**
+ * Settings of every connection, after any `options` the URL carries (pg lets
+ * the URL's replace the config's, so they are merged here):
+ * - no JIT: every statement here reads a few rows by index, and compiling one
+ *   (when a plan's estimated cost crosses jit_above_cost) takes longer than
+ *   running it;
+ * - prepared statements are parsed once but planned for each call's values:
+ *   a generic plan would be blind to LIMIT and to how many rows this user
+ *   has, which differs by orders of magnitude between users.
+ */
+const SESSION_OPTIONS = '-c jit=off -c plan_cache_mode=force_custom_plan';
+
+function connection(url: string, schema: string | null): { connectionString: string; options: string } {
+  const ours = `${SESSION_OPTIONS}${schema !== null ? ` -c search_path=${schema}` : ''}`;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { connectionString: url, options: ours };
+  }
+  const theirs = parsed.searchParams.get('options');
+  if (theirs === null) return { connectionString: url, options: ours };
+  parsed.searchParams.delete('options');
+  return { connectionString: parsed.toString(), options: `${theirs} ${ours}` };
+}
+
 /** BIGINT (epoch milliseconds, counts) as JS numbers: every value stored here is far below 2^53. */
 const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
@@ -96,23 +122,40 @@ function mapPgError(err: unknown): unknown {
   return err;
 }
 
-const pgSql = new Map<string, string>();
+interface Statement {
+  text: string;
+  /** Set for the first MAX_NAMED texts: prepared once per connection, then only bound and run. */
+  name?: string;
+}
+
+/**
+ * Named (prepared) statements per connection, at most. Lists travel as one
+ * array parameter, so the texts the store sends are few (a few dozen); the
+ * cap only bounds what an unforeseen stream of distinct texts could hold on
+ * each connection. Texts beyond it run unnamed (parsed and planned each time).
+ */
+const MAX_NAMED = 200;
+const statements = new Map<string, Statement>();
 /** `?` placeholders to `$1, $2, …` (the shared SQL has no `?` inside literals). */
-function toPg(sql: string): string {
-  let text = pgSql.get(sql);
-  if (text === undefined) {
+function toPg(sql: string): Statement {
+  let statement = statements.get(sql);
+  if (statement === undefined) {
     let n = 0;
-    text = sql.replace(/\?/g, () => `$${++n}`);
-    pgSql.set(sql, text);
+    const text = sql.replace(/\?/g, () => `$${++n}`);
+    const named = [...statements.values()].filter((s) => s.name).length;
+    statement = named < MAX_NAMED ? { text, name: `anamnesis_${named}` } : { text };
+    statements.set(sql, statement);
   }
-  return text;
+  return statement;
 }
 
 function executorOn(target: pg.Pool | pg.PoolClient): Executor {
+  const query = (sql: string, params: readonly Param[]) => target.query({ ...toPg(sql), values: params as unknown[] });
   return {
+    arrays: true,
     async all(sql, params: readonly Param[]) {
       try {
-        const res = await target.query(toPg(sql), params as Param[]);
+        const res = await query(sql, params);
         return res.rows as Record<string, unknown>[];
       } catch (err) {
         throw mapPgError(err);
@@ -120,7 +163,7 @@ function executorOn(target: pg.Pool | pg.PoolClient): Executor {
     },
     async run(sql, params: readonly Param[]) {
       try {
-        const res = await target.query(toPg(sql), params as Param[]);
+        const res = await query(sql, params);
         return res.rowCount ?? 0;
       } catch (err) {
         throw mapPgError(err);
@@ -137,8 +180,7 @@ const ignore = () => undefined;
  * the caller catches the error (as PostgreSQL itself does), so it can never
  * commit half of its work. SQLite's driver keeps the same rule.
  */
-function transactionExecutor(client: pg.PoolClient, failed: { value: boolean }): Executor {
-  const inner = executorOn(client);
+function transactionExecutor(inner: Executor, failed: { value: boolean }): Executor {
   const failing = async <T>(run: () => Promise<T>): Promise<T> => {
     if (failed.value) throw txAborted();
     try {
@@ -149,6 +191,7 @@ function transactionExecutor(client: pg.PoolClient, failed: { value: boolean }):
     }
   };
   return {
+    arrays: true,
     all: (sql, params) => failing(() => inner.all(sql, params)),
     run: (sql, params) => failing(() => inner.run(sql, params)),
   };
@@ -195,6 +238,59 @@ function groupedPuts(put: (rows: RecordRow[]) => Promise<void>): (rows: RecordRo
     });
 }
 
+/**
+ * The planner's statistics on records, kept fresh by this process too. Page
+ * queries (a user's records by kind in creation order, LIMIT n) are instant
+ * along records_list_idx, but without statistics PostgreSQL guesses that a
+ * user has a handful of rows and reads all of them, sorting, instead: 70 ms
+ * at 100,000 records. Autovacuum analyzes the table in time when it runs
+ * (it may be off, or lag behind a bulk import), so after every
+ * max(1,000 rows, a tenth of the table) written by this process, and at
+ * open for a table never analyzed, it runs ANALYZE records itself, in the
+ * background (it reads a fixed sample and blocks no reader or writer).
+ */
+const MIN_ROWS = 1_000;
+
+function keepStatistics(ex: Executor): { written: (rows: number) => void; stop: () => Promise<void> } {
+  let rows = 0;
+  let threshold = MIN_ROWS;
+  let running: Promise<void> | null = null;
+  let stopped = false;
+  const analyze = () => {
+    if (running || stopped) return;
+    rows = 0;
+    running = (async () => {
+      await ex.run('ANALYZE records', []);
+      const [table] = await ex.all("SELECT reltuples FROM pg_class WHERE oid = 'records'::regclass", []);
+      threshold = Math.max(MIN_ROWS, Math.floor(Number(table?.reltuples ?? 0) / 10));
+    })()
+      .catch(ignore)
+      .finally(() => {
+        running = null;
+        // Rows committed while it ran may already call for the next one.
+        if (rows >= threshold) analyze();
+      });
+  };
+  // reltuples is -1 for a table never analyzed.
+  const opening = ex
+    .all("SELECT reltuples FROM pg_class WHERE oid = 'records'::regclass", [])
+    .then(([table]) => {
+      if (Number(table?.reltuples ?? 0) < 0) analyze();
+      else threshold = Math.max(MIN_ROWS, Math.floor(Number(table?.reltuples ?? 0) / 10));
+    }, ignore);
+  return {
+    written(n) {
+      rows += n;
+      if (rows >= threshold) analyze();
+    },
+    async stop() {
+      await opening;
+      stopped = true;
+      await running;
+    },
+  };
+}
+
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
   const schema = options.schema ?? null;
   if (schema !== null && !SCHEMA_NAME.test(schema)) {
@@ -202,7 +298,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   }
   const statementTimeout = options.statementTimeoutMs ?? 15_000;
   const pool = new pg.Pool({
-    connectionString: options.url,
+    ...connection(options.url, schema),
     max: options.poolSize ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 3_000,
     idleTimeoutMillis: 30_000,
@@ -211,7 +307,6 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     query_timeout: statementTimeout + 5_000,
     keepAlive: true,
     application_name: 'anamnesis',
-    ...(schema !== null ? { options: `-c search_path=${schema}` } : {}),
     types,
   });
   // An idle pooled connection that dies (server restart, admin shutdown)
@@ -246,28 +341,70 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     throw err;
   }
 
+  const statistics = keepStatistics(executorOn(pool));
+  const noteWritten = (rows: number) => statistics.written(rows);
+
+  /** Users whose row lock a transaction of this process holds, with how many such transactions. */
+  const lockedHere = new Map<string, number>();
+
   const transaction = async <T>(work: (tx: Transaction) => Promise<T>): Promise<T> => {
-    const client = await connect();
-    // A checked-out client has no pool listener: without this, the server
-    // closing the connection between two statements would crash the process.
-    client.on('error', ignore);
+    let client: pg.PoolClient | null = null;
+    let opening: Promise<pg.PoolClient> | null = null;
     let broken = false;
     const failed = { value: false };
+    const held = new Set<string>();
+    // Record rows this transaction wrote: they count towards the next ANALYZE once committed (before, it would not see them).
+    let written = 0;
+    // The connection is checked out and BEGIN sent at the first statement: a
+    // transaction that runs none (a merge another request of this process is
+    // already doing, see tryLockUser) costs no round trip at all.
+    const open = (): Promise<pg.PoolClient> =>
+      (opening ??= (async () => {
+        const c = await connect();
+        // A checked-out client has no pool listener: without this, the server
+        // closing the connection between two statements would crash the process.
+        c.on('error', ignore);
+        client = c;
+        try {
+          await c.query('BEGIN');
+        } catch (err) {
+          broken = true;
+          throw mapPgError(err);
+        }
+        return c;
+      })());
+    const lazy: Executor = {
+      arrays: true,
+      all: async (sql, params) => executorOn(await open()).all(sql, params),
+      run: async (sql, params) => executorOn(await open()).run(sql, params),
+    };
+    const hold = (userId: string) => {
+      if (held.has(userId)) return;
+      held.add(userId);
+      lockedHere.set(userId, (lockedHere.get(userId) ?? 0) + 1);
+    };
+    const scoped = endable(transactionExecutor(lazy, failed));
     try {
-      try {
-        await client.query('BEGIN');
-      } catch (err) {
-        broken = true;
-        throw mapPgError(err);
-      }
-      const scoped = endable(transactionExecutor(client, failed));
+      const txOps = makeOps(scoped.ex, (w) => w(tx), true);
       const tx: Transaction = {
-        ...makeOps(scoped.ex, (w) => w(tx), true),
+        ...txOps,
+        putRecords: async (rows) => {
+          await txOps.putRecords(rows);
+          written += rows.length;
+        },
+        // NO KEY UPDATE: it excludes the other writers that lock the user, but
+        // not the KEY SHARE lock of a foreign-key check, so lock-free inserts
+        // of the user's records (remember) never wait for a locked transaction.
         async lockUser(userId) {
-          await scoped.ex.all('SELECT 1 FROM users WHERE id = ? FOR UPDATE', [userId]);
+          await scoped.ex.all('SELECT 1 FROM users WHERE id = ? FOR NO KEY UPDATE', [userId]);
+          hold(userId);
         },
         async tryLockUser(userId) {
-          return (await scoped.ex.all('SELECT 1 FROM users WHERE id = ? FOR UPDATE SKIP LOCKED', [userId])).length > 0;
+          // Another transaction of this process holds it: SKIP LOCKED would say the same, without a query.
+          if (!held.has(userId) && lockedHere.has(userId)) return false;
+          const got = (await scoped.ex.all('SELECT 1 FROM users WHERE id = ? FOR NO KEY UPDATE SKIP LOCKED', [userId])).length > 0;
+          if (got) hold(userId);
+          return got;
         },
       };
       let result: T;
@@ -275,40 +412,61 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         result = await work(tx);
       } catch (err) {
         scoped.end();
-        try {
-          await client.query('ROLLBACK');
-        } catch {
-          broken = true; // the connection is gone; the server rolls back on its own
+        await (opening as Promise<pg.PoolClient> | null)?.catch(ignore);
+        if (client && !broken) {
+          try {
+            await (client as pg.PoolClient).query('ROLLBACK');
+          } catch {
+            broken = true; // the connection is gone; the server rolls back on its own
+          }
         }
         throw err;
       }
       scoped.end();
+      await (opening as Promise<pg.PoolClient> | null)?.catch(ignore);
+      if (!client) {
+        if (failed.value) throw txAborted();
+        return result;
+      }
+      const c = client as pg.PoolClient;
       let outcome: string;
       try {
-        outcome = failed.value ? 'ROLLBACK' : (await client.query('COMMIT')).command;
-        if (failed.value) await client.query('ROLLBACK');
+        outcome = failed.value ? 'ROLLBACK' : (await c.query('COMMIT')).command;
+        if (failed.value) await c.query('ROLLBACK');
       } catch (err) {
         broken = true;
         throw mapPgError(err);
       }
       // PostgreSQL answers COMMIT of an aborted transaction with ROLLBACK, no error.
       if (outcome !== 'COMMIT') throw txAborted();
+      noteWritten(written);
       return result;
     } finally {
-      client.removeListener('error', ignore);
-      client.release(broken);
+      for (const userId of held) {
+        const n = lockedHere.get(userId)! - 1;
+        if (n === 0) lockedHere.delete(userId);
+        else lockedHere.set(userId, n);
+      }
+      if (client) {
+        (client as pg.PoolClient).removeListener('error', ignore);
+        (client as pg.PoolClient).release(broken);
+      }
     }
   };
 
   const ops: Ops = makeOps(executorOn(pool), (work) => transaction((tx) => work(tx)), false);
   let closing: Promise<void> | null = null;
+  const grouped = groupedPuts(ops.putRecords);
 
   return {
     driver: 'postgres',
     ...ops,
     ...rateLimitCounters(executorOn(pool), 'postgres'),
-    putRecords: groupedPuts(ops.putRecords),
+    putRecords: async (rows) => {
+      await grouped(rows);
+      noteWritten(rows.length);
+    },
     transaction,
-    close: () => (closing ??= pool.end().catch(ignore)),
+    close: () => (closing ??= statistics.stop().then(() => pool.end()).catch(ignore)),
   };
 }

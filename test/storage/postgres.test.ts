@@ -186,7 +186,7 @@ if (await postgresAvailableForTests('PostgreSQL storage driver')) {
       };
     }
 
-    it('a lock wait longer than the statement timeout ends in StoreUnavailable, not a hang', async () => {
+    it('a lock wait longer than the statement timeout ends in StoreUnavailable, not a hang; lock-free inserts do not wait for it', async () => {
       const { store, cleanup } = await makePostgresTestStore({ statementTimeoutMs: 300 });
       let lock: { release: () => Promise<void> } | undefined;
       try {
@@ -201,11 +201,51 @@ if (await postgresAvailableForTests('PostgreSQL storage driver')) {
           StoreUnavailable,
         );
         assert.ok(Date.now() - t0 < 3000);
-        // lockUser also holds off writers outside a transaction: a new record of
-        // the user needs the user row (foreign key) and waits, here until timeout.
-        await assert.rejects(store.putRecords([newRecord(u.id)]), StoreUnavailable);
+        // A lock-free write of the user (a new record, as remember writes) does
+        // not wait for it: its foreign-key check's KEY SHARE lock does not
+        // conflict with lockUser's NO KEY UPDATE.
+        const record = newRecord(u.id);
+        await store.putRecords([record]);
+        assert.equal((await store.getRecord(u.id, record.id))?.token, record.token);
       } finally {
         await lock?.release();
+        await cleanup();
+      }
+    });
+
+    it('keeps the planner statistics: after a committed bulk write, a page of one user reads along the index', async () => {
+      const { store, schema, cleanup } = await makePostgresTestStore();
+      try {
+        const users = [newUser(), newUser()];
+        for (const u of users) await store.createUser(u);
+        // One user with many records among another with few: without statistics the
+        // planner guesses a handful of rows per user and sorts all of them instead.
+        await store.transaction(async (tx) => {
+          await tx.putRecords(Array.from({ length: 3000 }, (_, i) => (newRecord(users[0]!.id, { kind: 'entity', createdAt: i }))));
+          await tx.putRecords(Array.from({ length: 20 }, () => newRecord(users[1]!.id, { kind: 'entity' })));
+        });
+        const plan = await admin(async (client) => {
+          // ANALYZE runs in the background once the rows committed; wait for it (bounded).
+          for (let i = 0; i < 200; i++) {
+            const { rows } = await client.query(
+              `SELECT 1 FROM pg_stats WHERE schemaname = $1 AND tablename = 'records' AND attname = 'user_id' AND $2 = ANY(most_common_vals::text::text[])`,
+              [schema, users[0]!.id],
+            );
+            if (rows.length > 0) break;
+            await sleep(50);
+          }
+          const { rows } = await client.query<{ 'QUERY PLAN': string }>(
+            `EXPLAIN SELECT * FROM ${schema}.records WHERE user_id = $1 AND kind = 'entity' ORDER BY created_at ASC, id ASC LIMIT 101`,
+            [users[0]!.id],
+          );
+          return rows.map((r) => r['QUERY PLAN']).join('\n');
+        });
+        // The planner knows this user's rows (it estimated 1 without statistics) and reads just the page.
+        const scan = /Index Scan Backward using records_list_idx on records .*rows=(\d+)/.exec(plan);
+        assert.ok(scan, plan);
+        assert.ok(Number(scan[1]) >= 1000, plan);
+        assert.doesNotMatch(plan, /Sort/);
+      } finally {
         await cleanup();
       }
     });
