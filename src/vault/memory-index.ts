@@ -25,6 +25,7 @@
 import type { RecordRow, Store, Transaction } from '../storage/store.ts';
 import { RecordCodec, UnreadableRecord } from './codec.ts';
 import type { MemoryRecord } from './records.ts';
+import { type FragmentFormat, SealedBuckets } from './sealed-buckets.ts';
 import { type Corpus, isUnspaced, type MemoryDoc, memoryDoc, rank, type Ranked, tagKey, tagKeys, termsOfQuery } from './search.ts';
 
 export interface MemoryIndexShape {
@@ -39,7 +40,6 @@ export const DEFAULT_SHAPE: MemoryIndexShape = { buckets: 1024, mergeAfter: 32, 
 const PREFIX_CHARS = 3;
 const STATS_ID = 'm-stats';
 const DELTA_PREFIX = 'm-dlt-';
-const FRAGMENT_ID = /^m-b(\d+)-(\d+)$/;
 
 /** A document in one bucket: id, length, tags, and those of its terms that fall in this bucket. */
 type Entry = [id: string, len: number, tags: string[], terms: Array<[string, number]>];
@@ -118,6 +118,11 @@ function foldFragments(fragments: readonly Pick<Fragment, 'docs' | 'removed'>[],
     for (const entry of fragment.docs) into.set(entry[0], entry);
   }
   return into;
+}
+
+/** Removals still to apply to older fragments when newer ones are folded together. */
+function foldRemovals(fragments: readonly Pick<Fragment, 'removed'>[]): string[] {
+  return [...new Set(fragments.flatMap((fragment) => fragment.removed))];
 }
 
 class CorpusStats {
@@ -237,30 +242,27 @@ class IndexView implements Corpus {
 }
 
 export class MemoryIndex {
-  /** Bucket numbers of the keys seen in this request (the vault, and so this cache, lives for one request). */
-  private readonly bucketCache = new Map<string, number>();
+  private readonly buckets: SealedBuckets;
+  private readonly fragments: FragmentFormat<Fragment>;
 
   constructor(
     private readonly codec: RecordCodec,
     private readonly userId: string,
     private readonly shape: MemoryIndexShape = DEFAULT_SHAPE,
-  ) {}
+  ) {
+    this.buckets = new SealedBuckets(codec, userId, { prefix: 'm', purpose: 'memory-bucket', kind: 'memory-index', buckets: shape.buckets, slots: shape.fragmentsPerBucket });
+    this.fragments = {
+      open: (row) => this.buckets.open<Fragment>(row, 2, (f) => Array.isArray(f.docs) && Array.isArray(f.removed), 'an index fragment'),
+      fold: (fragments, base) => {
+        const docs = [...foldFragments(fragments).values()];
+        const removed = base ? [] : foldRemovals(fragments);
+        return docs.length || removed.length ? { v: 2, docs, removed } as Fragment : null;
+      },
+    };
+  }
 
   private bucketOf(key: string): number {
-    let bucket = this.bucketCache.get(key);
-    if (bucket === undefined) {
-      bucket = Buffer.from(this.codec.lookup('memory-bucket', key), 'base64url').readUInt32BE(0) % this.shape.buckets;
-      this.bucketCache.set(key, bucket);
-    }
-    return bucket;
-  }
-
-  private fragmentId(bucket: number, slot: number): string {
-    return `m-b${String(bucket).padStart(4, '0')}-${slot}`;
-  }
-
-  private slotIds(bucket: number): string[] {
-    return Array.from({ length: this.shape.fragmentsPerBucket }, (_, slot) => this.fragmentId(bucket, slot));
+    return this.buckets.bucketOf(key);
   }
 
   private row(kind: 'memory-index' | 'memory-delta', id: string, payload: unknown, now: number): RecordRow {
@@ -299,14 +301,6 @@ export class MemoryIndex {
     return delta;
   }
 
-  private openFragment(row: RecordRow): Fragment {
-    const fragment = this.codec.open(row.id, row.token) as Fragment;
-    if (fragment?.v !== 2 || fragment.row !== row.id || !Array.isArray(fragment.docs) || !Array.isArray(fragment.removed)) {
-      throw new UnreadableRecord(row.id, 'not an index fragment');
-    }
-    return fragment;
-  }
-
   /**
    * Reads the statistics, recent changes and the given buckets' fragments
    * (every bucket when `buckets` is null) in one statement, so a merge
@@ -314,30 +308,23 @@ export class MemoryIndex {
    */
   private async view(store: Pick<Store, 'snapshotRecords' | 'countRecords'>, buckets: Set<number> | null): Promise<{ view: IndexView; setAside: string[] }> {
     const rows = buckets
-      ? await store.snapshotRecords(this.userId, [STATS_ID, ...[...buckets].flatMap((b) => this.slotIds(b))], ['memory-delta'])
+      ? await store.snapshotRecords(this.userId, [STATS_ID, ...[...buckets].flatMap((b) => this.buckets.slotIds(b))], ['memory-delta'])
       : await store.snapshotRecords(this.userId, [], ['memory-index', 'memory-delta']);
     let stats: Stats | null = null;
     const changed = new Map<string, Delta>();
-    const fragments = new Map<number, Array<[number, Fragment]>>();
+    const fragmentRows: RecordRow[] = [];
     for (const row of rows) {
       if (row.kind === 'memory-delta') {
         const delta = this.openDelta(row);
         changed.set(delta.id, delta);
       } else if (row.id === STATS_ID) {
         stats = this.openStats(row);
-      } else {
-        const match = FRAGMENT_ID.exec(row.id);
-        // Anything else is a part of an older index format: rebuilt like a damaged part.
-        if (!match) throw new UnreadableRecord(row.id, 'an index part of an older format');
-        const list = fragments.get(Number(match[1])) ?? [];
-        list.push([Number(match[2]), this.openFragment(row)]);
-        fragments.set(Number(match[1]), list);
-      }
+      } else fragmentRows.push(row);
     }
     // No statistics yet is an index never merged, unless parts of an older format are stored.
     if (!stats && (await store.countRecords(this.userId, 'memory-index')) > 0) throw new UnreadableRecord(STATS_ID, 'missing');
     const folded = new Map<number, Map<string, Entry>>();
-    for (const [bucket, list] of fragments) folded.set(bucket, foldFragments(list.sort((a, b) => a[0] - b[0]).map(([, f]) => f)));
+    for (const [bucket, list] of this.buckets.group(fragmentRows, this.fragments)) folded.set(bucket, foldFragments(list));
     const bucketOfPrefix = buckets ? (prefix: string) => this.bucketOf(queryBucketKey(prefix)!) : null;
     const base = stats ?? this.emptyStats();
     return { view: new IndexView(base, folded, bucketOfPrefix, changed), setAside: base.setAside };
@@ -462,37 +449,14 @@ export class MemoryIndex {
       }
     }
 
-    const limit = this.shape.fragmentsPerBucket;
     const fragmentCounts = [...stats.fragments];
-    const full = [...changes.keys()].filter((bucket) => (fragmentCounts[bucket] ?? 0) >= limit);
-    const fullRows = full.length ? await tx.getRecords(this.userId, full.flatMap((bucket) => this.slotIds(bucket))) : [];
     const now = Date.now();
-    const writes: RecordRow[] = [];
-    const deletes: string[] = [];
-    for (const [bucket, change] of changes) {
-      const fragment = { docs: [...change.docs.values()], removed: [...change.removed] };
-      const used = fragmentCounts[bucket] ?? 0;
-      if (used < limit) {
-        writes.push(this.fragmentRow(bucket, used, fragment, now));
-        fragmentCounts[bucket] = used + 1;
-        continue;
-      }
-      const stored = fullRows.filter((row) => FRAGMENT_ID.exec(row.id)?.[1] === String(bucket).padStart(4, '0'));
-      stored.sort((a, b) => Number(FRAGMENT_ID.exec(a.id)![2]) - Number(FRAGMENT_ID.exec(b.id)![2]));
-      const docs = foldFragments([...stored.map((row) => this.openFragment(row)), fragment]);
-      deletes.push(...this.slotIds(bucket).slice(docs.size ? 1 : 0));
-      if (docs.size) writes.push(this.fragmentRow(bucket, 0, { docs: [...docs.values()], removed: [] }, now));
-      fragmentCounts[bucket] = docs.size ? 1 : 0;
-    }
+    const fragmentsOf = new Map([...changes].map(([bucket, change]) => [bucket, { v: 2, docs: [...change.docs.values()], removed: [...change.removed] } as Fragment]));
+    const { writes, deletes } = await this.buckets.append(tx, fragmentsOf, fragmentCounts, this.fragments, now);
     const next: Stats = { ...stats, count: corpus.count, length: corpus.length, tags: corpus.entries(), fragments: fragmentCounts.map((n) => n ?? 0) };
     writes.push(this.row('memory-index', STATS_ID, next, now));
     await tx.putRecords(writes);
     await tx.deleteRecords(this.userId, [...storedDeltas, ...deletes]);
-  }
-
-  private fragmentRow(bucket: number, slot: number, fragment: Pick<Fragment, 'docs' | 'removed'>, now: number): RecordRow {
-    const id = this.fragmentId(bucket, slot);
-    return this.row('memory-index', id, { v: 2, row: id, ...fragment } satisfies Fragment, now);
   }
 
   /**
@@ -518,6 +482,6 @@ export class MemoryIndex {
     const now = Date.now();
     const fragments = Array.from({ length: this.shape.buckets }, (_, bucket) => (buckets.has(bucket) ? 1 : 0));
     const stats: Stats = { v: 2, row: STATS_ID, count: corpus.count, length: corpus.length, tags: corpus.entries(), fragments, setAside: [...setAside] };
-    await tx.putRecords([...[...buckets].map(([bucket, docs]) => this.fragmentRow(bucket, 0, { docs, removed: [] }, now)), this.row('memory-index', STATS_ID, stats, now)]);
+    await tx.putRecords([...[...buckets].map(([bucket, docs]) => this.buckets.fragmentRow(bucket, 0, { v: 2, docs, removed: [] }, now)), this.row('memory-index', STATS_ID, stats, now)]);
   }
 }
