@@ -41,14 +41,68 @@ const PREFIX_CHARS = 3;
 const STATS_ID = 'm-stats';
 const DELTA_PREFIX = 'm-dlt-';
 
-/** A document in one bucket: id, length, tags, and those of its terms that fall in this bucket. */
+/**
+ * A document in one bucket: its compact id (see compactId), length, tags, and
+ * those of its terms that fall in this bucket.
+ */
 type Entry = [id: string, len: number, tags: string[], terms: Array<[string, number]>];
 
+/** A fragment as a merge or a search holds it. */
 interface Fragment {
-  v: 2;
-  row: string;
   docs: Entry[];
+  /** Compact ids. */
   removed: string[];
+}
+
+/**
+ * An entry as a fragment stores it: tags as numbers in the statistics' tag
+ * list, and a term that occurs once as the bare term. With the compact id,
+ * this is what keeps a memory's repeats across its buckets small.
+ */
+type StoredEntry = [id: string, len: number, tags: number[], terms: Array<string | [string, number]>];
+
+interface StoredFragment {
+  v: 3;
+  row: string;
+  docs: StoredEntry[];
+  removed: string[];
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A memory id as the buckets store it: a lower-case UUID as 22 base64url characters, any other id (an import's) behind a "~". */
+export function compactId(id: string): string {
+  return UUID.test(id) ? Buffer.from(id.replaceAll('-', ''), 'hex').toString('base64url') : `~${id}`;
+}
+
+export function fullId(compact: string): string {
+  if (compact.startsWith('~')) return compact.slice(1);
+  const hex = Buffer.from(compact, 'base64url').toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Every tag the buckets refer to, by its number (append-only until a rebuild). */
+class TagNames {
+  private readonly numbers: Map<string, number>;
+
+  constructor(readonly names: string[]) {
+    this.numbers = new Map(names.map((name, i) => [name, i]));
+  }
+
+  number(tag: string): number {
+    let n = this.numbers.get(tag);
+    if (n === undefined) {
+      n = this.names.push(tag) - 1;
+      this.numbers.set(tag, n);
+    }
+    return n;
+  }
+
+  name(n: number): string {
+    const tag = this.names[n];
+    if (tag === undefined) throw new TypeError('a tag number the statistics do not hold');
+    return tag;
+  }
 }
 
 /** Where a document stands in the merged buckets: what undoing it takes. */
@@ -67,7 +121,7 @@ interface Delta {
 }
 
 interface Stats {
-  v: 2;
+  v: 3;
   row: string;
   count: number;
   length: number;
@@ -75,6 +129,8 @@ interface Stats {
   tags: Array<[string, number, number]>;
   /** Fragments stored per bucket. */
   fragments: number[];
+  /** The tags fragments refer to by number. */
+  tagNames: string[];
   /** Memories a rebuild could not read and left out: still to be reported as unreadable. */
   setAside: string[];
 }
@@ -166,6 +222,7 @@ class IndexView implements Corpus {
   private readonly lengths: number[] = [];
   private readonly tagLists: Array<readonly string[]> = [];
   private readonly stats_: CorpusStats;
+  private readonly changedCompact: Set<string>;
 
   constructor(
     stats: Stats,
@@ -175,6 +232,7 @@ class IndexView implements Corpus {
     private readonly bucketOfPrefix: ((prefix: string) => number) | null,
     private readonly changed: Map<string, Delta>,
   ) {
+    this.changedCompact = new Set([...changed.keys()].map(compactId));
     this.stats_ = new CorpusStats(stats.count, stats.length, stats.tags);
     for (const delta of changed.values()) {
       if (delta.old) this.stats_.add(delta.old.len, delta.old.tags, -1);
@@ -186,12 +244,12 @@ class IndexView implements Corpus {
     return this.stats_.of(tag);
   }
 
-  private number(id: string, len: number, tags: readonly string[]): number {
-    let n = this.numbers.get(id);
+  private number(compact: string, len: number, tags: readonly string[], id?: string): number {
+    let n = this.numbers.get(compact);
     if (n === undefined) {
       n = this.ids.length;
-      this.numbers.set(id, n);
-      this.ids.push(id);
+      this.numbers.set(compact, n);
+      this.ids.push(id ?? fullId(compact));
       this.lengths.push(len);
       this.tagLists.push(tags);
     }
@@ -214,14 +272,14 @@ class IndexView implements Corpus {
     const scope = this.bucketOfPrefix ? [this.buckets.get(this.bucketOfPrefix(prefix))] : [...this.buckets.values()];
     for (const bucket of scope) {
       if (!bucket) continue;
-      for (const [id, len, tags, terms] of bucket.values()) {
-        if (this.changed.has(id)) continue;
-        for (const [term, tf] of terms) if (term.startsWith(prefix)) visit(term, this.number(id, len, tags), tf);
+      for (const [compact, len, tags, terms] of bucket.values()) {
+        if (this.changedCompact.has(compact)) continue;
+        for (const [term, tf] of terms) if (term.startsWith(prefix)) visit(term, this.number(compact, len, tags), tf);
       }
     }
     for (const { id, doc } of this.changed.values()) {
       if (!doc) continue;
-      for (const [term, tf] of doc.terms) if (term.startsWith(prefix)) visit(term, this.number(id, doc.len, doc.tags), tf);
+      for (const [term, tf] of doc.terms) if (term.startsWith(prefix)) visit(term, this.number(compactId(id), doc.len, doc.tags, id), tf);
     }
   }
 
@@ -229,8 +287,9 @@ class IndexView implements Corpus {
   documents(): Map<string, MemoryDoc> {
     const docs = new Map<string, MemoryDoc>();
     for (const bucket of this.buckets.values()) {
-      for (const [id, len, tags, terms] of bucket.values()) {
-        if (this.changed.has(id)) continue;
+      for (const [compact, len, tags, terms] of bucket.values()) {
+        if (this.changedCompact.has(compact)) continue;
+        const id = fullId(compact);
         const doc = docs.get(id) ?? { terms: [], len, tags };
         doc.terms.push(...terms);
         docs.set(id, doc);
@@ -243,7 +302,6 @@ class IndexView implements Corpus {
 
 export class MemoryIndex {
   private readonly buckets: SealedBuckets;
-  private readonly fragments: FragmentFormat<Fragment>;
 
   constructor(
     private readonly codec: RecordCodec,
@@ -251,13 +309,33 @@ export class MemoryIndex {
     private readonly shape: MemoryIndexShape = DEFAULT_SHAPE,
   ) {
     this.buckets = new SealedBuckets(codec, userId, { prefix: 'm', purpose: 'memory-bucket', kind: 'memory-index', buckets: shape.buckets, slots: shape.fragmentsPerBucket });
-    this.fragments = {
-      open: (row) => this.buckets.open<Fragment>(row, 2, (f) => Array.isArray(f.docs) && Array.isArray(f.removed), 'an index fragment'),
+  }
+
+  /** How fragments are stored, their tags numbered in `tags` (which a merge extends). */
+  private fragments(tags: TagNames): FragmentFormat<Fragment> {
+    return {
+      open: (row) => {
+        try {
+          const stored = this.buckets.open<StoredFragment>(row, 3, (f) => Array.isArray(f.docs) && Array.isArray(f.removed), 'an index fragment');
+          return {
+            docs: stored.docs.map(([id, len, numbers, terms]): Entry => [id, len, numbers.map((n) => tags.name(n)), terms.map((t) => (typeof t === 'string' ? [t, 1] : t))]),
+            removed: stored.removed,
+          };
+        } catch (error) {
+          if (error instanceof UnreadableRecord) throw error;
+          throw new UnreadableRecord(row.id, 'not an index fragment');
+        }
+      },
       fold: (fragments, base) => {
         const docs = [...foldFragments(fragments).values()];
         const removed = base ? [] : foldRemovals(fragments);
-        return docs.length || removed.length ? { v: 2, docs, removed } as Fragment : null;
+        return docs.length || removed.length ? { docs, removed } : null;
       },
+      store: (fragment) => ({
+        v: 3,
+        docs: fragment.docs.map(([id, len, names, terms]): StoredEntry => [id, len, names.map((tag) => tags.number(tag)), terms.map(([term, tf]) => (tf === 1 ? term : [term, tf]))]),
+        removed: fragment.removed,
+      }),
     };
   }
 
@@ -286,12 +364,12 @@ export class MemoryIndex {
   }
 
   private emptyStats(): Stats {
-    return { v: 2, row: STATS_ID, count: 0, length: 0, tags: [], fragments: [], setAside: [] };
+    return { v: 3, row: STATS_ID, count: 0, length: 0, tags: [], fragments: [], tagNames: [], setAside: [] };
   }
 
   private openStats(row: RecordRow): Stats {
     const stats = this.codec.open(row.id, row.token) as Stats;
-    if (stats?.v !== 2 || stats.row !== row.id || !Array.isArray(stats.tags) || !Array.isArray(stats.fragments)) throw new UnreadableRecord(row.id, 'not index statistics');
+    if (stats?.v !== 3 || stats.row !== row.id || !Array.isArray(stats.tags) || !Array.isArray(stats.fragments) || !Array.isArray(stats.tagNames)) throw new UnreadableRecord(row.id, 'not index statistics');
     return stats;
   }
 
@@ -323,10 +401,10 @@ export class MemoryIndex {
     }
     // No statistics yet is an index never merged, unless parts of an older format are stored.
     if (!stats && (await store.countRecords(this.userId, 'memory-index')) > 0) throw new UnreadableRecord(STATS_ID, 'missing');
-    const folded = new Map<number, Map<string, Entry>>();
-    for (const [bucket, list] of this.buckets.group(fragmentRows, this.fragments)) folded.set(bucket, foldFragments(list));
-    const bucketOfPrefix = buckets ? (prefix: string) => this.bucketOf(queryBucketKey(prefix)!) : null;
     const base = stats ?? this.emptyStats();
+    const folded = new Map<number, Map<string, Entry>>();
+    for (const [bucket, list] of this.buckets.group(fragmentRows, this.fragments(new TagNames(base.tagNames)))) folded.set(bucket, foldFragments(list));
+    const bucketOfPrefix = buckets ? (prefix: string) => this.bucketOf(queryBucketKey(prefix)!) : null;
     return { view: new IndexView(base, folded, bucketOfPrefix, changed), setAside: base.setAside };
   }
 
@@ -441,19 +519,20 @@ export class MemoryIndex {
     for (const { id, doc, old } of latest.values()) {
       if (old) {
         corpus.add(old.len, old.tags, -1);
-        for (const bucket of old.buckets) changeOf(bucket).removed.add(id);
+        for (const bucket of old.buckets) changeOf(bucket).removed.add(compactId(id));
       }
       if (doc) {
         corpus.add(doc.len, doc.tags, 1);
-        for (const [bucket, terms] of this.split(doc)) changeOf(bucket).docs.set(id, [id, doc.len, doc.tags, terms]);
+        for (const [bucket, terms] of this.split(doc)) changeOf(bucket).docs.set(id, [compactId(id), doc.len, doc.tags, terms]);
       }
     }
 
     const fragmentCounts = [...stats.fragments];
     const now = Date.now();
-    const fragmentsOf = new Map([...changes].map(([bucket, change]) => [bucket, { v: 2, docs: [...change.docs.values()], removed: [...change.removed] } as Fragment]));
-    const { writes, deletes } = await this.buckets.append(tx, fragmentsOf, fragmentCounts, this.fragments, now);
-    const next: Stats = { ...stats, count: corpus.count, length: corpus.length, tags: corpus.entries(), fragments: fragmentCounts.map((n) => n ?? 0) };
+    const fragmentsOf = new Map([...changes].map(([bucket, change]): [number, Fragment] => [bucket, { docs: [...change.docs.values()], removed: [...change.removed] }]));
+    const tagNames = new TagNames([...stats.tagNames]);
+    const { writes, deletes } = await this.buckets.append(tx, fragmentsOf, fragmentCounts, this.fragments(tagNames), now);
+    const next: Stats = { ...stats, count: corpus.count, length: corpus.length, tags: corpus.entries(), fragments: fragmentCounts.map((n) => n ?? 0), tagNames: tagNames.names };
     writes.push(this.row('memory-index', STATS_ID, next, now));
     await tx.putRecords(writes);
     await tx.deleteRecords(this.userId, [...storedDeltas, ...deletes]);
@@ -474,14 +553,17 @@ export class MemoryIndex {
       corpus.add(doc.len, doc.tags, 1);
       for (const [bucket, terms] of this.split(doc)) {
         const entries = buckets.get(bucket);
-        const entry: Entry = [record.id, doc.len, doc.tags, terms];
+        const entry: Entry = [compactId(record.id), doc.len, doc.tags, terms];
         if (entries) entries.push(entry);
         else buckets.set(bucket, [entry]);
       }
     }
     const now = Date.now();
     const fragments = Array.from({ length: this.shape.buckets }, (_, bucket) => (buckets.has(bucket) ? 1 : 0));
-    const stats: Stats = { v: 2, row: STATS_ID, count: corpus.count, length: corpus.length, tags: corpus.entries(), fragments, setAside: [...setAside] };
-    await tx.putRecords([...[...buckets].map(([bucket, docs]) => this.buckets.fragmentRow(bucket, 0, { v: 2, docs, removed: [] }, now)), this.row('memory-index', STATS_ID, stats, now)]);
+    const tagNames = new TagNames([]);
+    const format = this.fragments(tagNames);
+    const rows = [...buckets].map(([bucket, docs]) => this.buckets.fragmentRow(bucket, 0, format.store!({ docs, removed: [] }), now));
+    const stats: Stats = { v: 3, row: STATS_ID, count: corpus.count, length: corpus.length, tags: corpus.entries(), fragments, tagNames: tagNames.names, setAside: [...setAside] };
+    await tx.putRecords([...rows, this.row('memory-index', STATS_ID, stats, now)]);
   }
 }

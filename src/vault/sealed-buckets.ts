@@ -39,6 +39,8 @@ export interface FragmentFormat<F> {
    * to apply to. Null when nothing is left.
    */
   fold(fragments: F[], base: boolean): F | null;
+  /** The sealed payload of a fragment (its version included), when it is stored in another shape than it is used. */
+  store?(fragment: F): { v: number } & Record<string, unknown>;
 }
 
 export class SealedBuckets {
@@ -126,7 +128,7 @@ export class SealedBuckets {
     for (const [bucket, change] of changes) {
       const used = counts[bucket] ?? 0;
       if (used < slots) {
-        writes.push(this.fragmentRow(bucket, used, change, now));
+        writes.push(this.fragmentRow(bucket, used, format.store ? format.store(change) : change, now));
         counts[bucket] = used + 1;
         continue;
       }
@@ -139,7 +141,7 @@ export class SealedBuckets {
       while (first > 0 && sizes[first - 1]! <= 2 * weight) weight += sizes[--first]!;
       const folded = format.fold([...rows.slice(first).map((row) => format.open(row!)), change], first === 0);
       deletes.push(...this.slotIds(bucket).slice(folded ? first + 1 : first));
-      if (folded) writes.push(this.fragmentRow(bucket, first, folded, now));
+      if (folded) writes.push(this.fragmentRow(bucket, first, format.store ? format.store(folded) : folded, now));
       counts[bucket] = folded ? first + 1 : first;
     }
     return { writes, deletes };

@@ -33,7 +33,9 @@ function arrayCorpus(docs: Array<[string, MemoryDoc]>): Corpus {
 }
 
 const WORDS = ['tea', 'teapot', 'coffee', 'katze', 'kater', 'café', 'straße', '東京', 'москва', 'green', 'morning', 'garden'];
-const TAGS = ['food', 'pets', 'travel'];
+const TAGS = ['food', 'pets', 'travel', 'Food'];
+// Memory ids: UUIDs as the service mints them, and other strings as an import may carry (the index stores them differently).
+const IDS = Array.from({ length: 31 }, (_, i) => (i % 2 ? randomUUID() : `doc-${i}`));
 
 async function newUser(store: Store): Promise<string> {
   const id = randomUUID();
@@ -68,21 +70,21 @@ describe('bucketed memory index', () => {
             await tx.lockUser(userId);
             if (o.type === 'bulk') {
               // Several documents in one change, as an import writes them: large enough to skip the deltas.
-              const changes = o.slots.map((slot) => ({ id: `doc-${slot}`, doc: memoryDoc(`${o.words.join(' ')} ${slot}`, []), previous: live.get(`doc-${slot}`) ?? null, isNew: !used.has(`doc-${slot}`) }));
+              const changes = o.slots.map((slot) => ({ id: IDS[slot]!, doc: memoryDoc(`${o.words.join(' ')} ${slot}`, []), previous: live.get(IDS[slot]!) ?? null, isNew: !used.has(IDS[slot]!) }));
               await index.apply(tx, changes);
               for (const change of changes) {
                 live.set(change.id, change.doc);
                 used.add(change.id);
               }
             } else if (o.type === 'put') {
-              const id = `doc-${o.slot}`;
+              const id = IDS[o.slot]!;
               const doc = memoryDoc(o.words.join(' '), o.tags);
               await index.apply(tx, [{ id, doc, previous: live.get(id) ?? null, isNew: !used.has(id) }]);
               live.set(id, doc);
               used.add(id);
-            } else if (live.has(`doc-${o.slot}`)) {
-              await index.apply(tx, [{ id: `doc-${o.slot}`, doc: null, previous: live.get(`doc-${o.slot}`)!, isNew: false }]);
-              live.delete(`doc-${o.slot}`);
+            } else if (live.has(IDS[o.slot]!)) {
+              await index.apply(tx, [{ id: IDS[o.slot]!, doc: null, previous: live.get(IDS[o.slot]!)!, isNew: false }]);
+              live.delete(IDS[o.slot]!);
             }
           });
         }
