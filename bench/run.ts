@@ -91,7 +91,8 @@ try {
   try {
     for (const size of sizes) {
       const dataset = makeDataset(size, size);
-      const entry: SizeClients = { size, readAll: size <= readAllMax, graphRecords: dataset.entities.length + dataset.relations.length, memories: dataset.memories.length };
+      const openNames = Array.from({ length: 5 }, (_, i) => dataset.entities[Math.floor((i * dataset.entities.length) / 5)]!.name);
+      const entry: SizeClients = { size, readAll: size <= readAllMax, graphRecords: dataset.entities.length + dataset.relations.length, memories: dataset.memories.length, openNames };
       if (ourSizes.includes(size)) {
         const account = await signUp(server.url, `user-${size}`);
         log(`${size} records: seeding our server through the import (the vault's bulk path)`);
