@@ -127,6 +127,14 @@ function onSide(client: Client | undefined, make: (client: Client) => Timed[]): 
   return client ? make(client) : [];
 }
 
+/** A needle in no record: what the search itself costs, without an answer to decrypt and send. */
+const NO_MATCH = 'Reykjavik';
+
+async function searchNone(client: Client): Promise<void> {
+  const answer = await callTool(client, { name: 'search_nodes', arguments: { query: NO_MATCH } });
+  if ((answer.entities as unknown[]).length !== 0) throw new Error(`search_nodes found ${NO_MATCH}`);
+}
+
 /** Opens the named entities and checks that every one came back. */
 async function openNodes(client: Client, names: string[]): Promise<void> {
   const answer = await callTool(client, { name: 'open_nodes', arguments: { names } });
@@ -141,10 +149,12 @@ function searchOperations({ size, ours, reference, openNames }: SizeClients): Ti
     ...onSide(ours, (c) => [
       { size, id: 'ours recall', side: 'ours', group: 'search', tool: 'recall', note: 'top 10 by BM25', run: call(c, 'recall') },
       { size, id: 'ours search_nodes', side: 'ours', group: 'search', tool: 'search_nodes', note: 'substring match', run: call(c, 'search_nodes') },
+      { size, id: 'ours search_nodes none', side: 'ours', group: 'search', tool: 'search_nodes', note: `no match ("${NO_MATCH}")`, run: () => searchNone(c) },
       { size, id: 'ours open_nodes', side: 'ours', group: 'search', tool: 'open_nodes', note: open, run: () => openNodes(c, openNames) },
     ]),
     ...onSide(reference, (c) => [
       { size, id: 'reference search_nodes', side: 'reference', group: 'search', tool: 'search_nodes', note: 'substring match', run: call(c, 'search_nodes') },
+      { size, id: 'reference search_nodes none', side: 'reference', group: 'search', tool: 'search_nodes', note: `no match ("${NO_MATCH}")`, run: () => searchNone(c) },
       { size, id: 'reference open_nodes', side: 'reference', group: 'search', tool: 'open_nodes', note: open, run: () => openNodes(c, openNames) },
     ]),
   ];

@@ -41,6 +41,7 @@ const REFERENCE_FOR: Record<string, string> = {
   'ours recall': 'reference search_nodes',
   'ours search_nodes': 'reference search_nodes',
   'ours open_nodes': 'reference open_nodes',
+  'ours search_nodes none': 'reference search_nodes none',
   'ours read_graph': 'reference read_graph',
   'ours list_memories': 'reference read_graph',
   'ours read_graph page': 'reference read_graph',
@@ -136,6 +137,7 @@ function targetLines(results: BenchResults): string[] {
   };
   growth('ours recall', '`recall`', 2);
   growth('ours search_nodes', '`search_nodes`', 2);
+  growth('ours search_nodes none', '`search_nodes` matching nothing (the search without its answer)', 2);
   growth('ours open_nodes', '`open_nodes`', 2);
   growth('ours read_graph page', "`read_graph`'s first page", 2);
   growth('ours remember', '`remember` (flat means ≤ 1.5x)', 1.5);
@@ -212,6 +214,7 @@ const OUR_COLORS: Record<string, string> = {
   'ours recall': '#1b9e77',
   'ours search_nodes': '#d95f02',
   'ours open_nodes': '#7570b3',
+  'ours search_nodes none': '#e7298a',
   'ours read_graph': '#d95f02',
   'ours list_memories': '#1b9e77',
   'ours read_graph page': '#7570b3',

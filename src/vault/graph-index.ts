@@ -232,8 +232,13 @@ export class GraphIndex {
     return this.buckets.open<Chunk>(row, VERSION, (c) => typeof c.gen === 'string' && Array.isArray(c.ids), 'a graph index table chunk');
   }
 
-  private openAdjacency(row: RecordRow): Adjacency {
-    return this.buckets.open<Adjacency>(row, VERSION, (a) => typeof a.name === 'string' && Array.isArray(a.relations) && this.adjacencyId(a.name) === row.id, 'a graph adjacency row');
+  /** Opens an adjacency row; `names` maps the row ids asked for to their names (the row must hold the relations of its own name). */
+  private openAdjacency(row: RecordRow, names: ReadonlyMap<string, string>): Adjacency {
+    return this.buckets.open<Adjacency>(row, VERSION, (a) => typeof a.name === 'string' && Array.isArray(a.relations) && names.get(row.id) === a.name, 'a graph adjacency row');
+  }
+
+  private adjacencyIds(names: Iterable<string>): Map<string, string> {
+    return new Map([...new Set(names)].map((name) => [this.adjacencyId(name), name]));
   }
 
   /** The statistics among `rows`; when there are none, empty ones unless index parts are stored (an older format, or a lost part). */
@@ -297,12 +302,13 @@ export class GraphIndex {
    * does not open.
    */
   async relationsTouching(store: Pick<Store, 'getRecords' | 'countRecords'>, names: Iterable<string>): Promise<{ relations: TouchingRelation[]; setAside: string[] }> {
-    const rows = await store.getRecords(this.userId, [STATS_ID, ...[...new Set(names)].map((name) => this.adjacencyId(name))]);
+    const ids = this.adjacencyIds(names);
+    const rows = await store.getRecords(this.userId, [STATS_ID, ...ids.keys()]);
     const stats = await this.statsOf(store, rows);
     const byId = new Map<string, TouchingRelation>();
     for (const row of rows) {
       if (row.id === STATS_ID) continue;
-      for (const [id, from, to, relationType, createdAt] of this.openAdjacency(row).relations) byId.set(id, { id, from, to, relationType, createdAt });
+      for (const [id, from, to, relationType, createdAt] of this.openAdjacency(row, ids).relations) byId.set(id, { id, from, to, relationType, createdAt });
     }
     const relations = [...byId.values()].sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return { relations, setAside: stats.setAside };
@@ -342,13 +348,14 @@ export class GraphIndex {
 
   private async updateAdjacency(tx: Transaction, added: Array<[string, Relation & { createdAt: number }]>, removed: Array<[string, Relation]>, now: number): Promise<void> {
     const names = new Set([...added, ...removed].flatMap(([, r]) => [r.from, r.to]));
-    const rows = await tx.getRecords(this.userId, [STATS_ID, ...[...names].map((name) => this.adjacencyId(name))]);
+    const ids = this.adjacencyIds(names);
+    const rows = await tx.getRecords(this.userId, [STATS_ID, ...ids.keys()]);
     const hasStats = rows.some((row) => row.id === STATS_ID);
     const stats = await this.statsOf(tx, rows);
     const lists = new Map<string, Map<string, Adjacent>>([...names].map((name) => [name, new Map()]));
     for (const row of rows) {
       if (row.id === STATS_ID) continue;
-      const adjacency = this.openAdjacency(row);
+      const adjacency = this.openAdjacency(row, ids);
       lists.set(adjacency.name, new Map(adjacency.relations.map((entry) => [entry[0], entry])));
     }
     for (const [id, r] of removed) for (const name of [r.from, r.to]) lists.get(name)!.delete(id);
