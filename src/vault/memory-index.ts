@@ -42,30 +42,31 @@ const STATS_ID = 'm-stats';
 const DELTA_PREFIX = 'm-dlt-';
 
 /**
- * A document in one bucket: its compact id (see compactId), length, tags, and
- * those of its terms that fall in this bucket.
+ * A document in one bucket: its compact id (see compactId), length, tags as
+ * numbers in the statistics' tag list, and those of its terms that fall in
+ * this bucket, a term that occurs once as the bare term. This compactness is
+ * what keeps a memory's repeats across its buckets small; searches read
+ * entries as stored and name only the tags they compare.
  */
-type Entry = [id: string, len: number, tags: string[], terms: Array<[string, number]>];
+type Entry = [id: string, len: number, tags: number[], terms: Array<string | [string, number]>];
 
-/** A fragment as a merge or a search holds it. */
 interface Fragment {
   docs: Entry[];
   /** Compact ids. */
   removed: string[];
 }
 
-/**
- * An entry as a fragment stores it: tags as numbers in the statistics' tag
- * list, and a term that occurs once as the bare term. With the compact id,
- * this is what keeps a memory's repeats across its buckets small.
- */
-type StoredEntry = [id: string, len: number, tags: number[], terms: Array<string | [string, number]>];
-
-interface StoredFragment {
+interface StoredFragment extends Fragment {
   v: 3;
   row: string;
-  docs: StoredEntry[];
-  removed: string[];
+}
+
+function packTerms(terms: ReadonlyArray<[string, number]>): Array<string | [string, number]> {
+  return terms.map((entry) => (entry[1] === 1 ? entry[0] : entry));
+}
+
+function unpackTerms(terms: ReadonlyArray<string | [string, number]>): Array<[string, number]> {
+  return terms.map((t) => (typeof t === 'string' ? [t, 1] : t));
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -231,6 +232,7 @@ class IndexView implements Corpus {
     /** Null when every bucket was read. */
     private readonly bucketOfPrefix: ((prefix: string) => number) | null,
     private readonly changed: Map<string, Delta>,
+    private readonly tagNames: TagNames,
   ) {
     this.changedCompact = new Set([...changed.keys()].map(compactId));
     this.stats_ = new CorpusStats(stats.count, stats.length, stats.tags);
@@ -244,14 +246,15 @@ class IndexView implements Corpus {
     return this.stats_.of(tag);
   }
 
-  private number(compact: string, len: number, tags: readonly string[], id?: string): number {
+  /** A document's number in this view; its tags are stored ones (numbers) or a delta's (names). */
+  private number(compact: string, len: number, tags: readonly number[] | readonly string[], id?: string): number {
     let n = this.numbers.get(compact);
     if (n === undefined) {
       n = this.ids.length;
       this.numbers.set(compact, n);
       this.ids.push(id ?? fullId(compact));
       this.lengths.push(len);
-      this.tagLists.push(tags);
+      this.tagLists.push(tags.map((t) => (typeof t === 'number' ? this.tagNames.name(t) : t)));
     }
     return n;
   }
@@ -274,7 +277,10 @@ class IndexView implements Corpus {
       if (!bucket) continue;
       for (const [compact, len, tags, terms] of bucket.values()) {
         if (this.changedCompact.has(compact)) continue;
-        for (const [term, tf] of terms) if (term.startsWith(prefix)) visit(term, this.number(compact, len, tags), tf);
+        for (const t of terms) {
+          const term = typeof t === 'string' ? t : t[0];
+          if (term.startsWith(prefix)) visit(term, this.number(compact, len, tags), typeof t === 'string' ? 1 : t[1]);
+        }
       }
     }
     for (const { id, doc } of this.changed.values()) {
@@ -290,8 +296,8 @@ class IndexView implements Corpus {
       for (const [compact, len, tags, terms] of bucket.values()) {
         if (this.changedCompact.has(compact)) continue;
         const id = fullId(compact);
-        const doc = docs.get(id) ?? { terms: [], len, tags };
-        doc.terms.push(...terms);
+        const doc = docs.get(id) ?? { terms: [], len, tags: tags.map((t) => this.tagNames.name(t)) };
+        doc.terms.push(...unpackTerms(terms));
         docs.set(id, doc);
       }
     }
@@ -311,32 +317,22 @@ export class MemoryIndex {
     this.buckets = new SealedBuckets(codec, userId, { prefix: 'm', purpose: 'memory-bucket', kind: 'memory-index', buckets: shape.buckets, slots: shape.fragmentsPerBucket });
   }
 
-  /** How fragments are stored, their tags numbered in `tags` (which a merge extends). */
-  private fragments(tags: TagNames): FragmentFormat<Fragment> {
-    return {
-      open: (row) => {
-        try {
-          const stored = this.buckets.open<StoredFragment>(row, 3, (f) => Array.isArray(f.docs) && Array.isArray(f.removed), 'an index fragment');
-          return {
-            docs: stored.docs.map(([id, len, numbers, terms]): Entry => [id, len, numbers.map((n) => tags.name(n)), terms.map((t) => (typeof t === 'string' ? [t, 1] : t))]),
-            removed: stored.removed,
-          };
-        } catch (error) {
-          if (error instanceof UnreadableRecord) throw error;
-          throw new UnreadableRecord(row.id, 'not an index fragment');
-        }
-      },
-      fold: (fragments, base) => {
-        const docs = [...foldFragments(fragments).values()];
-        const removed = base ? [] : foldRemovals(fragments);
-        return docs.length || removed.length ? { docs, removed } : null;
-      },
-      store: (fragment) => ({
-        v: 3,
-        docs: fragment.docs.map(([id, len, names, terms]): StoredEntry => [id, len, names.map((tag) => tags.number(tag)), terms.map(([term, tf]) => (tf === 1 ? term : [term, tf]))]),
-        removed: fragment.removed,
-      }),
-    };
+  private readonly fragments: FragmentFormat<Fragment> = {
+    open: (row) => {
+      const { docs, removed } = this.buckets.open<StoredFragment>(row, 3, (f) => Array.isArray(f.docs) && Array.isArray(f.removed), 'an index fragment');
+      return { docs, removed };
+    },
+    fold: (fragments, base) => {
+      const docs = [...foldFragments(fragments).values()];
+      const removed = base ? [] : foldRemovals(fragments);
+      return docs.length || removed.length ? { docs, removed } : null;
+    },
+    store: (fragment) => ({ v: 3, ...fragment }),
+  };
+
+  /** A document's entry in one bucket, its tags numbered in `tagNames` (which this may extend). */
+  private entry(id: string, doc: MemoryDoc, terms: ReadonlyArray<[string, number]>, tagNames: TagNames): Entry {
+    return [compactId(id), doc.len, doc.tags.map((tag) => tagNames.number(tag)), packTerms(terms)];
   }
 
   private bucketOf(key: string): number {
@@ -403,9 +399,9 @@ export class MemoryIndex {
     if (!stats && (await store.countRecords(this.userId, 'memory-index')) > 0) throw new UnreadableRecord(STATS_ID, 'missing');
     const base = stats ?? this.emptyStats();
     const folded = new Map<number, Map<string, Entry>>();
-    for (const [bucket, list] of this.buckets.group(fragmentRows, this.fragments(new TagNames(base.tagNames)))) folded.set(bucket, foldFragments(list));
+    for (const [bucket, list] of this.buckets.group(fragmentRows, this.fragments)) folded.set(bucket, foldFragments(list));
     const bucketOfPrefix = buckets ? (prefix: string) => this.bucketOf(queryBucketKey(prefix)!) : null;
-    return { view: new IndexView(base, folded, bucketOfPrefix, changed), setAside: base.setAside };
+    return { view: new IndexView(base, folded, bucketOfPrefix, changed, new TagNames(base.tagNames)), setAside: base.setAside };
   }
 
   /** The buckets a query's terms fall in; null when one of them may match terms in any bucket. */
@@ -510,6 +506,7 @@ export class MemoryIndex {
     if (latest.size < minimum) return;
 
     const corpus = new CorpusStats(stats.count, stats.length, stats.tags);
+    const tagNames = new TagNames([...stats.tagNames]);
     const changes = new Map<number, { docs: Map<string, Entry>; removed: Set<string> }>();
     const changeOf = (bucket: number) => {
       let change = changes.get(bucket);
@@ -523,15 +520,14 @@ export class MemoryIndex {
       }
       if (doc) {
         corpus.add(doc.len, doc.tags, 1);
-        for (const [bucket, terms] of this.split(doc)) changeOf(bucket).docs.set(id, [compactId(id), doc.len, doc.tags, terms]);
+        for (const [bucket, terms] of this.split(doc)) changeOf(bucket).docs.set(id, this.entry(id, doc, terms, tagNames));
       }
     }
 
     const fragmentCounts = [...stats.fragments];
     const now = Date.now();
     const fragmentsOf = new Map([...changes].map(([bucket, change]): [number, Fragment] => [bucket, { docs: [...change.docs.values()], removed: [...change.removed] }]));
-    const tagNames = new TagNames([...stats.tagNames]);
-    const { writes, deletes } = await this.buckets.append(tx, fragmentsOf, fragmentCounts, this.fragments(tagNames), now);
+    const { writes, deletes } = await this.buckets.append(tx, fragmentsOf, fragmentCounts, this.fragments, now);
     const next: Stats = { ...stats, count: corpus.count, length: corpus.length, tags: corpus.entries(), fragments: fragmentCounts.map((n) => n ?? 0), tagNames: tagNames.names };
     writes.push(this.row('memory-index', STATS_ID, next, now));
     await tx.putRecords(writes);
@@ -547,22 +543,21 @@ export class MemoryIndex {
     const stale = await tx.allRecords(this.userId, ['memory-index', 'memory-delta']);
     await tx.deleteRecords(this.userId, stale.map((row) => row.id));
     const corpus = new CorpusStats(0, 0, []);
+    const tagNames = new TagNames([]);
     const buckets = new Map<number, Entry[]>();
     for (const record of records) {
       const doc = memoryDocOf(record);
       corpus.add(doc.len, doc.tags, 1);
       for (const [bucket, terms] of this.split(doc)) {
         const entries = buckets.get(bucket);
-        const entry: Entry = [compactId(record.id), doc.len, doc.tags, terms];
+        const entry = this.entry(record.id, doc, terms, tagNames);
         if (entries) entries.push(entry);
         else buckets.set(bucket, [entry]);
       }
     }
     const now = Date.now();
     const fragments = Array.from({ length: this.shape.buckets }, (_, bucket) => (buckets.has(bucket) ? 1 : 0));
-    const tagNames = new TagNames([]);
-    const format = this.fragments(tagNames);
-    const rows = [...buckets].map(([bucket, docs]) => this.buckets.fragmentRow(bucket, 0, format.store!({ docs, removed: [] }), now));
+    const rows = [...buckets].map(([bucket, docs]) => this.buckets.fragmentRow(bucket, 0, { v: 3, docs, removed: [] }, now));
     const stats: Stats = { v: 3, row: STATS_ID, count: corpus.count, length: corpus.length, tags: corpus.entries(), fragments, tagNames: tagNames.names, setAside: [...setAside] };
     await tx.putRecords([...rows, this.row('memory-index', STATS_ID, stats, now)]);
   }
