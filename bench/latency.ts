@@ -57,6 +57,8 @@ export interface SizeClients {
   /** Entities + relations and memories held before the run, to check that read-all reads them all. */
   graphRecords: number;
   memories: number;
+  /** Entity names open_nodes asks for (a few, spread over the graph). */
+  openNames: string[];
 }
 
 /** Pages through read_graph (1,000 a page, the maximum) and returns how many entities and relations came. */
@@ -137,15 +139,36 @@ function onOurs(ours: SizeClients['ours'], make: (client: Client) => Array<Omit<
   );
 }
 
-function searchOperations({ size, ours, reference }: SizeClients): Timed[] {
+/** A needle in no record: what the search itself costs, without an answer to decrypt and send. */
+const NO_MATCH = 'Reykjavik';
+
+async function searchNone(client: Client): Promise<void> {
+  const answer = await callTool(client, { name: 'search_nodes', arguments: { query: NO_MATCH } });
+  if ((answer.entities as unknown[]).length !== 0) throw new Error(`search_nodes found ${NO_MATCH}`);
+}
+
+/** Opens the named entities and checks that every one came back. */
+async function openNodes(client: Client, names: string[]): Promise<void> {
+  const answer = await callTool(client, { name: 'open_nodes', arguments: { names } });
+  if ((answer.entities as unknown[]).length !== names.length) throw new Error(`open_nodes answered ${(answer.entities as unknown[]).length} entities, expected ${names.length}`);
+}
+
+function searchOperations({ size, ours, reference, openNames }: SizeClients): Timed[] {
   const query = (i: number) => SEARCH_QUERIES[i % SEARCH_QUERIES.length]!;
   const call = (client: Client, name: string) => async (i: number) => void (await callTool(client, { name, arguments: { query: query(i) } }));
+  const open = `${openNames.length} names`;
   return [
     ...onOurs(ours, (c) => [
       { size, name: 'recall', group: 'search', tool: 'recall', note: 'top 10 by BM25', run: call(c, 'recall') },
       { size, name: 'search_nodes', group: 'search', tool: 'search_nodes', note: 'substring match', run: call(c, 'search_nodes') },
+      { size, name: 'search_nodes none', group: 'search', tool: 'search_nodes', note: `no match ("${NO_MATCH}")`, run: () => searchNone(c) },
+      { size, name: 'open_nodes', group: 'search', tool: 'open_nodes', note: open, run: () => openNodes(c, openNames) },
     ]),
-    ...onSide(reference, (c) => [{ size, id: 'reference search_nodes', side: 'reference', group: 'search', tool: 'search_nodes', note: 'substring match', run: call(c, 'search_nodes') }]),
+    ...onSide(reference, (c) => [
+      { size, id: 'reference search_nodes', side: 'reference', group: 'search', tool: 'search_nodes', note: 'substring match', run: call(c, 'search_nodes') },
+      { size, id: 'reference search_nodes none', side: 'reference', group: 'search', tool: 'search_nodes', note: `no match ("${NO_MATCH}")`, run: () => searchNone(c) },
+      { size, id: 'reference open_nodes', side: 'reference', group: 'search', tool: 'open_nodes', note: open, run: () => openNodes(c, openNames) },
+    ]),
   ];
 }
 

@@ -49,6 +49,10 @@ const REFERENCE_FOR: Record<string, string> = {
   search_nodes: 'reference search_nodes',
   read_graph: 'reference read_graph',
   list_memories: 'reference read_graph',
+  open_nodes: 'reference open_nodes',
+  'search_nodes none': 'reference search_nodes none',
+  'read_graph page': 'reference read_graph',
+  'list_memories page': 'reference read_graph',
 };
 
 const serverName = (op: OperationResult) => (op.driver ? `ours, ${DRIVER_NAMES[op.driver]}` : op.side);
@@ -145,6 +149,8 @@ function targetLines(results: BenchResults): string[] {
     };
     growth('recall', '`recall`', 2);
     growth('search_nodes', '`search_nodes`', 2);
+    growth('search_nodes none', '`search_nodes` matching nothing (the search without its answer)', 2);
+    growth('open_nodes', '`open_nodes`', 2);
     growth('read_graph page', "`read_graph`'s first page", 2);
     growth('remember', '`remember` (flat means ≤ 1.5x)', 1.5);
     const remember = at(10_000, `${driver} remember`);
@@ -244,6 +250,8 @@ const OUR_COLORS: Record<string, [string, string]> = {
   list_memories: ['#1b9e77', '#0b5e47'],
   'read_graph page': ['#7570b3', '#3f3a7a'],
   'list_memories page': ['#e7298a', '#9c1258'],
+  open_nodes: ['#7570b3', '#3f3a7a'],
+  'search_nodes none': ['#e7298a', '#9c1258'],
 };
 
 function colorOf(op: OperationResult): string {

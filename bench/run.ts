@@ -112,7 +112,8 @@ try {
   try {
     for (const size of sizes) {
       const dataset = makeDataset(size, size);
-      const entry: SizeClients = { size, ours: {}, readAll: size <= readAllMax, graphRecords: dataset.entities.length + dataset.relations.length, memories: dataset.memories.length };
+      const openNames = Array.from({ length: 5 }, (_, i) => dataset.entities[Math.floor((i * dataset.entities.length) / 5)]!.name);
+      const entry: SizeClients = { size, ours: {}, readAll: size <= readAllMax, graphRecords: dataset.entities.length + dataset.relations.length, memories: dataset.memories.length, openNames };
       opened.push(entry);
       if (ourSizes.includes(size)) {
         for (const [driver, server] of servers) {

@@ -6,11 +6,9 @@
 // holds tokens.
 import { z } from 'zod';
 import type { RecordCursor } from '../storage/store.ts';
-import { type GraphDoc, graphSegmentFormat, GraphView } from '../vault/graph-index.ts';
-import { entityDoc, relationDoc } from '../vault/graph.ts';
-import { relationKey } from '../vault/graph-rules.ts';
+import { type GraphView, relationKey } from '../vault/graph-rules.ts';
 import { memoryDocOf } from '../vault/memory-index.ts';
-import { entitySchema, memorySchema, relationSchema } from '../vault/records.ts';
+import { entitySchema, memorySchema, type Relation, relationSchema } from '../vault/records.ts';
 import { LocalCorpus } from './corpus.ts';
 
 /**
@@ -25,6 +23,11 @@ export const localRecordSchema = z.discriminatedUnion('kind', [
   relationSchema.extend({ created_at: z.string().optional() }),
 ]);
 export type LocalRecord = z.infer<typeof localRecordSchema>;
+
+/** The graph view with each relation's record id, so a deletion can name the rows it removes. */
+export interface LocalGraphView extends GraphView {
+  relationsTouching(names: ReadonlySet<string>): Array<Relation & { id: string }>;
+}
 export type LocalKind = LocalRecord['kind'];
 
 /** A live record and its place in creation order. */
@@ -57,7 +60,6 @@ export class LocalRecords {
   private readonly entityIds = new Map<string, string>();
   private readonly relationIds = new Map<string, string>();
   readonly corpus = new LocalCorpus();
-  private view: GraphView | null = null;
 
   apply(changes: readonly Change[]): void {
     for (const { id, record } of changes) {
@@ -66,7 +68,6 @@ export class LocalRecords {
         this.ordered.delete(old.record.kind);
         if (old.record.kind === 'entity' && this.entityIds.get(old.record.name) === id) this.entityIds.delete(old.record.name);
         if (old.record.kind === 'relation' && this.relationIds.get(relationKey(old.record)) === id) this.relationIds.delete(relationKey(old.record));
-        if (old.record.kind !== 'memory') this.view = null;
         this.byId.delete(id);
       }
       if (record?.kind === 'memory' || old?.record.kind === 'memory') this.corpus.set(id, record?.kind === 'memory' ? memoryDocOf(record) : null);
@@ -75,7 +76,6 @@ export class LocalRecords {
       this.ordered.delete(record.kind);
       if (record.kind === 'entity') this.entityIds.set(record.name, id);
       if (record.kind === 'relation') this.relationIds.set(relationKey(record), id);
-      if (record.kind !== 'memory') this.view = null;
     }
   }
 
@@ -131,13 +131,15 @@ export class LocalRecords {
     return list[list.length - 1];
   }
 
-  /** The live graph as the server's index shows it, for search_nodes, open_nodes and the relations an entity takes along. */
-  graphView(): GraphView {
-    if (this.view) return this.view;
-    // The rows as the server's graph index encodes them, so the view orders and filters them as it does there.
-    const entries: Array<[string, GraphDoc]> = [];
-    for (const { id, createdAt, record } of this.all('entity')) if (record.kind === 'entity') entries.push([id, entityDoc(record, createdAt)]);
-    for (const { id, createdAt, record } of this.all('relation')) if (record.kind === 'relation') entries.push([id, relationDoc(record, createdAt)]);
-    return (this.view = new GraphView(graphSegmentFormat.view(graphSegmentFormat.encode(entries))));
+  /** The live graph, each kind in creation order as the server keeps it, for search_nodes, open_nodes and the relations an entity takes along. */
+  graphView(): LocalGraphView {
+    const entities = this.all('entity');
+    const relations = this.all('relation');
+    return {
+      entities: (keep) =>
+        entities.flatMap(({ record: r }) => (r.kind === 'entity' && keep(r.name, r.entityType, r.observations) ? [{ name: r.name, entityType: r.entityType, observations: r.observations }] : [])),
+      relationsTouching: (names) =>
+        relations.flatMap(({ id, record: r }) => (r.kind === 'relation' && (names.has(r.from) || names.has(r.to)) ? [{ id, from: r.from, to: r.to, relationType: r.relationType }] : [])),
+    };
   }
 }

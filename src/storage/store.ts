@@ -4,7 +4,8 @@
 
 /**
  * What kind of plaintext a record's token holds. The `*-index` and `*-delta`
- * kinds hold the encrypted search indexes (segments and recent changes),
+ * kinds hold the encrypted search indexes (bucket fragments, statistics,
+ * id tables, adjacency rows, and recent changes),
  * derived from the other records and rebuilt under a new key on rotation.
  */
 export type RecordKind = 'memory' | 'entity' | 'relation' | 'memory-index' | 'memory-delta' | 'graph-index' | 'graph-delta';

@@ -1,147 +1,466 @@
-// An encrypted copy of the knowledge graph for queries that must look at all
-// of it (search_nodes, open_nodes, and finding the relations that touch an
-// entity): a few large sealed segments plus small sealed deltas, instead of
-// one token per entity and relation. The records stay the source of truth;
-// this index is written in the same transaction and rebuilt under a new key
-// on rotation. Segments are stored as columns (arrays of strings), which
-// parse several times faster than arrays of objects.
-import type { Store, Transaction } from '../storage/store.ts';
-import { RecordCodec } from './codec.ts';
+// The encrypted index of a user's knowledge graph, so that search_nodes and
+// open_nodes read what their answer needs instead of the whole graph:
+//
+// - Trigram buckets (the memory index's keyed, sealed buckets): every
+//   three-character window of an entity's name, type and observations, lower-
+//   cased as search_nodes compares them, posts the entity's number in the
+//   bucket HMAC(lookup sub-key, trigram) mod `buckets`. A needle of three or
+//   more characters occurs in a text only if each of its trigrams does, so
+//   the entities posted under all of the needle's trigrams (up to
+//   MAX_NEEDLE_GRAMS of them) include every match; each candidate's record is
+//   then decrypted and checked with the exact comparison, so the answer is
+//   exact. Shorter needles read every entity: the documented fallback.
+// - Postings are only ever added: a changed entity is posted again under a
+//   new number and a deleted one is left behind, both weeded out when its
+//   record is checked. When the numbers issued reach about twice the live
+//   entities, the next merge asks for a rebuild.
+// - A table of entity ids by number, in sealed chunks of `chunk` ids.
+// - Recent changes: a sealed delta per created or changed entity, read by
+//   every search (its entity is always a candidate), folded into the buckets
+//   every `mergeAfter` deltas.
+// - Adjacency: one sealed row per entity name that relations touch, found by
+//   the name's keyed tag, holding those relations; written with the relations
+//   in the same transaction, so open_nodes and search_nodes read only the
+//   relations of the entities in their answer.
+// The records stay the source of truth: every part is derived, sealed for its
+// own row, rebuilt when damaged and rebuilt under the new key on rotation.
+// What the layout reveals is written in docs/key-hierarchy.md.
+import { randomBytes } from 'node:crypto';
+import type { RecordRow, Store, Transaction } from '../storage/store.ts';
+import { RecordCodec, UnreadableRecord } from './codec.ts';
 import type { Entity, Relation } from './records.ts';
-import { type IndexChange, type SegmentFormat, SegmentedIndex } from './segmented-index.ts';
+import { type FragmentFormat, SealedBuckets } from './sealed-buckets.ts';
 
 /** One graph record as the index keeps it, with its creation time for the graph's order. */
 export type GraphDoc = ({ kind: 'entity' } & Entity & { createdAt: number }) | ({ kind: 'relation' } & Relation & { createdAt: number });
 
-/** Entities and relations of one segment, column by column. */
-export interface GraphColumns {
-  entityIds: string[];
-  names: string[];
-  entityTypes: string[];
-  observations: string[][];
-  entityCreated: number[];
-  relationIds: string[];
-  from: string[];
-  to: string[];
-  relationTypes: string[];
-  relationCreated: number[];
+export interface GraphChange {
+  id: string;
+  /** The record's new state; null when it was deleted. */
+  doc: GraphDoc | null;
+  /** For a deleted relation: what it was (its endpoints' adjacency rows drop it). */
+  previous?: GraphDoc | null;
 }
 
-function emptyColumns(): GraphColumns {
-  return { entityIds: [], names: [], entityTypes: [], observations: [], entityCreated: [], relationIds: [], from: [], to: [], relationTypes: [], relationCreated: [] };
+export interface GraphIndexShape {
+  buckets: number;
+  slots: number;
+  mergeAfter: number;
+  chunk: number;
 }
 
-function pushDoc(columns: GraphColumns, id: string, doc: GraphDoc): void {
-  if (doc.kind === 'entity') {
-    columns.entityIds.push(id);
-    columns.names.push(doc.name);
-    columns.entityTypes.push(doc.entityType);
-    columns.observations.push(doc.observations);
-    columns.entityCreated.push(doc.createdAt);
-  } else {
-    columns.relationIds.push(id);
-    columns.from.push(doc.from);
-    columns.to.push(doc.to);
-    columns.relationTypes.push(doc.relationType);
-    columns.relationCreated.push(doc.createdAt);
+export const DEFAULT_GRAPH_SHAPE: GraphIndexShape = { buckets: 512, slots: 8, mergeAfter: 64, chunk: 1024 };
+
+/** Trigrams of a needle whose buckets a search reads, spread over its length. */
+const MAX_NEEDLE_GRAMS = 6;
+const GRAM = 3;
+const VERSION = 3;
+const STATS_ID = 'g-stats';
+const DELTA_PREFIX = 'g-dlt-';
+const TABLE_PREFIX = 'g-t-';
+const ADJACENCY_PREFIX = 'g-a-';
+
+/** Trigram → the entity numbers posted under it, ascending, as base-36 gaps joined by commas. */
+interface Fragment {
+  v: 3;
+  row: string;
+  grams: Record<string, string>;
+}
+
+interface Stats {
+  v: 3;
+  row: string;
+  /** Changes with every rebuild: table chunks of another generation are not read. */
+  gen: string;
+  /** Entity numbers issued. */
+  docs: number;
+  fragments: number[];
+  /** Records a rebuild could not read and left out: still to be reported as unreadable. */
+  setAside: string[];
+}
+
+interface Chunk {
+  v: 3;
+  row: string;
+  gen: string;
+  ids: string[];
+}
+
+interface Delta {
+  v: 3;
+  row: string;
+  id: string;
+  entity: Entity;
+}
+
+/** A relation as an adjacency row holds it: id, from, to, type, creation time. */
+type Adjacent = [id: string, from: string, to: string, relationType: string, createdAt: number];
+
+interface Adjacency {
+  v: 3;
+  row: string;
+  name: string;
+  relations: Adjacent[];
+}
+
+export type TouchingRelation = Relation & { id: string; createdAt: number };
+
+function encodePostings(numbers: readonly number[]): string {
+  let previous = 0;
+  return numbers.map((n) => {
+    const gap = n - previous;
+    previous = n;
+    return gap.toString(36);
+  }).join(',');
+}
+
+function decodePostings(text: string, into: number[] = []): number[] {
+  if (!text) return into;
+  let n = 0;
+  for (const gap of text.split(',')) into.push((n += parseInt(gap, 36)));
+  return into;
+}
+
+/** The distinct trigrams of one lower-cased text. */
+function addGrams(text: string, into: Set<string>): void {
+  for (let i = 0; i + GRAM <= text.length; i++) into.add(text.slice(i, i + GRAM));
+}
+
+export function entityGrams(entity: Entity): Set<string> {
+  const grams = new Set<string>();
+  addGrams(entity.name.toLowerCase(), grams);
+  addGrams(entity.entityType.toLowerCase(), grams);
+  for (const observation of entity.observations) addGrams(observation.toLowerCase(), grams);
+  return grams;
+}
+
+/** Up to MAX_NEEDLE_GRAMS distinct trigrams of a lower-cased needle, first and last included; null when it is too short to have one. */
+function needleGrams(needle: string): string[] | null {
+  if (needle.length < GRAM) return null;
+  const all = [...new Set(Array.from({ length: needle.length - GRAM + 1 }, (_, i) => needle.slice(i, i + GRAM)))];
+  if (all.length <= MAX_NEEDLE_GRAMS) return all;
+  return [...new Set(Array.from({ length: MAX_NEEDLE_GRAMS }, (_, i) => all[Math.round((i * (all.length - 1)) / (MAX_NEEDLE_GRAMS - 1))]!))];
+}
+
+/** Entity numbers in every one of these lists. */
+function intersect(lists: number[][]): number[] {
+  if (lists.length === 0) return [];
+  lists.sort((a, b) => a.length - b.length);
+  let result = new Set(lists[0]);
+  for (const list of lists.slice(1)) {
+    const next = new Set<number>();
+    for (const n of list) if (result.has(n)) next.add(n);
+    result = next;
   }
+  return [...result];
 }
 
-export const graphSegmentFormat: SegmentFormat<GraphDoc, GraphColumns> = {
-  encode(entries) {
-    const columns = emptyColumns();
-    for (const [id, doc] of entries) pushDoc(columns, id, doc);
-    return { v: 1, ...columns };
-  },
-  view(payload) {
-    const p = payload as Partial<GraphColumns> & { v?: number };
-    if (p?.v !== 1 || !Array.isArray(p.entityIds) || !Array.isArray(p.relationIds) || p.names?.length !== p.entityIds.length || p.from?.length !== p.relationIds.length) {
-      throw new TypeError('not a graph index segment');
+/** Entity numbers grouped by the buckets of their trigrams: the fragments one merge or rebuild writes. */
+class Postings {
+  private readonly buckets = new Map<number, Map<string, number[]>>();
+
+  constructor(private readonly bucketOf: (gram: string) => number) {}
+
+  add(number: number, entity: Entity): void {
+    for (const gram of entityGrams(entity)) {
+      const bucket = this.bucketOf(gram);
+      let grams = this.buckets.get(bucket);
+      if (!grams) this.buckets.set(bucket, (grams = new Map()));
+      const list = grams.get(gram);
+      if (list) list.push(number);
+      else grams.set(gram, [number]);
     }
-    return p as GraphColumns;
-  },
-  entries(c) {
-    return [
-      ...c.entityIds.map((id, i): [string, GraphDoc] => [id, { kind: 'entity', name: c.names[i]!, entityType: c.entityTypes[i]!, observations: c.observations[i]!, createdAt: c.entityCreated[i]! }]),
-      ...c.relationIds.map((id, i): [string, GraphDoc] => [id, { kind: 'relation', from: c.from[i]!, to: c.to[i]!, relationType: c.relationTypes[i]!, createdAt: c.relationCreated[i]! }]),
-    ];
-  },
-};
+  }
 
-/** Positions 0..n-1 in creation order (then id); segments are usually already in order, so this is mostly a check. */
-function creationOrder(created: readonly number[], ids: readonly string[]): number[] {
-  const order = created.map((_, i) => i);
-  let sorted = true;
-  for (let i = 1; i < created.length && sorted; i++) sorted = created[i - 1]! < created[i]! || (created[i - 1] === created[i] && ids[i - 1]! <= ids[i]!);
-  if (!sorted) order.sort((a, b) => created[a]! - created[b]! || (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0));
-  return order;
+  fragments(): Map<number, Fragment> {
+    return new Map([...this.buckets].map(([bucket, grams]) => [bucket, { v: VERSION, grams: Object.fromEntries([...grams].map(([gram, list]) => [gram, encodePostings(list)])) } as Fragment]));
+  }
 }
 
-/** The live graph of one snapshot: every entity and relation, in creation order. */
-export class GraphView {
-  private readonly entityOrder: number[];
-  private readonly relationOrder: number[];
-
-  constructor(
-    private readonly c: GraphColumns,
-    /** Records a rebuild could not read, left out of this view. */
-    readonly setAside: readonly string[] = [],
-  ) {
-    this.entityOrder = creationOrder(c.entityCreated, c.entityIds);
-    this.relationOrder = creationOrder(c.relationCreated, c.relationIds);
-  }
-
-  /** Entities passing `keep`, given column access so nothing is built for the ones left out. */
-  entities(keep: (name: string, entityType: string, observations: readonly string[]) => boolean): Array<Entity & { id: string }> {
-    const c = this.c;
-    const out: Array<Entity & { id: string }> = [];
-    for (const i of this.entityOrder) {
-      if (keep(c.names[i]!, c.entityTypes[i]!, c.observations[i]!)) out.push({ id: c.entityIds[i]!, name: c.names[i]!, entityType: c.entityTypes[i]!, observations: c.observations[i]! });
+/** Fragments only add postings, so folding them is a union. */
+function foldPostings(fragments: Fragment[]): Fragment | null {
+  const grams = new Map<string, number[]>();
+  for (const fragment of fragments) {
+    for (const [gram, text] of Object.entries(fragment.grams)) {
+      const list = grams.get(gram) ?? [];
+      grams.set(gram, decodePostings(text, list));
     }
-    return out;
   }
-
-  /** Relations that start or end at one of `names`. */
-  relationsTouching(names: ReadonlySet<string>): Array<Relation & { id: string }> {
-    const c = this.c;
-    const out: Array<Relation & { id: string }> = [];
-    for (const i of this.relationOrder) {
-      if (names.has(c.from[i]!) || names.has(c.to[i]!)) out.push({ id: c.relationIds[i]!, from: c.from[i]!, to: c.to[i]!, relationType: c.relationTypes[i]! });
-    }
-    return out;
-  }
+  if (grams.size === 0) return null;
+  const out: Record<string, string> = {};
+  for (const [gram, list] of grams) out[gram] = encodePostings([...new Set(list)].sort((a, b) => a - b));
+  return { v: VERSION, grams: out } as Fragment;
 }
 
 export class GraphIndex {
-  private readonly index: SegmentedIndex<GraphDoc, GraphColumns>;
+  private readonly buckets: SealedBuckets;
+  private readonly fragments: FragmentFormat<Fragment>;
 
-  constructor(codec: RecordCodec, userId: string) {
-    this.index = new SegmentedIndex(codec, userId, { segment: 'graph-index', delta: 'graph-delta', prefix: 'g' }, graphSegmentFormat);
+  constructor(
+    private readonly codec: RecordCodec,
+    private readonly userId: string,
+    private readonly shape: GraphIndexShape = DEFAULT_GRAPH_SHAPE,
+  ) {
+    this.buckets = new SealedBuckets(codec, userId, { prefix: 'g', purpose: 'graph-bucket', kind: 'graph-index', buckets: shape.buckets, slots: shape.slots });
+    this.fragments = {
+      open: (row) => this.buckets.open<Fragment>(row, VERSION, (f) => typeof f.grams === 'object' && f.grams !== null && !Array.isArray(f.grams), 'a graph index fragment'),
+      fold: (fragments) => foldPostings(fragments),
+    };
   }
 
-  /** Every live entity and relation; throws UnreadableRecord when a segment or delta does not open. */
-  async view(store: Pick<Store, 'allRecords'>): Promise<GraphView> {
-    const snapshot = await this.index.snapshot(store);
-    const live = emptyColumns();
-    const columnNames = Object.keys(live) as Array<keyof GraphColumns>;
-    for (const segment of snapshot.segments) {
-      const stale = (ids: string[]) => ids.some((id) => snapshot.changed.has(id));
-      if (!stale(segment.entityIds) && !stale(segment.relationIds)) {
-        // The common case: append whole columns.
-        for (const name of columnNames) (live[name] as unknown[]).push(...(segment[name] as unknown[]));
-      } else {
-        for (const [id, doc] of graphSegmentFormat.entries(segment)) if (!snapshot.changed.has(id)) pushDoc(live, id, doc);
+  private adjacencyId(name: string): string {
+    return ADJACENCY_PREFIX + this.codec.lookup('graph-adjacency', name);
+  }
+
+  private tableId(n: number): string {
+    return `${TABLE_PREFIX}${n}`;
+  }
+
+  private emptyStats(): Stats {
+    return { v: VERSION, row: STATS_ID, gen: randomBytes(9).toString('base64url'), docs: 0, fragments: [], setAside: [] };
+  }
+
+  private openStats(row: RecordRow): Stats {
+    return this.buckets.open<Stats>(row, VERSION, (s) => typeof s.gen === 'string' && Number.isInteger(s.docs) && Array.isArray(s.fragments) && Array.isArray(s.setAside), 'graph index statistics');
+  }
+
+  private openDelta(row: RecordRow): Delta {
+    return this.buckets.open<Delta>(row, VERSION, (d) => DELTA_PREFIX + d.id === row.id && Array.isArray(d.entity?.observations), 'a graph index delta');
+  }
+
+  private openChunk(row: RecordRow): Chunk {
+    return this.buckets.open<Chunk>(row, VERSION, (c) => typeof c.gen === 'string' && Array.isArray(c.ids), 'a graph index table chunk');
+  }
+
+  /** Opens an adjacency row; `names` maps the row ids asked for to their names (the row must hold the relations of its own name). */
+  private openAdjacency(row: RecordRow, names: ReadonlyMap<string, string>): Adjacency {
+    return this.buckets.open<Adjacency>(row, VERSION, (a) => typeof a.name === 'string' && Array.isArray(a.relations) && names.get(row.id) === a.name, 'a graph adjacency row');
+  }
+
+  private adjacencyIds(names: Iterable<string>): Map<string, string> {
+    return new Map([...new Set(names)].map((name) => [this.adjacencyId(name), name]));
+  }
+
+  /** The statistics among `rows`; when there are none, empty ones unless index parts are stored (an older format, or a lost part). */
+  private async statsOf(store: Pick<Store, 'countRecords'>, rows: readonly RecordRow[]): Promise<Stats> {
+    const row = rows.find((r) => r.id === STATS_ID);
+    if (row) return this.openStats(row);
+    if ((await store.countRecords(this.userId, 'graph-index')) > 0) throw new UnreadableRecord(STATS_ID, 'missing');
+    return this.emptyStats();
+  }
+
+  /**
+   * Ids of the entities that may contain `needle` (lower-cased): a superset
+   * of the matches, to be checked against their records; null when the
+   * needle is too short for trigrams and every entity must be checked.
+   * Throws UnreadableRecord when a part it reads does not open.
+   */
+  async candidates(store: Pick<Store, 'snapshotRecords' | 'getRecords' | 'countRecords'>, needle: string): Promise<{ ids: string[] | null; setAside: string[] }> {
+    const grams = needleGrams(needle);
+    for (let attempt = 0; ; attempt++) {
+      const buckets = grams ? [...new Set(grams.map((gram) => this.buckets.bucketOf(gram)))] : [];
+      const rows = await store.snapshotRecords(this.userId, [STATS_ID, ...buckets.flatMap((b) => this.buckets.slotIds(b))], ['graph-delta']);
+      const stats = await this.statsOf(store, rows);
+      const deltas = rows.filter((row) => row.kind === 'graph-delta').map((row) => this.openDelta(row).id);
+      if (!grams) return { ids: null, setAside: stats.setAside };
+      const fragments = this.buckets.group(rows.filter((row) => row.kind === 'graph-index' && row.id !== STATS_ID), this.fragments);
+      const lists = grams.map((gram) => {
+        const list: number[] = [];
+        for (const fragment of fragments.get(this.buckets.bucketOf(gram)) ?? []) {
+          const text = fragment.grams[gram];
+          if (text !== undefined) decodePostings(text, list);
+        }
+        return list;
+      });
+      const numbers = intersect(lists);
+      const chunks = [...new Set(numbers.map((n) => Math.floor(n / this.shape.chunk)))];
+      const table = new Map<number, Chunk>();
+      let stale = false;
+      for (const row of chunks.length ? await store.getRecords(this.userId, chunks.map((n) => this.tableId(n))) : []) {
+        const chunk = this.openChunk(row);
+        stale ||= chunk.gen !== stats.gen;
+        table.set(Number(row.id.slice(TABLE_PREFIX.length)), chunk);
+      }
+      if (stale || table.size < chunks.length) {
+        // A rebuild committed between the two reads: read again; a table that never matches is damaged.
+        if (attempt < 2) continue;
+        throw new UnreadableRecord(this.tableId(chunks.find((n) => table.get(n)?.gen !== stats.gen)!), 'not of this index');
+      }
+      const ids = new Set(deltas);
+      for (const n of numbers) {
+        const id = table.get(Math.floor(n / this.shape.chunk))!.ids[n % this.shape.chunk];
+        if (id === undefined) throw new UnreadableRecord(this.tableId(Math.floor(n / this.shape.chunk)), 'too short');
+        ids.add(id);
+      }
+      return { ids: [...ids], setAside: stats.setAside };
+    }
+  }
+
+  /**
+   * Relations that start or end at one of `names`, oldest first, and the
+   * records a rebuild set aside. Throws UnreadableRecord when a part it reads
+   * does not open.
+   */
+  async relationsTouching(store: Pick<Store, 'getRecords' | 'countRecords'>, names: Iterable<string>): Promise<{ relations: TouchingRelation[]; setAside: string[] }> {
+    const ids = this.adjacencyIds(names);
+    const rows = await store.getRecords(this.userId, [STATS_ID, ...ids.keys()]);
+    const stats = await this.statsOf(store, rows);
+    const byId = new Map<string, TouchingRelation>();
+    for (const row of rows) {
+      if (row.id === STATS_ID) continue;
+      for (const [id, from, to, relationType, createdAt] of this.openAdjacency(row, ids).relations) byId.set(id, { id, from, to, relationType, createdAt });
+    }
+    const relations = [...byId.values()].sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return { relations, setAside: stats.setAside };
+  }
+
+  /**
+   * Records changes inside the caller's transaction, which holds the user
+   * lock. True when the index has gathered enough stale postings that the
+   * caller should rebuild it.
+   */
+  async apply(tx: Transaction, changes: ReadonlyArray<GraphChange>): Promise<boolean> {
+    if (changes.length === 0) return false;
+    const now = Date.now();
+    const entities = new Map<string, Entity>();
+    const added: Array<[string, GraphDoc & { kind: 'relation' }]> = [];
+    const removed: Array<[string, GraphDoc & { kind: 'relation' }]> = [];
+    const deleted: string[] = [];
+    for (const { id, doc, previous } of changes) {
+      if (doc?.kind === 'entity') entities.set(id, { name: doc.name, entityType: doc.entityType, observations: doc.observations });
+      else if (doc?.kind === 'relation') added.push([id, doc]);
+      else {
+        deleted.push(DELTA_PREFIX + id);
+        entities.delete(id);
+        if (previous?.kind === 'relation') removed.push([id, previous]);
       }
     }
-    for (const [id, doc] of snapshot.changed) if (doc) pushDoc(live, id, doc);
-    return new GraphView(live, snapshot.setAside);
+    // A deleted entity's pending delta goes with it; its postings are weeded out when checked.
+    if (deleted.length) await tx.deleteRecords(this.userId, deleted);
+    if (added.length || removed.length) await this.updateAdjacency(tx, added, removed, now);
+    if (entities.size === 0) return false;
+    // A bulk change (an import) goes straight into the buckets instead of through thousands of deltas.
+    if (entities.size >= this.shape.mergeAfter) return this.merge(tx, entities);
+    await tx.putRecords([...entities].map(([id, entity]) => this.buckets.seal('graph-delta', DELTA_PREFIX + id, { v: VERSION, id, entity }, now)));
+    if ((await tx.countRecords(this.userId, 'graph-delta')) >= this.shape.mergeAfter) return this.merge(tx, new Map());
+    return false;
   }
 
-  async apply(tx: Transaction, changes: ReadonlyArray<IndexChange<GraphDoc>>): Promise<void> {
-    await this.index.apply(tx, changes);
+  private async updateAdjacency(tx: Transaction, added: Array<[string, Relation & { createdAt: number }]>, removed: Array<[string, Relation]>, now: number): Promise<void> {
+    const names = new Set([...added, ...removed].flatMap(([, r]) => [r.from, r.to]));
+    const ids = this.adjacencyIds(names);
+    const rows = await tx.getRecords(this.userId, [STATS_ID, ...ids.keys()]);
+    const hasStats = rows.some((row) => row.id === STATS_ID);
+    const stats = await this.statsOf(tx, rows);
+    const lists = new Map<string, Map<string, Adjacent>>([...names].map((name) => [name, new Map()]));
+    for (const row of rows) {
+      if (row.id === STATS_ID) continue;
+      const adjacency = this.openAdjacency(row, ids);
+      lists.set(adjacency.name, new Map(adjacency.relations.map((entry) => [entry[0], entry])));
+    }
+    for (const [id, r] of removed) for (const name of [r.from, r.to]) lists.get(name)!.delete(id);
+    for (const [id, r] of added) for (const name of [r.from, r.to]) lists.get(name)!.set(id, [id, r.from, r.to, r.relationType, r.createdAt]);
+    const writes: RecordRow[] = hasStats ? [] : [this.buckets.seal('graph-index', STATS_ID, { ...stats }, now)];
+    const emptied: string[] = [];
+    for (const [name, list] of lists) {
+      if (list.size) writes.push(this.buckets.seal('graph-index', this.adjacencyId(name), { v: VERSION, name, relations: [...list.values()] }, now));
+      else emptied.push(this.adjacencyId(name));
+    }
+    await tx.putRecords(writes);
+    if (emptied.length) await tx.deleteRecords(this.userId, emptied);
   }
 
+  /**
+   * Folds every stored delta, then `unsaved` changes, into the buckets and
+   * the table. True when the numbers issued have outgrown the live entities
+   * enough that a rebuild is due.
+   */
+  private async merge(tx: Transaction, unsaved: ReadonlyMap<string, Entity>): Promise<boolean> {
+    const rows = await tx.snapshotRecords(this.userId, [STATS_ID], ['graph-delta']);
+    const stats = await this.statsOf(tx, rows);
+    const latest = new Map<string, Entity>();
+    const storedDeltas: string[] = [];
+    for (const row of rows) {
+      if (row.kind !== 'graph-delta') continue;
+      const delta = this.openDelta(row);
+      latest.set(delta.id, delta.entity);
+      storedDeltas.push(row.id);
+    }
+    for (const [id, entity] of unsaved) latest.set(id, entity);
+    if (latest.size === 0) return false;
+
+    const now = Date.now();
+    const first = stats.docs;
+    const postings = new Postings((gram) => this.buckets.bucketOf(gram));
+    const ids = [...latest.keys()];
+    ids.forEach((id, i) => postings.add(first + i, latest.get(id)!));
+    const counts = [...stats.fragments];
+    const { writes, deletes } = await this.buckets.append(tx, postings.fragments(), counts, this.fragments, now);
+
+    // The table's last chunk is read only when it has room left.
+    const chunk = this.shape.chunk;
+    let n = Math.floor(first / chunk);
+    let ids_: string[] = [];
+    if (first % chunk !== 0) {
+      const [row] = await tx.getRecords(this.userId, [this.tableId(n)]);
+      if (!row) throw new UnreadableRecord(this.tableId(n), 'missing');
+      const stored = this.openChunk(row);
+      if (stored.gen !== stats.gen || stored.ids.length !== first % chunk) throw new UnreadableRecord(row.id, 'not of this index');
+      ids_ = stored.ids;
+    }
+    for (const id of ids) {
+      ids_.push(id);
+      if (ids_.length === chunk) {
+        writes.push(this.chunkRow(n++, stats.gen, ids_, now));
+        ids_ = [];
+      }
+    }
+    if (ids_.length) writes.push(this.chunkRow(n, stats.gen, ids_, now));
+    const docs = first + ids.length;
+    writes.push(this.buckets.seal('graph-index', STATS_ID, { ...stats, docs, fragments: counts.map((c) => c ?? 0) }, now));
+    await tx.putRecords(writes);
+    await tx.deleteRecords(this.userId, [...storedDeltas, ...deletes]);
+    return docs > 2 * (await tx.countRecords(this.userId, 'entity')) + 4 * chunk;
+  }
+
+  private chunkRow(n: number, gen: string, ids: string[], now: number): RecordRow {
+    return this.buckets.seal('graph-index', this.tableId(n), { v: VERSION, gen, ids }, now);
+  }
+
+  /**
+   * Replaces the whole index with these records (rotation, repair, too many
+   * stale postings). Records that could not be read are named in `setAside`,
+   * so queries keep reporting them as unreadable while they are stored.
+   */
   async rebuild(tx: Transaction, entries: ReadonlyArray<readonly [string, GraphDoc]>, setAside: readonly string[] = []): Promise<void> {
-    await this.index.rebuild(tx, entries, setAside);
+    const stale = await tx.allRecords(this.userId, ['graph-index', 'graph-delta']);
+    await tx.deleteRecords(this.userId, stale.map((row) => row.id));
+    const now = Date.now();
+    const stats = { ...this.emptyStats(), setAside: [...setAside] };
+    const postings = new Postings((gram) => this.buckets.bucketOf(gram));
+    const ids: string[] = [];
+    const adjacency = new Map<string, Adjacent[]>();
+    for (const [id, doc] of entries) {
+      if (doc.kind === 'entity') {
+        postings.add(ids.length, doc);
+        ids.push(id);
+        continue;
+      }
+      const entry: Adjacent = [id, doc.from, doc.to, doc.relationType, doc.createdAt];
+      for (const name of new Set([doc.from, doc.to])) {
+        const list = adjacency.get(name);
+        if (list) list.push(entry);
+        else adjacency.set(name, [entry]);
+      }
+    }
+    const writes: RecordRow[] = [];
+    for (const [bucket, fragment] of postings.fragments()) {
+      writes.push(this.buckets.fragmentRow(bucket, 0, fragment, now));
+      stats.fragments[bucket] = 1;
+    }
+    for (let n = 0; n * this.shape.chunk < ids.length; n++) writes.push(this.chunkRow(n, stats.gen, ids.slice(n * this.shape.chunk, (n + 1) * this.shape.chunk), now));
+    for (const [name, relations] of adjacency) writes.push(this.buckets.seal('graph-index', this.adjacencyId(name), { v: VERSION, name, relations }, now));
+    writes.push(this.buckets.seal('graph-index', STATS_ID, { ...stats, docs: ids.length, fragments: Array.from({ length: this.shape.buckets }, (_, b) => stats.fragments[b] ?? 0) }, now));
+    await tx.putRecords(writes);
   }
 }

@@ -4,7 +4,6 @@
 // server's replica (src/local/) both apply exactly these, so one rule has
 // one implementation.
 import { AppError } from '../errors.ts';
-import type { GraphView } from './graph-index.ts';
 import { type Entity, type Relation, requireObservationRoom, toEntity, toRelation } from './records.ts';
 
 export interface Graph {
@@ -62,6 +61,14 @@ export function nodeMatcher(query: string): (name: string, entityType: string, o
   const needle = query.toLowerCase();
   return (name, entityType, observations) =>
     name.toLowerCase().includes(needle) || entityType.toLowerCase().includes(needle) || observations.some((o) => o.toLowerCase().includes(needle));
+}
+
+/** A whole graph held decrypted (the local MCP server's replica), each kind in creation order. */
+export interface GraphView {
+  /** Entities passing `keep`, in creation order. */
+  entities(keep: (name: string, entityType: string, observations: readonly string[]) => boolean): Entity[];
+  /** Relations that start or end at one of `names`, in creation order. */
+  relationsTouching(names: ReadonlySet<string>): Relation[];
 }
 
 /** The entities with every relation that starts or ends at one of them (the answer of search_nodes and open_nodes). */

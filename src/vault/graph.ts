@@ -1,17 +1,18 @@
 // The knowledge graph of the MCP reference memory server
 // (@modelcontextprotocol/server-memory), kept as one sealed record per entity
 // and per relation. Entities and relations are found by keyed lookup tags
-// (HMAC under a sub-key of K), so no name is ever stored in plaintext; queries
-// over the whole graph read its encrypted index (graph-index.ts) instead of
-// decrypting every record.
+// (HMAC under a sub-key of K), so no name is ever stored in plaintext;
+// search_nodes reads its encrypted trigram index (graph-index.ts) to find the
+// few entities worth decrypting, and both it and open_nodes find relations
+// through the index's adjacency rows, instead of decrypting every record.
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../errors.ts';
 import type { RecordRow, Store, Transaction } from '../storage/store.ts';
 import { RecordCodec, UnreadableRecord } from './codec.ts';
 import { nextCreatedAt } from './creation-order.ts';
-import { addObservationsTo, freshItems, type Graph, nodeMatcher, relationKey, removeObservationsFrom, withTouchingRelations } from './graph-rules.ts';
+import { type GraphChange, type GraphDoc, GraphIndex, type TouchingRelation } from './graph-index.ts';
+import { addObservationsTo, freshItems, type Graph, nodeMatcher, relationKey, removeObservationsFrom } from './graph-rules.ts';
 import { type GraphPage, pageGraph } from './paging.ts';
-import { type GraphDoc, GraphIndex, type GraphView } from './graph-index.ts';
 import {
   type Entity,
   type EntityRecord,
@@ -137,7 +138,7 @@ export class KnowledgeGraph {
       const firstCreatedAt = await nextCreatedAt(tx, this.userId, kind, now);
       const rows = fresh.map((item, i) => seal(item, randomUUID(), firstCreatedAt + i, now));
       await tx.putRecords(rows);
-      await this.index.apply(tx, rows.map((row, i) => ({ id: row.id, doc: docOf(fresh[i]!, row.createdAt), isNew: true })));
+      await this.reindex(tx, rows.map((row, i) => ({ id: row.id, doc: docOf(fresh[i]!, row.createdAt) })));
       return fresh;
     });
   }
@@ -158,10 +159,12 @@ export class KnowledgeGraph {
     await this.write(async (tx) => {
       // Found by their lookup tags, not opened: a damaged entity can still be deleted by its name.
       const entityRows = await tx.findRecordsByLookup(this.userId, 'entity', [...new Set(names)].map((n) => this.entityLookup(n)));
-      const relations = (await this.viewWithRepair(tx)).relationsTouching(new Set(names));
-      const ids = [...entityRows.map((row) => row.id), ...relations.map((r) => r.id)];
-      await tx.deleteRecords(this.userId, ids);
-      await this.index.apply(tx, ids.map((id) => ({ id, doc: null, isNew: false })));
+      const { relations } = await this.repaired(tx, () => this.index.relationsTouching(tx, names));
+      await tx.deleteRecords(this.userId, [...entityRows.map((row) => row.id), ...relations.map((r) => r.id)]);
+      await this.reindex(tx, [
+        ...entityRows.map((row): GraphChange => ({ id: row.id, doc: null })),
+        ...relations.map((r): GraphChange => ({ id: r.id, doc: null, previous: relationDoc(r, r.createdAt) })),
+      ]);
     });
   }
 
@@ -177,9 +180,11 @@ export class KnowledgeGraph {
 
   async deleteRelations(relations: Relation[]): Promise<void> {
     await this.write(async (tx) => {
-      const rows = await tx.findRecordsByLookup(this.userId, 'relation', relations.map((r) => this.relationLookup(r)));
+      const byLookup = new Map(relations.map((r) => [this.relationLookup(r), r]));
+      const rows = await tx.findRecordsByLookup(this.userId, 'relation', [...byLookup.keys()]);
       await tx.deleteRecords(this.userId, rows.map((row) => row.id));
-      await this.index.apply(tx, rows.map((row) => ({ id: row.id, doc: null, isNew: false })));
+      // Found by the keyed tag of (from, to, type): the relation each row held is the one asked for.
+      await this.reindex(tx, rows.map((row) => ({ id: row.id, doc: null, previous: relationDoc(byLookup.get(row.lookup!)!, row.createdAt) })));
     });
   }
 
@@ -192,25 +197,47 @@ export class KnowledgeGraph {
     );
   }
 
-  /** Case-insensitive match on name, type or any observation, plus relations touching a match. */
+  /**
+   * Case-insensitive match on name, type or any observation, plus relations
+   * touching a match. The index names the candidates (every entity for a
+   * needle under three characters); each is decrypted and checked exactly.
+   */
   async searchNodes(query: string): Promise<Graph & { unreadable: string[] }> {
+    const { ids, setAside } = await this.repaired(this.store, () => this.index.candidates(this.store, query.toLowerCase()));
+    const rows = ids === null ? await this.store.allRecords(this.userId, ['entity']) : await this.store.getRecords(this.userId, ids);
     const unreadable: string[] = [];
-    const view = await this.viewWithRepair(this.store, unreadable);
-    const entities = view.entities(nodeMatcher(query));
-    return { ...withTouchingRelations(entities, view), unreadable };
+    const matches = nodeMatcher(query);
+    const entities = this.openAll(rows.filter((row) => row.kind === 'entity'), (row) => this.openEntity(row), unreadable)
+      .filter(({ record: e }) => matches(e.name, e.entityType, e.observations));
+    return this.withTouchingRelations(entities, setAside, unreadable);
   }
 
   /** The named entities (unknown names ignored) and the relations touching them. */
   async openNodes(names: string[]): Promise<Graph & { unreadable: string[] }> {
+    const rows = await this.store.findRecordsByLookup(this.userId, 'entity', [...new Set(names)].map((n) => this.entityLookup(n)));
     const unreadable: string[] = [];
-    const view = await this.viewWithRepair(this.store, unreadable);
     const wanted = new Set(names);
-    return { ...withTouchingRelations(view.entities((name) => wanted.has(name)), view), unreadable };
+    const entities = this.openAll(rows, (row) => this.openEntity(row), unreadable).filter(({ record }) => wanted.has(record.name));
+    const { setAside } = await this.repaired(this.store, () => this.index.relationsTouching(this.store, []));
+    return this.withTouchingRelations(entities, setAside, unreadable);
+  }
+
+  /** Entities in creation order with the relations touching them; names the unreadable records, and those a rebuild set aside that are still stored. */
+  private async withTouchingRelations(entities: Sealed<EntityRecord>[], setAside: readonly string[], unreadable: string[]): Promise<Graph & { unreadable: string[] }> {
+    entities.sort((a, b) => a.row.createdAt - b.row.createdAt || (a.row.id < b.row.id ? -1 : a.row.id > b.row.id ? 1 : 0));
+    const names = entities.map((e) => e.record.name);
+    const { relations } = names.length ? await this.repaired(this.store, () => this.index.relationsTouching(this.store, names)) : { relations: [] as TouchingRelation[] };
+    const stored = setAside.length ? (await this.store.getRecords(this.userId, [...setAside])).map((row) => row.id) : [];
+    return {
+      entities: entities.map(({ record }) => toEntity(record)),
+      relations: relations.map((r) => toRelation({ kind: 'relation', ...r })),
+      unreadable: [...new Set([...stored, ...unreadable])],
+    };
   }
 
   private async rewriteEntities(tx: Transaction, entities: Sealed<EntityRecord>[], now: number): Promise<void> {
     await tx.putRecords(entities.map(({ row, record }) => this.sealEntity(record, row.id, row.createdAt, now)));
-    await this.index.apply(tx, entities.map(({ row, record }) => ({ id: row.id, doc: entityDoc(record, row.createdAt), isNew: false })));
+    await this.reindex(tx, entities.map(({ row, record }) => ({ id: row.id, doc: entityDoc(record, row.createdAt) })));
   }
 
   /** Every graph record as an index document, for a rebuild; unreadable records are set aside. */
@@ -224,27 +251,42 @@ export class KnowledgeGraph {
   }
 
   /**
-   * The index is derived data: if a segment was tampered with or corrupted,
-   * rebuild it from the records instead of failing every query. Records that
-   * cannot be read are set aside, and reported in `unreadable` by every view
-   * for as long as they are stored.
+   * A change to the index inside a write's transaction (which holds the user
+   * lock). The index is derived data: if a part it had to read is damaged, or
+   * it has gathered too many stale postings, it is rebuilt from the records,
+   * which already hold this write, in the same transaction.
    */
-  private async viewWithRepair(store: Store | Transaction, unreadable: string[] = []): Promise<GraphView> {
-    let view: GraphView;
+  async reindex(tx: Transaction, changes: GraphChange[]): Promise<void> {
+    let rebuild: boolean;
     try {
-      view = await this.index.view(store);
+      rebuild = await this.index.apply(tx, changes);
     } catch (error) {
       if (!(error instanceof UnreadableRecord)) throw error;
-      const repair = async (tx: Transaction) => {
-        const setAside: string[] = [];
-        await this.index.rebuild(tx, await this.indexDocuments(tx, setAside), setAside);
-      };
-      if ('lockUser' in store) await repair(store);
-      else await this.write(repair);
-      view = await this.index.view(store);
+      rebuild = true;
     }
-    if (view.setAside.length) unreadable.push(...(await store.getRecords(this.userId, [...view.setAside])).map((row) => row.id));
-    return view;
+    if (rebuild) await this.rebuildIndex(tx);
+  }
+
+  /** Rebuilds the index from the records; records that cannot be read are set aside and reported by every query while stored. */
+  private async rebuildIndex(tx: Transaction): Promise<void> {
+    const setAside: string[] = [];
+    await this.index.rebuild(tx, await this.indexDocuments(tx, setAside), setAside);
+  }
+
+  /**
+   * A read of the index; if a part it read was tampered with or corrupted,
+   * the index is rebuilt from the records (under the user lock) and read
+   * again, instead of failing every query.
+   */
+  private async repaired<T>(store: Store | Transaction, read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      if (!(error instanceof UnreadableRecord)) throw error;
+    }
+    if ('lockUser' in store) await this.rebuildIndex(store);
+    else await this.write((tx) => this.rebuildIndex(tx));
+    return read();
   }
 }
 

@@ -160,7 +160,7 @@ export class MemoryBook {
   }
 
   /**
-   * The index is derived data: if a segment was tampered with or corrupted,
+   * The index is derived data: if a part of it was tampered with or corrupted,
    * rebuild it from the memories themselves (setting aside unreadable ones,
    * which searches then keep reporting) and rank again, rather than failing
    * every search.

@@ -25,6 +25,7 @@
 import type { RecordRow, Store, Transaction } from '../storage/store.ts';
 import { RecordCodec, UnreadableRecord } from './codec.ts';
 import type { MemoryRecord } from './records.ts';
+import { type FragmentFormat, SealedBuckets } from './sealed-buckets.ts';
 import { type Corpus, isUnspaced, type MemoryDoc, memoryDoc, rank, type Ranked, tagKey, tagKeys, termsOfQuery } from './search.ts';
 
 export interface MemoryIndexShape {
@@ -39,16 +40,70 @@ export const DEFAULT_SHAPE: MemoryIndexShape = { buckets: 1024, mergeAfter: 32, 
 const PREFIX_CHARS = 3;
 const STATS_ID = 'm-stats';
 const DELTA_PREFIX = 'm-dlt-';
-const FRAGMENT_ID = /^m-b(\d+)-(\d+)$/;
 
-/** A document in one bucket: id, length, tags, and those of its terms that fall in this bucket. */
-type Entry = [id: string, len: number, tags: string[], terms: Array<[string, number]>];
+/**
+ * A document in one bucket: its compact id (see compactId), length, tags as
+ * numbers in the statistics' tag list, and those of its terms that fall in
+ * this bucket, a term that occurs once as the bare term. This compactness is
+ * what keeps a memory's repeats across its buckets small; searches read
+ * entries as stored and name only the tags they compare.
+ */
+type Entry = [id: string, len: number, tags: number[], terms: Array<string | [string, number]>];
 
 interface Fragment {
-  v: 2;
-  row: string;
   docs: Entry[];
+  /** Compact ids. */
   removed: string[];
+}
+
+interface StoredFragment extends Fragment {
+  v: 3;
+  row: string;
+}
+
+function packTerms(terms: ReadonlyArray<[string, number]>): Array<string | [string, number]> {
+  return terms.map((entry) => (entry[1] === 1 ? entry[0] : entry));
+}
+
+function unpackTerms(terms: ReadonlyArray<string | [string, number]>): Array<[string, number]> {
+  return terms.map((t) => (typeof t === 'string' ? [t, 1] : t));
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A memory id as the buckets store it: a lower-case UUID as 22 base64url characters, any other id (an import's) behind a "~". */
+export function compactId(id: string): string {
+  return UUID.test(id) ? Buffer.from(id.replaceAll('-', ''), 'hex').toString('base64url') : `~${id}`;
+}
+
+export function fullId(compact: string): string {
+  if (compact.startsWith('~')) return compact.slice(1);
+  const hex = Buffer.from(compact, 'base64url').toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Every tag the buckets refer to, by its number (append-only until a rebuild). */
+class TagNames {
+  private readonly numbers: Map<string, number>;
+
+  constructor(readonly names: string[]) {
+    this.numbers = new Map(names.map((name, i) => [name, i]));
+  }
+
+  number(tag: string): number {
+    let n = this.numbers.get(tag);
+    if (n === undefined) {
+      n = this.names.push(tag) - 1;
+      this.numbers.set(tag, n);
+    }
+    return n;
+  }
+
+  name(n: number): string {
+    const tag = this.names[n];
+    if (tag === undefined) throw new TypeError('a tag number the statistics do not hold');
+    return tag;
+  }
 }
 
 /** Where a document stands in the merged buckets: what undoing it takes. */
@@ -67,7 +122,7 @@ interface Delta {
 }
 
 interface Stats {
-  v: 2;
+  v: 3;
   row: string;
   count: number;
   length: number;
@@ -75,6 +130,8 @@ interface Stats {
   tags: Array<[string, number, number]>;
   /** Fragments stored per bucket. */
   fragments: number[];
+  /** The tags fragments refer to by number. */
+  tagNames: string[];
   /** Memories a rebuild could not read and left out: still to be reported as unreadable. */
   setAside: string[];
 }
@@ -120,6 +177,11 @@ function foldFragments(fragments: readonly Pick<Fragment, 'docs' | 'removed'>[],
   return into;
 }
 
+/** Removals still to apply to older fragments when newer ones are folded together. */
+function foldRemovals(fragments: readonly Pick<Fragment, 'removed'>[]): string[] {
+  return [...new Set(fragments.flatMap((fragment) => fragment.removed))];
+}
+
 /** BM25 statistics of the live documents, in total and per folded tag; also kept by the local MCP server's in-memory corpus. */
 export class CorpusStats {
   private readonly tags: Map<string, [number, number]>;
@@ -162,6 +224,7 @@ class IndexView implements Corpus {
   private readonly lengths: number[] = [];
   private readonly tagLists: Array<readonly string[]> = [];
   private readonly stats_: CorpusStats;
+  private readonly changedCompact: Set<string>;
 
   constructor(
     stats: Stats,
@@ -170,7 +233,9 @@ class IndexView implements Corpus {
     /** Null when every bucket was read. */
     private readonly bucketOfPrefix: ((prefix: string) => number) | null,
     private readonly changed: Map<string, Delta>,
+    private readonly tagNames: TagNames,
   ) {
+    this.changedCompact = new Set([...changed.keys()].map(compactId));
     this.stats_ = new CorpusStats(stats.count, stats.length, stats.tags);
     for (const delta of changed.values()) {
       if (delta.old) this.stats_.add(delta.old.len, delta.old.tags, -1);
@@ -182,14 +247,15 @@ class IndexView implements Corpus {
     return this.stats_.of(tag);
   }
 
-  private number(id: string, len: number, tags: readonly string[]): number {
-    let n = this.numbers.get(id);
+  /** A document's number in this view; its tags are stored ones (numbers) or a delta's (names). */
+  private number(compact: string, len: number, tags: readonly number[] | readonly string[], id?: string): number {
+    let n = this.numbers.get(compact);
     if (n === undefined) {
       n = this.ids.length;
-      this.numbers.set(id, n);
-      this.ids.push(id);
+      this.numbers.set(compact, n);
+      this.ids.push(id ?? fullId(compact));
       this.lengths.push(len);
-      this.tagLists.push(tags);
+      this.tagLists.push(tags.map((t) => (typeof t === 'number' ? this.tagNames.name(t) : t)));
     }
     return n;
   }
@@ -210,14 +276,17 @@ class IndexView implements Corpus {
     const scope = this.bucketOfPrefix ? [this.buckets.get(this.bucketOfPrefix(prefix))] : [...this.buckets.values()];
     for (const bucket of scope) {
       if (!bucket) continue;
-      for (const [id, len, tags, terms] of bucket.values()) {
-        if (this.changed.has(id)) continue;
-        for (const [term, tf] of terms) if (term.startsWith(prefix)) visit(term, this.number(id, len, tags), tf);
+      for (const [compact, len, tags, terms] of bucket.values()) {
+        if (this.changedCompact.has(compact)) continue;
+        for (const t of terms) {
+          const term = typeof t === 'string' ? t : t[0];
+          if (term.startsWith(prefix)) visit(term, this.number(compact, len, tags), typeof t === 'string' ? 1 : t[1]);
+        }
       }
     }
     for (const { id, doc } of this.changed.values()) {
       if (!doc) continue;
-      for (const [term, tf] of doc.terms) if (term.startsWith(prefix)) visit(term, this.number(id, doc.len, doc.tags), tf);
+      for (const [term, tf] of doc.terms) if (term.startsWith(prefix)) visit(term, this.number(compactId(id), doc.len, doc.tags, id), tf);
     }
   }
 
@@ -225,10 +294,11 @@ class IndexView implements Corpus {
   documents(): Map<string, MemoryDoc> {
     const docs = new Map<string, MemoryDoc>();
     for (const bucket of this.buckets.values()) {
-      for (const [id, len, tags, terms] of bucket.values()) {
-        if (this.changed.has(id)) continue;
-        const doc = docs.get(id) ?? { terms: [], len, tags };
-        doc.terms.push(...terms);
+      for (const [compact, len, tags, terms] of bucket.values()) {
+        if (this.changedCompact.has(compact)) continue;
+        const id = fullId(compact);
+        const doc = docs.get(id) ?? { terms: [], len, tags: tags.map((t) => this.tagNames.name(t)) };
+        doc.terms.push(...unpackTerms(terms));
         docs.set(id, doc);
       }
     }
@@ -238,30 +308,36 @@ class IndexView implements Corpus {
 }
 
 export class MemoryIndex {
-  /** Bucket numbers of the keys seen in this request (the vault, and so this cache, lives for one request). */
-  private readonly bucketCache = new Map<string, number>();
+  private readonly buckets: SealedBuckets;
 
   constructor(
     private readonly codec: RecordCodec,
     private readonly userId: string,
     private readonly shape: MemoryIndexShape = DEFAULT_SHAPE,
-  ) {}
+  ) {
+    this.buckets = new SealedBuckets(codec, userId, { prefix: 'm', purpose: 'memory-bucket', kind: 'memory-index', buckets: shape.buckets, slots: shape.fragmentsPerBucket });
+  }
+
+  private readonly fragments: FragmentFormat<Fragment> = {
+    open: (row) => {
+      const { docs, removed } = this.buckets.open<StoredFragment>(row, 3, (f) => Array.isArray(f.docs) && Array.isArray(f.removed), 'an index fragment');
+      return { docs, removed };
+    },
+    fold: (fragments, base) => {
+      const docs = [...foldFragments(fragments).values()];
+      const removed = base ? [] : foldRemovals(fragments);
+      return docs.length || removed.length ? { docs, removed } : null;
+    },
+    store: (fragment) => ({ v: 3, ...fragment }),
+  };
+
+  /** A document's entry in one bucket, its tags numbered in `tagNames` (which this may extend). */
+  private entry(id: string, doc: MemoryDoc, terms: ReadonlyArray<[string, number]>, tagNames: TagNames): Entry {
+    return [compactId(id), doc.len, doc.tags.map((tag) => tagNames.number(tag)), packTerms(terms)];
+  }
 
   private bucketOf(key: string): number {
-    let bucket = this.bucketCache.get(key);
-    if (bucket === undefined) {
-      bucket = Buffer.from(this.codec.lookup('memory-bucket', key), 'base64url').readUInt32BE(0) % this.shape.buckets;
-      this.bucketCache.set(key, bucket);
-    }
-    return bucket;
-  }
-
-  private fragmentId(bucket: number, slot: number): string {
-    return `m-b${String(bucket).padStart(4, '0')}-${slot}`;
-  }
-
-  private slotIds(bucket: number): string[] {
-    return Array.from({ length: this.shape.fragmentsPerBucket }, (_, slot) => this.fragmentId(bucket, slot));
+    return this.buckets.bucketOf(key);
   }
 
   private row(kind: 'memory-index' | 'memory-delta', id: string, payload: unknown, now: number): RecordRow {
@@ -285,12 +361,12 @@ export class MemoryIndex {
   }
 
   private emptyStats(): Stats {
-    return { v: 2, row: STATS_ID, count: 0, length: 0, tags: [], fragments: [], setAside: [] };
+    return { v: 3, row: STATS_ID, count: 0, length: 0, tags: [], fragments: [], tagNames: [], setAside: [] };
   }
 
   private openStats(row: RecordRow): Stats {
     const stats = this.codec.open(row.id, row.token) as Stats;
-    if (stats?.v !== 2 || stats.row !== row.id || !Array.isArray(stats.tags) || !Array.isArray(stats.fragments)) throw new UnreadableRecord(row.id, 'not index statistics');
+    if (stats?.v !== 3 || stats.row !== row.id || !Array.isArray(stats.tags) || !Array.isArray(stats.fragments) || !Array.isArray(stats.tagNames)) throw new UnreadableRecord(row.id, 'not index statistics');
     return stats;
   }
 
@@ -300,14 +376,6 @@ export class MemoryIndex {
     return delta;
   }
 
-  private openFragment(row: RecordRow): Fragment {
-    const fragment = this.codec.open(row.id, row.token) as Fragment;
-    if (fragment?.v !== 2 || fragment.row !== row.id || !Array.isArray(fragment.docs) || !Array.isArray(fragment.removed)) {
-      throw new UnreadableRecord(row.id, 'not an index fragment');
-    }
-    return fragment;
-  }
-
   /**
    * Reads the statistics, recent changes and the given buckets' fragments
    * (every bucket when `buckets` is null) in one statement, so a merge
@@ -315,33 +383,26 @@ export class MemoryIndex {
    */
   private async view(store: Pick<Store, 'snapshotRecords' | 'countRecords'>, buckets: Set<number> | null): Promise<{ view: IndexView; setAside: string[] }> {
     const rows = buckets
-      ? await store.snapshotRecords(this.userId, [STATS_ID, ...[...buckets].flatMap((b) => this.slotIds(b))], ['memory-delta'])
+      ? await store.snapshotRecords(this.userId, [STATS_ID, ...[...buckets].flatMap((b) => this.buckets.slotIds(b))], ['memory-delta'])
       : await store.snapshotRecords(this.userId, [], ['memory-index', 'memory-delta']);
     let stats: Stats | null = null;
     const changed = new Map<string, Delta>();
-    const fragments = new Map<number, Array<[number, Fragment]>>();
+    const fragmentRows: RecordRow[] = [];
     for (const row of rows) {
       if (row.kind === 'memory-delta') {
         const delta = this.openDelta(row);
         changed.set(delta.id, delta);
       } else if (row.id === STATS_ID) {
         stats = this.openStats(row);
-      } else {
-        const match = FRAGMENT_ID.exec(row.id);
-        // Anything else is a part of an older index format: rebuilt like a damaged part.
-        if (!match) throw new UnreadableRecord(row.id, 'an index part of an older format');
-        const list = fragments.get(Number(match[1])) ?? [];
-        list.push([Number(match[2]), this.openFragment(row)]);
-        fragments.set(Number(match[1]), list);
-      }
+      } else fragmentRows.push(row);
     }
     // No statistics yet is an index never merged, unless parts of an older format are stored.
     if (!stats && (await store.countRecords(this.userId, 'memory-index')) > 0) throw new UnreadableRecord(STATS_ID, 'missing');
-    const folded = new Map<number, Map<string, Entry>>();
-    for (const [bucket, list] of fragments) folded.set(bucket, foldFragments(list.sort((a, b) => a[0] - b[0]).map(([, f]) => f)));
-    const bucketOfPrefix = buckets ? (prefix: string) => this.bucketOf(queryBucketKey(prefix)!) : null;
     const base = stats ?? this.emptyStats();
-    return { view: new IndexView(base, folded, bucketOfPrefix, changed), setAside: base.setAside };
+    const folded = new Map<number, Map<string, Entry>>();
+    for (const [bucket, list] of this.buckets.group(fragmentRows, this.fragments)) folded.set(bucket, foldFragments(list));
+    const bucketOfPrefix = buckets ? (prefix: string) => this.bucketOf(queryBucketKey(prefix)!) : null;
+    return { view: new IndexView(base, folded, bucketOfPrefix, changed, new TagNames(base.tagNames)), setAside: base.setAside };
   }
 
   /** The buckets a query's terms fall in; null when one of them may match terms in any bucket. */
@@ -446,6 +507,7 @@ export class MemoryIndex {
     if (latest.size < minimum) return;
 
     const corpus = new CorpusStats(stats.count, stats.length, stats.tags);
+    const tagNames = new TagNames([...stats.tagNames]);
     const changes = new Map<number, { docs: Map<string, Entry>; removed: Set<string> }>();
     const changeOf = (bucket: number) => {
       let change = changes.get(bucket);
@@ -455,45 +517,22 @@ export class MemoryIndex {
     for (const { id, doc, old } of latest.values()) {
       if (old) {
         corpus.add(old.len, old.tags, -1);
-        for (const bucket of old.buckets) changeOf(bucket).removed.add(id);
+        for (const bucket of old.buckets) changeOf(bucket).removed.add(compactId(id));
       }
       if (doc) {
         corpus.add(doc.len, doc.tags, 1);
-        for (const [bucket, terms] of this.split(doc)) changeOf(bucket).docs.set(id, [id, doc.len, doc.tags, terms]);
+        for (const [bucket, terms] of this.split(doc)) changeOf(bucket).docs.set(id, this.entry(id, doc, terms, tagNames));
       }
     }
 
-    const limit = this.shape.fragmentsPerBucket;
     const fragmentCounts = [...stats.fragments];
-    const full = [...changes.keys()].filter((bucket) => (fragmentCounts[bucket] ?? 0) >= limit);
-    const fullRows = full.length ? await tx.getRecords(this.userId, full.flatMap((bucket) => this.slotIds(bucket))) : [];
     const now = Date.now();
-    const writes: RecordRow[] = [];
-    const deletes: string[] = [];
-    for (const [bucket, change] of changes) {
-      const fragment = { docs: [...change.docs.values()], removed: [...change.removed] };
-      const used = fragmentCounts[bucket] ?? 0;
-      if (used < limit) {
-        writes.push(this.fragmentRow(bucket, used, fragment, now));
-        fragmentCounts[bucket] = used + 1;
-        continue;
-      }
-      const stored = fullRows.filter((row) => FRAGMENT_ID.exec(row.id)?.[1] === String(bucket).padStart(4, '0'));
-      stored.sort((a, b) => Number(FRAGMENT_ID.exec(a.id)![2]) - Number(FRAGMENT_ID.exec(b.id)![2]));
-      const docs = foldFragments([...stored.map((row) => this.openFragment(row)), fragment]);
-      deletes.push(...this.slotIds(bucket).slice(docs.size ? 1 : 0));
-      if (docs.size) writes.push(this.fragmentRow(bucket, 0, { docs: [...docs.values()], removed: [] }, now));
-      fragmentCounts[bucket] = docs.size ? 1 : 0;
-    }
-    const next: Stats = { ...stats, count: corpus.count, length: corpus.length, tags: corpus.entries(), fragments: fragmentCounts.map((n) => n ?? 0) };
+    const fragmentsOf = new Map([...changes].map(([bucket, change]): [number, Fragment] => [bucket, { docs: [...change.docs.values()], removed: [...change.removed] }]));
+    const { writes, deletes } = await this.buckets.append(tx, fragmentsOf, fragmentCounts, this.fragments, now);
+    const next: Stats = { ...stats, count: corpus.count, length: corpus.length, tags: corpus.entries(), fragments: fragmentCounts.map((n) => n ?? 0), tagNames: tagNames.names };
     writes.push(this.row('memory-index', STATS_ID, next, now));
     await tx.putRecords(writes);
     await tx.deleteRecords(this.userId, [...storedDeltas, ...deletes]);
-  }
-
-  private fragmentRow(bucket: number, slot: number, fragment: Pick<Fragment, 'docs' | 'removed'>, now: number): RecordRow {
-    const id = this.fragmentId(bucket, slot);
-    return this.row('memory-index', id, { v: 2, row: id, ...fragment } satisfies Fragment, now);
   }
 
   /**
@@ -505,20 +544,22 @@ export class MemoryIndex {
     const stale = await tx.allRecords(this.userId, ['memory-index', 'memory-delta']);
     await tx.deleteRecords(this.userId, stale.map((row) => row.id));
     const corpus = new CorpusStats(0, 0, []);
+    const tagNames = new TagNames([]);
     const buckets = new Map<number, Entry[]>();
     for (const record of records) {
       const doc = memoryDocOf(record);
       corpus.add(doc.len, doc.tags, 1);
       for (const [bucket, terms] of this.split(doc)) {
         const entries = buckets.get(bucket);
-        const entry: Entry = [record.id, doc.len, doc.tags, terms];
+        const entry = this.entry(record.id, doc, terms, tagNames);
         if (entries) entries.push(entry);
         else buckets.set(bucket, [entry]);
       }
     }
     const now = Date.now();
     const fragments = Array.from({ length: this.shape.buckets }, (_, bucket) => (buckets.has(bucket) ? 1 : 0));
-    const stats: Stats = { v: 2, row: STATS_ID, count: corpus.count, length: corpus.length, tags: corpus.entries(), fragments, setAside: [...setAside] };
-    await tx.putRecords([...[...buckets].map(([bucket, docs]) => this.fragmentRow(bucket, 0, { docs, removed: [] }, now)), this.row('memory-index', STATS_ID, stats, now)]);
+    const rows = [...buckets].map(([bucket, docs]) => this.buckets.fragmentRow(bucket, 0, { v: 3, docs, removed: [] }, now));
+    const stats: Stats = { v: 3, row: STATS_ID, count: corpus.count, length: corpus.length, tags: corpus.entries(), fragments, tagNames: tagNames.names, setAside: [...setAside] };
+    await tx.putRecords([...rows, this.row('memory-index', STATS_ID, stats, now)]);
   }
 }

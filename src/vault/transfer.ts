@@ -8,9 +8,8 @@ import { FORMAT_VERSION } from '../crypto/keys.ts';
 import { AppError, badRequest } from '../errors.ts';
 import { requireWellFormed } from '../unicode.ts';
 import type { RecordRow, Store } from '../storage/store.ts';
-import type { GraphDoc } from './graph-index.ts';
+import type { GraphChange } from './graph-index.ts';
 import { entityDoc, relationDoc, relationKey } from './graph.ts';
-import type { IndexChange } from './segmented-index.ts';
 import { memoryDocOf } from './memory-index.ts';
 import {
   type Entity,
@@ -196,7 +195,7 @@ export class Transfer {
 
       const writes = new Map<string, RecordRow>();
       const newMemories: MemoryRecord[] = [];
-      const graphChanges = new Map<string, IndexChange<GraphDoc>>();
+      const graphChanges = new Map<string, GraphChange>();
       for (const { row, record } of records) {
         if (record.kind === 'memory') {
           if (existingIds.has(row.id) || writes.has(row.id)) report.skipped.memories++;
@@ -210,7 +209,7 @@ export class Transfer {
           if (!existing) {
             entitiesByName.set(record.name, { row, record: toEntity(record) });
             writes.set(row.id, row);
-            graphChanges.set(row.id, { id: row.id, doc: entityDoc(record, row.createdAt), isNew: false });
+            graphChanges.set(row.id, { id: row.id, doc: entityDoc(record, row.createdAt) });
             report.imported.entities++;
             continue;
           }
@@ -221,14 +220,14 @@ export class Transfer {
           requireObservationRoom(existing.record.observations.length);
           report.imported.observations += added.length;
           writes.set(existing.row.id, this.vault.sealRow({ kind: 'entity', ...existing.record }, existing.row.id, existing.row.createdAt, Date.now()));
-          graphChanges.set(existing.row.id, { id: existing.row.id, doc: entityDoc(existing.record, existing.row.createdAt), isNew: false });
+          graphChanges.set(existing.row.id, { id: existing.row.id, doc: entityDoc(existing.record, existing.row.createdAt) });
         } else {
           const key = relationKey(record);
           if (existingRelations.has(key)) report.skipped.relations++;
           else {
             existingRelations.add(key);
             writes.set(row.id, row);
-            graphChanges.set(row.id, { id: row.id, doc: relationDoc(record, row.createdAt), isNew: false });
+            graphChanges.set(row.id, { id: row.id, doc: relationDoc(record, row.createdAt) });
             report.imported.relations++;
           }
         }
@@ -236,7 +235,7 @@ export class Transfer {
       await tx.putRecords([...writes.values()]);
       // Imported ids come from outside and may have been indexed before (a delta of their deletion may be pending): not new.
       await this.vault.index.apply(tx, newMemories.map((record) => ({ id: record.id, doc: memoryDocOf(record), previous: null, isNew: false })));
-      await this.vault.graph.index.apply(tx, [...graphChanges.values()]);
+      await this.vault.graph.reindex(tx, [...graphChanges.values()]);
     });
   }
 }

@@ -13,6 +13,7 @@ import { type Corpus, hasTag, memoryDoc, type MemoryDoc, rank } from '../../src/
 import { MemoryIndex } from '../../src/vault/memory-index.ts';
 import { RecordCodec } from '../../src/vault/codec.ts';
 import { Vault } from '../../src/vault/vault.ts';
+import { newStoreUser } from '../helpers/store-user.ts';
 
 /** The reference: every live document in one array, searched by scanning. */
 function arrayCorpus(docs: Array<[string, MemoryDoc]>): Corpus {
@@ -33,13 +34,9 @@ function arrayCorpus(docs: Array<[string, MemoryDoc]>): Corpus {
 }
 
 const WORDS = ['tea', 'teapot', 'coffee', 'katze', 'kater', 'café', 'straße', '東京', 'москва', 'green', 'morning', 'garden'];
-const TAGS = ['food', 'pets', 'travel'];
-
-async function newUser(store: Store): Promise<string> {
-  const id = randomUUID();
-  await store.createUser({ mode: 'server-key', id, email: `${id}@example.com`, passwordHash: 'x', apiKeyHash: randomUUID(), pendingKeyHash: null, pendingKeyWrap: null, pendingKeyExpiresAt: null, createdAt: Date.now() });
-  return id;
-}
+const TAGS = ['food', 'pets', 'travel', 'Food'];
+// Memory ids: UUIDs as the service mints them, and other strings as an import may carry (the index stores them differently).
+const IDS = Array.from({ length: 31 }, (_, i) => (i % 2 ? randomUUID() : `doc-${i}`));
 
 describe('bucketed memory index', () => {
   let store: Store;
@@ -56,7 +53,7 @@ describe('bucketed memory index', () => {
     );
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 60 }), fc.constantFrom(...WORDS, 'te', 'kat', 'cafe', 'strasse', '東'), fc.option(fc.constantFrom(...TAGS), { nil: undefined }), async (ops, query, tag) => {
-        const userId = await newUser(store);
+        const userId = await newStoreUser(store);
         const codec = new RecordCodec(deriveDataKey(generateApiKey(), userId));
         // Few buckets, a tiny merge threshold and fragment limit, so few operations exercise merging and compaction.
         const index = new MemoryIndex(codec, userId, { buckets: 4, mergeAfter: 3, fragmentsPerBucket: 2 });
@@ -68,21 +65,21 @@ describe('bucketed memory index', () => {
             await tx.lockUser(userId);
             if (o.type === 'bulk') {
               // Several documents in one change, as an import writes them: large enough to skip the deltas.
-              const changes = o.slots.map((slot) => ({ id: `doc-${slot}`, doc: memoryDoc(`${o.words.join(' ')} ${slot}`, []), previous: live.get(`doc-${slot}`) ?? null, isNew: !used.has(`doc-${slot}`) }));
+              const changes = o.slots.map((slot) => ({ id: IDS[slot]!, doc: memoryDoc(`${o.words.join(' ')} ${slot}`, []), previous: live.get(IDS[slot]!) ?? null, isNew: !used.has(IDS[slot]!) }));
               await index.apply(tx, changes);
               for (const change of changes) {
                 live.set(change.id, change.doc);
                 used.add(change.id);
               }
             } else if (o.type === 'put') {
-              const id = `doc-${o.slot}`;
+              const id = IDS[o.slot]!;
               const doc = memoryDoc(o.words.join(' '), o.tags);
               await index.apply(tx, [{ id, doc, previous: live.get(id) ?? null, isNew: !used.has(id) }]);
               live.set(id, doc);
               used.add(id);
-            } else if (live.has(`doc-${o.slot}`)) {
-              await index.apply(tx, [{ id: `doc-${o.slot}`, doc: null, previous: live.get(`doc-${o.slot}`)!, isNew: false }]);
-              live.delete(`doc-${o.slot}`);
+            } else if (live.has(IDS[o.slot]!)) {
+              await index.apply(tx, [{ id: IDS[o.slot]!, doc: null, previous: live.get(IDS[o.slot]!)!, isNew: false }]);
+              live.delete(IDS[o.slot]!);
             }
           });
         }
@@ -99,7 +96,7 @@ describe('bucketed memory index', () => {
   });
 
   it('stores no term, tag or id of a memory in plaintext', async () => {
-    const userId = await newUser(store);
+    const userId = await newStoreUser(store);
     const apiKey = generateApiKey();
     const vault = Vault.forApiKey(store, userId, apiKey);
     for (let i = 0; i < 70; i++) await vault.memories.create({ content: `zebrafinch observation number ${i}`, tags: ['ornithology'] });
@@ -117,7 +114,7 @@ describe('bucketed memory index', () => {
   });
 
   it('rebuilds a tampered index from the memories and still finds them', async () => {
-    const userId = await newUser(store);
+    const userId = await newStoreUser(store);
     const vault = Vault.forApiKey(store, userId, generateApiKey());
     for (let i = 0; i < 70; i++) await vault.memories.create({ content: `heron sighting ${i}` });
     const [segment] = await store.allRecords(userId, ['memory-index']);
@@ -129,7 +126,7 @@ describe('bucketed memory index', () => {
   });
 
   it('keeps reporting a memory the rebuild set aside until it is deleted', async () => {
-    const userId = await newUser(store);
+    const userId = await newStoreUser(store);
     const vault = Vault.forApiKey(store, userId, generateApiKey());
     const memories = [];
     for (let i = 0; i < 70; i++) memories.push(await vault.memories.create({ content: `egret sighting ${i}` }));
