@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { E2E_CONTENT_SECURITY_POLICY } from '../../src/web/content-security-policy.ts';
 import { publishedRelease } from '../../src/web/e2e/release.ts';
+import * as core from '../../src/e2e-client/index.ts';
 import { bearer } from '../helpers/app.ts';
 import { assertHardenedPage, launchChromium, type LiveApp, openPage, screenshot, startLiveApp, type WatchedPage } from './browser.ts';
 
@@ -36,6 +37,7 @@ const TYPED = {
   conflictB: 'Conflict side B: the kestrel stays home',
   imported: 'Imported in the browser: the tapir hums 9090',
   switched: 'Switched account memory: the narwhal paints 3131',
+  afterReload: 'Saved after a reload: the gecko keeps a ledger 7272',
 } as const;
 
 let live: LiveApp;
@@ -111,25 +113,66 @@ async function logIn(page: Page, email: string, password: string): Promise<void>
   await synced(page);
 }
 
-/** This browser's copy of the data key K, in the forms it could leak as (base64url, base64, hex). */
-async function dataKeyForms(page: Page): Promise<string[]> {
-  const bytes = await page.evaluate(async () => {
+/**
+ * The account's data key K in the forms it could leak as (base64url, base64,
+ * hex). The browser cannot tell it (it keeps only non-extractable keys), so
+ * the test logs in once more with the client core in Node.
+ */
+async function dataKeyForms(email: string, password: string): Promise<string[]> {
+  const { dataKey } = await core.logIn(new core.E2eApi({ baseUrl: live.baseUrl }), { email, password, label: 'test' });
+  const key = Buffer.from(dataKey);
+  return [key.toString('base64url'), key.toString('base64'), key.toString('hex')];
+}
+
+/**
+ * What this browser keeps of the key in IndexedDB: for each stored value that
+ * is a CryptoKey, its algorithm, whether it is extractable and whether
+ * exportKey (raw and JWK) refused it; and every stored value's type, so raw
+ * bytes anywhere in the device state would show.
+ */
+async function storedKeys(page: Page): Promise<{ fields: Record<string, string>; keys: Array<{ name: string; algorithm: string; extractable: boolean; exportRefused: boolean }> }> {
+  return page.evaluate(async () => {
     const db = await new Promise<IDBDatabase>((resolve, reject) => {
       const r = indexedDB.open('anamnesis-e2e');
       r.onsuccess = () => resolve(r.result);
       r.onerror = () => reject(r.error);
     });
-    const state = await new Promise<{ dataKey: Uint8Array }>((resolve, reject) => {
+    const state = await new Promise<Record<string, unknown>>((resolve, reject) => {
       const r = db.transaction('device').objectStore('device').get('current');
       r.onsuccess = () => resolve(r.result);
       r.onerror = () => reject(r.error);
     });
     db.close();
-    return [...state.dataKey];
+    const fields: Record<string, string> = {};
+    const keys = [];
+    // (No helper function here: the test's compiler would name it with a helper the page does not have.)
+    const values: Array<[string, unknown]> = Object.entries(state);
+    for (const [name, value] of Object.entries((state.keys ?? {}) as Record<string, unknown>)) values.push([`keys.${name}`, value]);
+    for (const [name, value] of values) fields[name] = value instanceof CryptoKey ? 'CryptoKey' : value instanceof Uint8Array || value instanceof ArrayBuffer ? 'bytes' : typeof value;
+    for (const [name, key] of values) {
+      if (!(key instanceof CryptoKey)) continue;
+      let refused = 0;
+      for (const format of ['raw', 'jwk'] as const) {
+        try {
+          await crypto.subtle.exportKey(format, key);
+        } catch {
+          refused += 1;
+        }
+      }
+      keys.push({ name: name.slice('keys.'.length), algorithm: key.algorithm.name, extractable: key.extractable, exportRefused: refused === 2 });
+    }
+    return { fields, keys };
   });
-  assert.equal(bytes.length, 32);
-  const key = Buffer.from(bytes);
-  return [key.toString('base64url'), key.toString('base64'), key.toString('hex')];
+}
+
+async function assertKeysNonExtractable(page: Page): Promise<void> {
+  const stored = await storedKeys(page);
+  assert.deepEqual(stored.fields, { userId: 'string', email: 'string', token: 'string', keys: 'object', 'keys.signing': 'CryptoKey', 'keys.encryption': 'CryptoKey', 'keys.manifest': 'CryptoKey' }, 'only non-extractable keys, no key bytes, are stored');
+  assert.deepEqual(stored.keys, [
+    { name: 'signing', algorithm: 'HMAC', extractable: false, exportRefused: true },
+    { name: 'encryption', algorithm: 'AES-CBC', extractable: false, exportRefused: true },
+    { name: 'manifest', algorithm: 'HMAC', extractable: false, exportRefused: true },
+  ]);
 }
 
 function assertClean(watched: WatchedPage): void {
@@ -164,7 +207,25 @@ describe('the end-to-end browser client in Chromium', { timeout: 10 * 60_000 }, 
     assert.ok(await live.test.store.findUserByEmail(email), 'the account exists now');
     recoveryCode = await readRecoveryCode(a.page);
     await synced(a.page);
-    neverSent.push(...(await dataKeyForms(a.page)));
+    neverSent.push(...(await dataKeyForms(email, PASSWORD)));
+    assertClean(a);
+  });
+
+  it('the key is kept as non-extractable WebCrypto keys: script can use them, never export them, and they work after a reload', async () => {
+    await assertKeysNonExtractable(a.page);
+    await a.page.reload();
+    await synced(a.page);
+    await assertKeysNonExtractable(a.page);
+    await addMemory(a.page, TYPED.afterReload);
+    await synced(a.page);
+    await a.page.reload();
+    await synced(a.page);
+    assert.deepEqual(await shown(a.page), [TYPED.afterReload]);
+    const item = a.page.locator('#memories li.memory', { hasText: TYPED.afterReload });
+    await item.getByRole('button', { name: 'Delete' }).click();
+    await item.getByRole('button', { name: 'Confirm delete' }).click();
+    await item.waitFor({ state: 'detached' });
+    await synced(a.page);
     assertClean(a);
   });
 
@@ -197,6 +258,7 @@ describe('the end-to-end browser client in Chromium', { timeout: 10 * 60_000 }, 
   it('a second device (another browser) logs in, sees the data and edits it; the first sees the edit', async () => {
     b = await device();
     await logIn(b.page, email, PASSWORD);
+    await assertKeysNonExtractable(b.page);
     assert.deepEqual(await shown(b.page), [TYPED.third, TYPED.second, TYPED.first]);
     // A second tab of the same browser does not open a second copy of the replica.
     const tab = await b.context.newPage();
@@ -315,6 +377,7 @@ describe('the end-to-end browser client in Chromium', { timeout: 10 * 60_000 }, 
     await d.page.locator('#live.error').waitFor();
     assert.ok(d.page.url().endsWith('/e2e/login'));
     await logIn(d.page, email, NEW_PASSWORD);
+    await assertKeysNonExtractable(d.page);
     assert.deepEqual((await shown(d.page)).sort(), before);
     assertClean(c);
 

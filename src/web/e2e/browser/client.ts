@@ -7,7 +7,7 @@ import * as core from '../../../e2e-client/index.ts';
 import { LIMITS, type MemoryRecord, normaliseTags, toMemory } from '../../../vault/records.ts';
 import { JSON_EXPORT_FORMAT, JSON_EXPORT_VERSION } from '../../../vault/transfer-format.ts';
 import { IndexedDbReplicaCache } from './cache.ts';
-import { forgetDevice, loadDevice, openDatabase, saveDevice } from './device.ts';
+import { deviceState, forgetDevice, loadDevice, openDatabase, saveDevice } from './device.ts';
 import { UserFacingError } from './dom.ts';
 import { MemorySearch } from './search.ts';
 import type { Importable, JsonExport, Memory } from './transfer.ts';
@@ -73,7 +73,7 @@ export interface NewCode {
 /** Keeps the account open in this browser; a failure must not hide a recovery code the account already depends on. */
 async function remember(account: core.NewAccount, email: string): Promise<NewCode> {
   try {
-    await saveDevice({ userId: account.userId, email, token: account.token, dataKey: account.dataKey });
+    await saveDevice(await deviceState(account.userId, email, account.token, account.dataKey));
     return { recoveryCode: account.recoveryCode, remembered: true };
   } catch {
     return { recoveryCode: account.recoveryCode, remembered: false };
@@ -87,7 +87,7 @@ export async function signUp(email: string, password: string): Promise<NewCode> 
 
 export async function logIn(email: string, password: string): Promise<void> {
   const session = await explained(() => core.logIn(api, { email, password, label: SESSION_LABEL }));
-  await saveDevice({ userId: session.userId, email, token: session.token, dataKey: session.dataKey });
+  await saveDevice(await deviceState(session.userId, email, session.token, session.dataKey));
 }
 
 /** Opens the account with the recovery code and sets a new password (and so a new recovery code). */
@@ -109,7 +109,7 @@ export async function openLocalClient(): Promise<LocalClient | null> {
     return null;
   }
   const session = api.withToken(device.token);
-  const replica = await core.Replica.open({ api: session, userId: device.userId, dataKey: device.dataKey, cache: new IndexedDbReplicaCache(db) });
+  const replica = await core.Replica.open({ api: session, userId: device.userId, dataKey: device.keys, cache: new IndexedDbReplicaCache(db) });
   return new BrowserClient(device.email, replica, session);
 }
 
