@@ -7,6 +7,7 @@
 // parse several times faster than arrays of objects.
 import type { Store, Transaction } from '../storage/store.ts';
 import { RecordCodec } from './codec.ts';
+import { touches } from './graph-match.ts';
 import type { Entity, Relation } from './records.ts';
 import { type IndexChange, type SegmentFormat, SegmentedIndex } from './segmented-index.ts';
 
@@ -106,7 +107,7 @@ export class GraphView {
     const c = this.c;
     const out: Array<Relation & { id: string }> = [];
     for (const i of this.relationOrder) {
-      if (names.has(c.from[i]!) || names.has(c.to[i]!)) out.push({ id: c.relationIds[i]!, from: c.from[i]!, to: c.to[i]!, relationType: c.relationTypes[i]! });
+      if (touches(names, c.from[i]!, c.to[i]!)) out.push({ id: c.relationIds[i]!, from: c.from[i]!, to: c.to[i]!, relationType: c.relationTypes[i]! });
     }
     return out;
   }

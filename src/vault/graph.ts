@@ -11,6 +11,7 @@ import { RecordCodec, UnreadableRecord } from './codec.ts';
 import { nextCreatedAt } from './creation-order.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { type GraphDoc, GraphIndex, type GraphView } from './graph-index.ts';
+import { nodeMatcher } from './graph-match.ts';
 import {
   type Entity,
   type EntityRecord,
@@ -259,11 +260,7 @@ export class KnowledgeGraph {
   async searchNodes(query: string): Promise<Graph & { unreadable: string[] }> {
     const unreadable: string[] = [];
     const view = await this.viewWithRepair(this.store, unreadable);
-    const needle = query.toLowerCase();
-    const entities = view.entities(
-      (name, entityType, observations) =>
-        name.toLowerCase().includes(needle) || entityType.toLowerCase().includes(needle) || observations.some((o) => o.toLowerCase().includes(needle)),
-    );
+    const entities = view.entities(nodeMatcher(query));
     return { ...withTouchingRelations(entities, view), unreadable };
   }
 

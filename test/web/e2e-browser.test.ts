@@ -464,7 +464,7 @@ describe('the end-to-end browser client in Chromium', { timeout: 10 * 60_000 }, 
   it('without the bundle (JavaScript off) nothing on these pages can be sent, least of all a password', async () => {
     const context = await browser.newContext({ baseURL: live.baseUrl, javaScriptEnabled: false });
     const page = await context.newPage();
-    for (const url of ['/e2e/signup', '/e2e/login', '/e2e/recover', '/e2e/app']) {
+    for (const url of ['/e2e/signup', '/e2e/login', '/e2e/recover', '/e2e/app', '/e2e/graph']) {
       await page.goto(url);
       assert.match(await page.locator('noscript').innerHTML(), /it needs JavaScript/, `${url} says why`);
       assert.equal(await page.locator('fieldset:not([disabled])').count(), 0, `${url}: every form is disabled`);

@@ -15,7 +15,7 @@ export const NO_RESCUE_WARNING = 'Your password and your recovery code are the o
 function e2eNav(ctx: PageContext, signedIn: boolean): Html {
   const link = (href: string, label: string) => html`<a href="${href}" ${ctx.path === href ? html`aria-current="page"` : ''}>${label}</a>`;
   return html`${link('/', 'Home')}${link('/security', 'Security')}<span class="spacer"></span>${signedIn
-    ? html`${link('/e2e/app', 'Memories')}<button type="button" class="link" data-e2e-logout>Log out</button>`
+    ? html`${link('/e2e/app', 'Memories')}${link('/e2e/graph', 'Graph')}<button type="button" class="link" data-e2e-logout>Log out</button>`
     : html`${link('/e2e/login', 'Log in')}${link('/e2e/signup', 'Sign up')}`}`;
 }
 
@@ -150,6 +150,55 @@ export function e2eAppView(ctx: PageContext) {
     </fieldset>
   </form>
 </section>`);
+}
+
+export function e2eGraphView(ctx: PageContext) {
+  const nameInput = (id: string, label: string, hint = '') => html`<label for="${id}">${label}${hint ? html` <span class="hint">${hint}</span>` : ''}</label>
+    <input id="${id}" name="${id}" type="text" autocomplete="off" required maxlength="${LIMITS.nameChars}" list="entity-names">`;
+  return shell(ctx, 'graph', 'Knowledge graph (end-to-end)', true, html`<h1>Knowledge graph</h1>
+<p class="muted" id="sync-status" role="status">Opening your knowledge graph in this browser…</p>
+<p class="muted">Entities, their observations and the relations between them, as your MCP clients keep them with <code>create_entities</code>, <code>add_observations</code> and <code>create_relations</code>. Decrypted and searched in this browser; changes made offline are kept here, encrypted, and sent when the server can be reached.</p>
+<form class="card" id="graph-search-form" role="search">
+  <fieldset disabled data-needs-script>
+  <div class="toolbar">
+    <div><label for="graph-q">Search <span class="hint">Name, type or observation, as search_nodes matches.</span></label><input id="graph-q" name="q" type="search" maxlength="500"></div>
+    <button type="submit" class="secondary">Search</button>
+    <button type="button" class="link" id="graph-search-clear" hidden>Clear</button>
+  </div>
+  </fieldset>
+</form>
+<datalist id="entity-names"></datalist>
+<div class="grid">
+<section class="card" aria-labelledby="add-entity">
+  <h2 id="add-entity">Add an entity</h2>
+  <form id="entity-form">
+    <fieldset disabled data-needs-script>
+    ${nameInput('entity-name', 'Name')}
+    <label for="entity-type">Type <span class="hint">For example person, project, place.</span></label>
+    <input id="entity-type" name="entity-type" type="text" autocomplete="off" required maxlength="${LIMITS.nameChars}">
+    <label for="entity-observations">Observations <span class="hint">One per line; optional.</span></label>
+    <textarea id="entity-observations" name="observations"></textarea>
+    <div class="actions"><button type="submit">Add entity</button></div>
+    </fieldset>
+  </form>
+</section>
+<section class="card" aria-labelledby="add-relation">
+  <h2 id="add-relation">Add a relation</h2>
+  <form id="relation-form">
+    <fieldset disabled data-needs-script>
+    ${nameInput('relation-from', 'From', 'An entity name.')}
+    <label for="relation-type">Relation <span class="hint">In the active voice, for example works_at.</span></label>
+    <input id="relation-type" name="relation-type" type="text" autocomplete="off" required maxlength="${LIMITS.nameChars}">
+    ${nameInput('relation-to', 'To', 'An entity name.')}
+    <div class="actions"><button type="submit">Add relation</button></div>
+    </fieldset>
+  </form>
+</section>
+</div>
+<h2 id="graph-results">Entities</h2>
+<ul class="list-plain" id="entities" aria-labelledby="graph-results"></ul>
+<h2 id="relations-heading">Relations</h2>
+<ul class="list-plain" id="relations" aria-labelledby="relations-heading"></ul>`);
 }
 
 export function e2eSwitchView(ctx: PageContext) {
