@@ -1,11 +1,12 @@
 // Browser-test support: the real app listening on 127.0.0.1 (port 0) and
 // Debian's Chromium driven by playwright-core (never a browser download).
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page, type Response } from 'playwright-core';
 import { CONTENT_SECURITY_POLICY } from '../../src/web/content-security-policy.ts';
-import { makeTestApp, type TestApp } from '../helpers/app.ts';
+import { type Driver, makeTestApp, type TestApp } from '../helpers/app.ts';
 
 export const SCREENSHOT_DIR = path.resolve('test-artifacts/screenshots');
 
@@ -22,7 +23,7 @@ export interface LiveApp {
   close(): Promise<void>;
 }
 
-export async function startLiveApp(options: { rateLimitFactor?: number } = {}): Promise<LiveApp> {
+export async function startLiveApp(options: { rateLimitFactor?: number; driver?: Driver } = {}): Promise<LiveApp> {
   const test = await makeTestApp({ logLevel: 'info', ...options });
   const address = await test.app.listen({ host: '127.0.0.1', port: 0 });
   return { test, baseUrl: address, close: () => test.close() };
@@ -74,6 +75,17 @@ export async function assertHardenedPage(page: Page, response: Response | null, 
     javascriptUrls: [...document.querySelectorAll('[href],[src],[action]')].filter((el) => /^\s*javascript:/i.test(el.getAttribute('href') ?? el.getAttribute('src') ?? el.getAttribute('action') ?? '')).length,
   }));
   assert.deepEqual(found, { inlineScripts: 0, foreignScripts: 0, handlerAttributes: [], styleAttributes: 0, javascriptUrls: 0 });
+}
+
+/**
+ * Everything the app's database holds, as an attacker with a copy would read
+ * it: the SQLite files (database, WAL) byte for byte, or a pg_dump of the
+ * PostgreSQL schema.
+ */
+export function databaseCopy(test: TestApp): Buffer[] {
+  if (test.dataDir) return readdirSync(test.dataDir).map((file) => readFileSync(path.join(test.dataDir!, file)));
+  const dump = execFileSync(process.env.PG_DUMP ?? 'pg_dump', ['--dbname', test.postgres!.url, '--schema', test.postgres!.schema], { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
+  return [dump];
 }
 
 export async function screenshot(page: Page, name: string): Promise<void> {

@@ -5,13 +5,11 @@
 // reach a second browser, and none of the typed names on the wire or in the
 // database.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { E2E_CONTENT_SECURITY_POLICY } from '../../src/web/content-security-policy.ts';
 import { callTool, connectClient } from '../mcp/helpers.ts';
-import { assertHardenedPage, launchChromium, type LiveApp, openPage, screenshot, startLiveApp, type WatchedPage } from './browser.ts';
+import { assertHardenedPage, databaseCopy, launchChromium, type LiveApp, openPage, screenshot, startLiveApp, type WatchedPage } from './browser.ts';
 
 const PASSWORD = 'a long and unusual graph passphrase 29';
 
@@ -210,9 +208,9 @@ describe('the end-to-end knowledge graph in Chromium', { timeout: 5 * 60_000 }, 
     const traffic = sent.join('\n');
     assert.match(traffic, /gAAAAA/, 'records went out as Fernet tokens');
     for (const text of typed) assert.ok(!traffic.includes(text), 'nothing typed in the traffic');
-    const dir = live.test.dataDir!;
     // The server-key reference account stores the same names, sealed under its own key: none of them in the clear either.
-    const stored = readdirSync(dir).map((file) => readFileSync(path.join(dir, file)));
+    const stored = databaseCopy(live.test);
+    assert.ok(stored.some((bytes) => bytes.includes('gAAAAA')), 'control: the copy holds the records, as Fernet tokens');
     for (const text of typed) for (const bytes of stored) assert.equal(bytes.indexOf(Buffer.from(text)), -1, 'no plaintext in the database files');
   });
 });
