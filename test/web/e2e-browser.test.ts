@@ -8,14 +8,14 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { E2E_CONTENT_SECURITY_POLICY } from '../../src/web/content-security-policy.ts';
 import { publishedRelease } from '../../src/web/e2e/release.ts';
 import * as core from '../../src/e2e-client/index.ts';
 import { bearer, type Driver } from '../helpers/app.ts';
 import { testDrivers } from '../http/support.ts';
-import { assertHardenedPage, databaseCopy, launchChromium, type LiveApp, openPage, screenshot, startLiveApp, type WatchedPage } from './browser.ts';
+import { assertHardenedPage, assertKeysNonExtractable, databaseCopy, type LiveApp, liveBrowser, openPage, screenshot, type WatchedPage } from './browser.ts';
 
 const PASSWORD = 'a long and unusual e2e passphrase 17';
 const NEW_PASSWORD = 'another long passphrase after recovery 23';
@@ -46,8 +46,8 @@ for (const driver of await testDrivers('the end-to-end browser journey')) {
 }
 
 function journey(driver: Driver): void {
-  let live: LiveApp;
-  let browser: Browser;
+  /** The live app and Chromium of this driver's suite. */
+  let running: { live: LiveApp; browser: Browser };
   const opened: WatchedPage[] = [];
   const secrets: string[] = [PASSWORD, NEW_PASSWORD, SWITCH_PASSWORD, SWITCH_E2E_PASSWORD];
   /** What the browser must never send: end-to-end passwords, recovery codes, data keys and what was typed into the e2e pages. */
@@ -57,7 +57,7 @@ function journey(driver: Driver): void {
 
 
   async function device(): Promise<WatchedPage> {
-    const watched = await openPage(browser, live.baseUrl);
+    const watched = await openPage(running.browser, running.live.baseUrl);
     watched.context.on('request', (request) => sent.push(`${request.method()} ${request.url()}\n${request.postData() ?? ''}`));
     opened.push(watched);
     return watched;
@@ -117,60 +117,9 @@ function journey(driver: Driver): void {
    * the test logs in once more with the client core in Node.
    */
   async function dataKeyForms(email: string, password: string): Promise<string[]> {
-    const { dataKey } = await core.logIn(new core.E2eApi({ baseUrl: live.baseUrl }), { email, password, label: 'test' });
+    const { dataKey } = await core.logIn(new core.E2eApi({ baseUrl: running.live.baseUrl }), { email, password, label: 'test' });
     const key = Buffer.from(dataKey);
     return [key.toString('base64url'), key.toString('base64'), key.toString('hex')];
-  }
-
-  /**
-   * What this browser keeps of the key in IndexedDB: for each stored value that
-   * is a CryptoKey, its algorithm, whether it is extractable and whether
-   * exportKey (raw and JWK) refused it; and every stored value's type, so raw
-   * bytes anywhere in the device state would show.
-   */
-  async function storedKeys(page: Page): Promise<{ fields: Record<string, string>; keys: Array<{ name: string; algorithm: string; extractable: boolean; exportRefused: boolean }> }> {
-    return page.evaluate(async () => {
-      const db = await new Promise<IDBDatabase>((resolve, reject) => {
-        const r = indexedDB.open('anamnesis-e2e');
-        r.onsuccess = () => resolve(r.result);
-        r.onerror = () => reject(r.error);
-      });
-      const state = await new Promise<Record<string, unknown>>((resolve, reject) => {
-        const r = db.transaction('device').objectStore('device').get('current');
-        r.onsuccess = () => resolve(r.result);
-        r.onerror = () => reject(r.error);
-      });
-      db.close();
-      const fields: Record<string, string> = {};
-      const keys = [];
-      // (No helper function here: the test's compiler would name it with a helper the page does not have.)
-      const values: Array<[string, unknown]> = Object.entries(state);
-      for (const [name, value] of Object.entries((state.keys ?? {}) as Record<string, unknown>)) values.push([`keys.${name}`, value]);
-      for (const [name, value] of values) fields[name] = value instanceof CryptoKey ? 'CryptoKey' : value instanceof Uint8Array || value instanceof ArrayBuffer ? 'bytes' : typeof value;
-      for (const [name, key] of values) {
-        if (!(key instanceof CryptoKey)) continue;
-        let refused = 0;
-        for (const format of ['raw', 'jwk'] as const) {
-          try {
-            await crypto.subtle.exportKey(format, key);
-          } catch {
-            refused += 1;
-          }
-        }
-        keys.push({ name: name.slice('keys.'.length), algorithm: key.algorithm.name, extractable: key.extractable, exportRefused: refused === 2 });
-      }
-      return { fields, keys };
-    });
-  }
-
-  async function assertKeysNonExtractable(page: Page): Promise<void> {
-    const stored = await storedKeys(page);
-    assert.deepEqual(stored.fields, { userId: 'string', email: 'string', token: 'string', keys: 'object', 'keys.signing': 'CryptoKey', 'keys.encryption': 'CryptoKey', 'keys.manifest': 'CryptoKey' }, 'only non-extractable keys, no key bytes, are stored');
-    assert.deepEqual(stored.keys, [
-      { name: 'signing', algorithm: 'HMAC', extractable: false, exportRefused: true },
-      { name: 'encryption', algorithm: 'AES-CBC', extractable: false, exportRefused: true },
-      { name: 'manifest', algorithm: 'HMAC', extractable: false, exportRefused: true },
-    ]);
   }
 
   function assertClean(watched: WatchedPage): void {
@@ -179,14 +128,7 @@ function journey(driver: Driver): void {
   }
 
   describe(`the end-to-end browser client in Chromium (${driver})`, { timeout: 10 * 60_000 }, () => {
-    before(async () => {
-      live = await startLiveApp({ driver });
-      browser = await launchChromium();
-    });
-    after(async () => {
-      await browser?.close();
-      await live?.close();
-    });
+    running = liveBrowser({ driver });
 
     const email = `e2e-${Date.now()}@example.com`;
     let a: WatchedPage;
@@ -199,19 +141,19 @@ function journey(driver: Driver): void {
       await screenshot(a.page, 'e2e-signup');
       assert.ok(await a.page.getByText('nobody can rescue this account').isVisible());
       assert.ok(await a.page.getByText('lose both and your memories are gone for good').isVisible());
-      assert.equal(await live.test.store.findUserByEmail(email), null, 'no account yet while the warning is read');
+      assert.equal(await running.live.test.store.findUserByEmail(email), null, 'no account yet while the warning is read');
 
       await a.page.fill('#email', email);
       await a.page.fill('#password', PASSWORD);
       await a.page.fill('#password-again', PASSWORD);
       await a.page.click('#signup-form button[type=submit]');
       assert.equal(await a.page.$eval('#understood', (box) => (box as HTMLInputElement).validity.valueMissing), true, 'the form is not sent until the box is ticked');
-      assert.equal(await live.test.store.findUserByEmail(email), null);
+      assert.equal(await running.live.test.store.findUserByEmail(email), null);
       await a.page.check('#understood');
       await a.page.click('#signup-form button[type=submit]');
       await a.page.locator('#recovery').waitFor();
       await screenshot(a.page, 'e2e-recovery-code');
-      assert.ok(await live.test.store.findUserByEmail(email), 'the account exists now');
+      assert.ok(await running.live.test.store.findUserByEmail(email), 'the account exists now');
       recoveryCode = await readRecoveryCode(a.page);
       await synced(a.page);
       neverSent.push(...(await dataKeyForms(email, PASSWORD)));
@@ -245,13 +187,13 @@ function journey(driver: Driver): void {
       assert.ok(await a.page.locator('.tag', { hasText: TYPED.tag }).isVisible());
 
       // The same three memories in a server-key account: its search ranks them in the same order.
-      const signup = await live.test.app.inject({ method: 'POST', url: '/api/v1/accounts', payload: { email: `rank-${Date.now()}@example.com`, password: PASSWORD } });
+      const signup = await running.live.test.app.inject({ method: 'POST', url: '/api/v1/accounts', payload: { email: `rank-${Date.now()}@example.com`, password: PASSWORD } });
       const apiKey = (signup.json() as { api_key: string }).api_key;
       for (const [content, tags] of [[TYPED.first, [TYPED.tag]], [TYPED.second, []], [TYPED.third, []]] as const) {
-        await live.test.app.inject({ method: 'POST', url: '/api/v1/memories', headers: bearer(apiKey), payload: { content, tags } });
+        await running.live.test.app.inject({ method: 'POST', url: '/api/v1/memories', headers: bearer(apiKey), payload: { content, tags } });
       }
       for (const query of ['zeppelin', 'zep ocelot', 'quokkas airships']) {
-        const server = (await live.test.app.inject({ url: `/api/v1/memories/search?q=${encodeURIComponent(query)}`, headers: bearer(apiKey) })).json() as { results: Array<{ memory: { content: string } }> };
+        const server = (await running.live.test.app.inject({ url: `/api/v1/memories/search?q=${encodeURIComponent(query)}`, headers: bearer(apiKey) })).json() as { results: Array<{ memory: { content: string } }> };
         await a.page.fill('#q', query);
         await a.page.click('#search-form button[type=submit]');
         await a.page.getByRole('heading', { name: `Results for “${query}”` }).waitFor();
@@ -428,7 +370,7 @@ function journey(driver: Driver): void {
       const apiKey = (await s.page.textContent('[data-testid=api-key]'))!.trim();
       secrets.push(apiKey);
       for (const content of [TYPED.switched, `${TYPED.switched} (second)`]) {
-        const created = await live.test.app.inject({ method: 'POST', url: '/api/v1/memories', headers: bearer(apiKey), payload: { content, tags: ['switched'] } });
+        const created = await running.live.test.app.inject({ method: 'POST', url: '/api/v1/memories', headers: bearer(apiKey), payload: { content, tags: ['switched'] } });
         assert.equal(created.statusCode, 201);
       }
 
@@ -446,7 +388,7 @@ function journey(driver: Driver): void {
       assert.deepEqual((await shown(s.page)).sort(), [TYPED.switched, `${TYPED.switched} (second)`].sort());
       await screenshot(s.page, 'e2e-memories');
 
-      const old = await live.test.app.inject({ url: '/api/v1/memories', headers: bearer(apiKey) });
+      const old = await running.live.test.app.inject({ url: '/api/v1/memories', headers: bearer(apiKey) });
       assert.equal(old.statusCode, 401, 'the old API key opens nothing');
 
       // Thousands of memories stay quick: a hundred are listed, then a hundred more at a time.
@@ -463,13 +405,13 @@ function journey(driver: Driver): void {
       // Deleting the account from the browser removes it from the server and this browser.
       await s.page.fill('#delete-confirm', 'delete');
       await Promise.all([s.page.waitForURL('**/e2e/signup'), s.page.click('#delete-account-form button[type=submit]')]);
-      assert.equal(await live.test.store.findUserByEmail(switchEmail), null);
+      assert.equal(await running.live.test.store.findUserByEmail(switchEmail), null);
       assert.deepEqual(await s.page.evaluate(async () => (await indexedDB.databases()).map((db) => db.name)), []);
       assertClean(s);
     });
 
     it('without the bundle (JavaScript off) nothing on these pages can be sent, least of all a password', async () => {
-      const context = await browser.newContext({ baseURL: live.baseUrl, javaScriptEnabled: false });
+      const context = await running.browser.newContext({ baseURL: running.live.baseUrl, javaScriptEnabled: false });
       const page = await context.newPage();
       for (const url of ['/e2e/signup', '/e2e/login', '/e2e/recover', '/e2e/app', '/e2e/graph']) {
         await page.goto(url);
@@ -507,9 +449,9 @@ function journey(driver: Driver): void {
     });
 
     it("the server's database and logs hold none of the plaintext typed in the browser, nor any password or recovery code", () => {
-      const stored = databaseCopy(live.test);
+      const stored = databaseCopy(running.live.test);
       assert.ok(stored.some((bytes) => bytes.includes('gAAAAA')), 'control: the copy holds the records, as Fernet tokens');
-      const logs = live.test.logs.join('\n');
+      const logs = running.live.test.logs.join('\n');
       for (const text of [...Object.values(TYPED), ...secrets]) {
         const needle = Buffer.from(text);
         for (const bytes of stored) assert.equal(bytes.indexOf(needle), -1, 'no plaintext in the database files');

@@ -2,14 +2,16 @@
 // on a real server: entities, observations and relations created and deleted
 // in the browser, searched with search_nodes' rules (compared with the
 // server's own search_nodes over /mcp on the same graph), offline edits that
-// reach a second browser, and none of the typed names on the wire or in the
-// database.
+// reach a second browser, a device state kept by an earlier release (raw K)
+// upgraded to non-extractable keys, and none of the typed names on the wire
+// or in the database.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
 import { E2E_CONTENT_SECURITY_POLICY } from '../../src/web/content-security-policy.ts';
+import * as core from '../../src/e2e-client/index.ts';
 import { callTool, connectClient } from '../mcp/helpers.ts';
-import { assertHardenedPage, databaseCopy, launchChromium, type LiveApp, openPage, screenshot, startLiveApp, type WatchedPage } from './browser.ts';
+import { assertHardenedPage, assertKeysNonExtractable, databaseCopy, liveBrowser, openPage, screenshot, type WatchedPage } from './browser.ts';
 
 const PASSWORD = 'a long and unusual graph passphrase 29';
 
@@ -23,21 +25,11 @@ const RELATIONS = [
 ];
 const OFFLINE_OBSERVATION = 'Added offline: corresponded with Somerville 4242';
 
-let live: LiveApp;
-let browser: Browser;
+const running = liveBrowser();
 const sent: string[] = [];
 
-before(async () => {
-  live = await startLiveApp();
-  browser = await launchChromium();
-});
-after(async () => {
-  await browser?.close();
-  await live?.close();
-});
-
 async function device(): Promise<WatchedPage> {
-  const watched = await openPage(browser, live.baseUrl);
+  const watched = await openPage(running.browser, running.live.baseUrl);
   watched.context.on('request', (request) => sent.push(`${request.method()} ${request.url()}\n${request.postData() ?? ''}`));
   return watched;
 }
@@ -139,8 +131,8 @@ describe('the end-to-end knowledge graph in Chromium', { timeout: 5 * 60_000 }, 
 
   it("search matches exactly as the server's search_nodes does on the same graph", async () => {
     // The same graph in a server-key account, searched over /mcp.
-    const signup = await live.test.app.inject({ method: 'POST', url: '/api/v1/accounts', payload: { email: `graph-ref-${Date.now()}@example.com`, password: PASSWORD } });
-    const client = await connectClient(live.baseUrl, (signup.json() as { api_key: string }).api_key);
+    const signup = await running.live.test.app.inject({ method: 'POST', url: '/api/v1/accounts', payload: { email: `graph-ref-${Date.now()}@example.com`, password: PASSWORD } });
+    const client = await connectClient(running.live.baseUrl, (signup.json() as { api_key: string }).api_key);
     try {
       await callTool(client, 'create_entities', { entities: [{ ...ADA, observations: ['Wrote the first zanzibar program', 'Translated Menabrea'] }, ENGINE, BABBAGE] });
       await callTool(client, 'create_relations', { relations: RELATIONS });
@@ -203,13 +195,40 @@ describe('the end-to-end knowledge graph in Chromium', { timeout: 5 * 60_000 }, 
     assertClean(b);
   });
 
+  it('a browser that kept the raw key under an earlier release has it replaced by non-extractable keys when the page opens', async () => {
+    // What an earlier release stored: K's bytes beside the token (the test gets K by logging in with the client core in Node).
+    const { dataKey } = await core.logIn(new core.E2eApi({ baseUrl: running.live.baseUrl }), { email, password: PASSWORD, label: 'test' });
+    await b.page.evaluate(async (raw) => {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const r = indexedDB.open('anamnesis-e2e');
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+      const tx = db.transaction('device', 'readwrite');
+      const store = tx.objectStore('device');
+      const state = await new Promise<{ userId: string; email: string; token: string }>((resolve, reject) => {
+        const r = store.get('current');
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+      store.put({ userId: state.userId, email: state.email, token: state.token, dataKey: Uint8Array.from(raw) }, 'current');
+      await new Promise((resolve) => (tx.oncomplete = resolve));
+      db.close();
+    }, [...dataKey]);
+    await b.page.reload();
+    await synced(b.page);
+    await assertKeysNonExtractable(b.page);
+    assert.deepEqual(await entities(b.page), [ADA.name, BABBAGE.name]);
+    assertClean(b);
+  });
+
   it('no request and nothing in the database holds a name or observation typed on the graph page', () => {
     const typed = [ADA.name, ENGINE.name, BABBAGE.name, ...ADA.observations, OFFLINE_OBSERVATION, 'Translated Menabrea', PASSWORD];
     const traffic = sent.join('\n');
     assert.match(traffic, /gAAAAA/, 'records went out as Fernet tokens');
     for (const text of typed) assert.ok(!traffic.includes(text), 'nothing typed in the traffic');
     // The server-key reference account stores the same names, sealed under its own key: none of them in the clear either.
-    const stored = databaseCopy(live.test);
+    const stored = databaseCopy(running.live.test);
     assert.ok(stored.some((bytes) => bytes.includes('gAAAAA')), 'control: the copy holds the records, as Fernet tokens');
     for (const text of typed) for (const bytes of stored) assert.equal(bytes.indexOf(Buffer.from(text)), -1, 'no plaintext in the database files');
   });

@@ -43,6 +43,19 @@ function recoveryCodeOnce(continueLabel: string): Html {
 </section>`;
 }
 
+/** A card with a heading and one form whose fields only the bundle enables. */
+function formCard(headingId: string, heading: string, formId: string, fields: Html, submit: string): Html {
+  return html`<section class="card" aria-labelledby="${headingId}">
+  <h2 id="${headingId}">${heading}</h2>
+  <form id="${formId}">
+    <fieldset disabled data-needs-script>
+    ${fields}
+    <div class="actions"><button type="submit">${submit}</button></div>
+    </fieldset>
+  </form>
+</section>`;
+}
+
 function shell(ctx: PageContext, page: string, title: string, signedIn: boolean, body: Html) {
   return layout(ctx, { title, nav: e2eNav(ctx, signedIn), body: html`<div id="e2e" data-e2e-page="${page}">${noScript}${body}</div>` });
 }
@@ -112,18 +125,10 @@ export function e2eAppView(ctx: PageContext) {
   </div>
   </fieldset>
 </form>
-<section class="card" aria-labelledby="add-memory">
-  <h2 id="add-memory">Add a memory</h2>
-  <form id="memory-form">
-    <fieldset disabled data-needs-script>
-    <label for="content">Memory</label>
+${formCard('add-memory', 'Add a memory', 'memory-form', html`<label for="content">Memory</label>
     <textarea id="content" name="content" required maxlength="${LIMITS.contentChars}"></textarea>
     <label for="tags">Tags <span class="hint">Separated by commas, up to ${LIMITS.tags}.</span></label>
-    <input id="tags" name="tags" type="text" autocomplete="off" maxlength="${LIMITS.tags * (LIMITS.tagChars + 2)}">
-    <div class="actions"><button type="submit">Save memory</button></div>
-    </fieldset>
-  </form>
-</section>
+    <input id="tags" name="tags" type="text" autocomplete="off" maxlength="${LIMITS.tags * (LIMITS.tagChars + 2)}">`, 'Save memory')}
 <h2 id="results">Newest first</h2>
 <ul class="list-plain" id="memories" aria-labelledby="results"></ul>
 <p class="actions"><button type="button" class="secondary" id="show-more" hidden>Show more</button></p>
@@ -169,31 +174,15 @@ export function e2eGraphView(ctx: PageContext) {
 </form>
 <datalist id="entity-names"></datalist>
 <div class="grid">
-<section class="card" aria-labelledby="add-entity">
-  <h2 id="add-entity">Add an entity</h2>
-  <form id="entity-form">
-    <fieldset disabled data-needs-script>
-    ${nameInput('entity-name', 'Name')}
+${formCard('add-entity', 'Add an entity', 'entity-form', html`${nameInput('entity-name', 'Name')}
     <label for="entity-type">Type <span class="hint">For example person, project, place.</span></label>
     <input id="entity-type" name="entity-type" type="text" autocomplete="off" required maxlength="${LIMITS.nameChars}">
     <label for="entity-observations">Observations <span class="hint">One per line; optional.</span></label>
-    <textarea id="entity-observations" name="observations"></textarea>
-    <div class="actions"><button type="submit">Add entity</button></div>
-    </fieldset>
-  </form>
-</section>
-<section class="card" aria-labelledby="add-relation">
-  <h2 id="add-relation">Add a relation</h2>
-  <form id="relation-form">
-    <fieldset disabled data-needs-script>
-    ${nameInput('relation-from', 'From', 'An entity name.')}
+    <textarea id="entity-observations" name="observations"></textarea>`, 'Add entity')}
+${formCard('add-relation', 'Add a relation', 'relation-form', html`${nameInput('relation-from', 'From', 'An entity name.')}
     <label for="relation-type">Relation <span class="hint">In the active voice, for example works_at.</span></label>
     <input id="relation-type" name="relation-type" type="text" autocomplete="off" required maxlength="${LIMITS.nameChars}">
-    ${nameInput('relation-to', 'To', 'An entity name.')}
-    <div class="actions"><button type="submit">Add relation</button></div>
-    </fieldset>
-  </form>
-</section>
+    ${nameInput('relation-to', 'To', 'An entity name.')}`, 'Add relation')}
 </div>
 <h2 id="graph-results">Entities</h2>
 <ul class="list-plain" id="entities" aria-labelledby="graph-results"></ul>
