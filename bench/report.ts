@@ -3,6 +3,7 @@
 // reference and to each floor), the targets of issue 12 as PASS/MISS lines,
 // throughput, the crypto table, the machine and a note on noise.
 import { cryptoBenchTable, type Row as CryptoRow } from './crypto.ts';
+import type { E2eLocalRow } from './e2e-local.ts';
 import type { Floor, Floors } from './floors.ts';
 import type { Group, OperationResult } from './latency.ts';
 import { type Machine, machineLine } from './lib/machine.ts';
@@ -32,6 +33,8 @@ export interface BenchResults {
   throughput: ThroughputRow[];
   driver: 'sqlite' | 'postgres';
   crypto: CryptoRow[];
+  /** The end-to-end local MCP server (bench/e2e-local.ts), when measured. */
+  e2eLocal?: E2eLocalRow[];
 }
 
 /** The reference operation each of ours is compared with. */

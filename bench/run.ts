@@ -17,11 +17,13 @@
 //   BENCH_THROUGHPUT_SECONDS=5     per tool, 0 skips it (default 15)
 //   BENCH_CONNECTIONS=50           concurrent clients for throughput (default 50)
 //   BENCH_ARGON2_ITERATIONS=100    argon2id calls in the crypto table (default 400)
+//   BENCH_E2E_SIZES=1000           sizes of the end-to-end local MCP server's run (default 1000,10000; none skips it)
 //   BENCH_OUT_DIR=/tmp/b           where benchmarks.md and .svg go (default docs/)
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCryptoBench } from './crypto.ts';
+import { type E2eLocalRow, e2eLocalMarkdown, runE2eLocalBench } from './e2e-local.ts';
 import { type Floors, measureFloors } from './floors.ts';
 import { runLatency, type SizeClients } from './latency.ts';
 import { makeDataset, memoryJsonl } from './lib/data.ts';
@@ -60,6 +62,7 @@ const otherUserRecords = 300;
 const throughputSeconds = envNumber('BENCH_THROUGHPUT_SECONDS', 15);
 const connections = envNumber('BENCH_CONNECTIONS', 50);
 const argon2Iterations = envNumber('BENCH_ARGON2_ITERATIONS', 400);
+const e2eSizes = envSizes('BENCH_E2E_SIZES', '1000,10000');
 const outDir = path.resolve(process.env.BENCH_OUT_DIR ?? path.join(REPO_ROOT, 'docs'));
 
 const log = (message: string) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s] ${message}\n`);
@@ -79,6 +82,7 @@ const sizeResults: SizeResult[] = [];
 const throughputSize = ourSizes.includes(10_000) ? 10_000 : ourSizes[ourSizes.length - 1]!;
 let throughputAccount: Account | null = null;
 let throughput: ThroughputRow[] = [];
+let e2eLocal: E2eLocalRow[] = [];
 try {
   log(`our server is pid ${server.pid} at ${server.url}; seeding ${otherUsers} other users with ${otherUserRecords} records each`);
   for (let u = 0; u < otherUsers; u++) {
@@ -125,6 +129,11 @@ try {
     log(`throughput at ${throughputSize} records: ${connections} clients, ${throughputSeconds} s per tool`);
     throughput = await runThroughput({ url: server.url, apiKey: throughputAccount.apiKey, connections, durationSeconds: throughputSeconds });
   }
+
+  if (e2eSizes.length > 0) {
+    log(`end-to-end local MCP server at ${e2eSizes.join(', ')} records`);
+    e2eLocal = await runE2eLocalBench({ url: server.url, sizes: e2eSizes, calls: iterations, log });
+  }
 } finally {
   await server.stop();
   await scratch?.drop();
@@ -146,8 +155,9 @@ const results: BenchResults = {
   driver,
   throughput,
   crypto,
+  e2eLocal,
 };
-const markdown = benchmarksMarkdown(results);
+const markdown = benchmarksMarkdown(results) + (e2eLocal.length ? `\n${e2eLocalMarkdown(e2eLocal)}` : '');
 const name = driver === 'postgres' ? 'benchmarks-postgres' : 'benchmarks';
 writeFileSync(path.join(outDir, `${name}.md`), markdown);
 writeFileSync(path.join(outDir, `${name}.svg`), benchmarksSvg(results));

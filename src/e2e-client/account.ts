@@ -178,8 +178,19 @@ export async function sealExport(userId: string, dataKey: DataKey, exported: Exp
     const id = isRecordId(m.id) && m.id !== MANIFEST_ID ? m.id : globalThis.crypto.randomUUID();
     records.set(id, { kind: 'memory', id, content: m.content, tags: m.tags, created_at: m.created_at, updated_at: m.updated_at });
   }
-  for (const e of exported.entities) records.set(await entityId(D, e.name), { kind: 'entity', name: e.name, entityType: e.entityType, observations: e.observations });
-  for (const r of exported.relations) records.set(await relationId(D, r.from, r.to, r.relationType), { kind: 'relation', from: r.from, to: r.to, relationType: r.relationType });
+  // The export lists entities and relations oldest first, without times: a
+  // creation time numbered from now keeps that order, which is the graph's
+  // order on every device (docs/e2e-protocol.md §2).
+  const start = Date.now();
+  const createdAt = (position: number): string => new Date(start + position).toISOString();
+  for (const [i, e] of exported.entities.entries()) {
+    const entity = { kind: 'entity' as const, name: e.name, entityType: e.entityType, observations: e.observations, created_at: createdAt(i) };
+    records.set(await entityId(D, e.name), entity);
+  }
+  for (const [i, r] of exported.relations.entries()) {
+    const relation = { kind: 'relation' as const, from: r.from, to: r.to, relationType: r.relationType, created_at: createdAt(i) };
+    records.set(await relationId(D, r.from, r.to, r.relationType), relation);
+  }
   const entries = [...records];
   const writes: Write[] = await Promise.all(entries.map(async ([id, record]): Promise<Write> => ({ id, base_version: 0, version: 1, token: await sealRecord(key, id, 1, record) })));
   const digest = await ManifestDigest.of(D, entries.map(([id]): [string, number] => [id, 1]));

@@ -5,6 +5,8 @@
 import { randomBytes } from './encoding.ts';
 
 const CODE_BYTES = 20;
+/** The code's strength, as the security page states it. */
+export const RECOVERY_CODE_BITS = CODE_BYTES * 8;
 const CODE_CHARS = 32;
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const VALUES = new Map([...CROCKFORD].map((c, i) => [c, i]));

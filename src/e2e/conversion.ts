@@ -6,7 +6,7 @@
 // every OAuth grant are deleted. Backups taken before stay readable by the old key.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { badRequest } from '../errors.ts';
+import { badRequest, e2eAccount } from '../errors.ts';
 import { authOf, requireVault } from '../http/auth.ts';
 import { clearSessionCookie } from '../http/cookies.ts';
 import type { E2EServices } from './plugin.ts';
@@ -54,6 +54,9 @@ export const conversionRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, 
     const now = Date.now();
     const { token, cursor } = await store.transaction(async (tx) => {
       await tx.lockUser(user.id);
+      // Another switch of this account may have committed while this request waited.
+      const current = await tx.findUserById(user.id);
+      if (current?.mode !== 'server-key') throw e2eAccount();
       await tx.deleteAllRecords(user.id);
       await tx.deleteSessions(user.id);
       await tx.clearWrappedKeys(user.id); // every OAuth grant and its tokens

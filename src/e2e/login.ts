@@ -13,10 +13,8 @@ import type { Services } from '../http/services.ts';
 import type { E2EServices } from './plugin.ts';
 import { E2E_BEARER, e2eErrors, label, opaqueMessage, PUBLIC, stepId } from './schemas.ts';
 import { e2eAuthOf, requireE2ESession } from './auth.ts';
-import { audit, newStepId, startE2ESession, STEP_TTL_MS, stepHash } from './sessions.ts';
+import { audit, e2eAccountByEmail, newStepId, NO_ACCOUNT, startE2ESession, STEP_TTL_MS, stepHash } from './sessions.ts';
 
-/** A user id no account has (ids are UUIDs): looked up in place of an unknown email's. */
-const NO_ACCOUNT = 'no-account';
 const invalidCredentials = () => new AppError('invalid_credentials', 'the email or password is not right');
 
 export const loginRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { store, limiter, opaque, sweep }) => {
@@ -31,9 +29,7 @@ export const loginRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { sto
     await limiter.hit(LIMITS.loginPerAddress, request.ip);
     await limiter.hit(LIMITS.loginPerAccount, address);
     await sweep();
-    const user = await store.findUserByEmail(address);
-    // The same queries whether or not the email has an account: the time of the answer does not tell either.
-    const account = await store.findE2EAccount(user?.mode === 'e2e' ? user.id : NO_ACCOUNT);
+    const account = await e2eAccountByEmail(store, address);
     // The fake record is derived from the identifier: the same email always gets the same fake.
     const identifier = account ? account.userId : `unknown:${address}`;
     const started = opaque.startLogin(identifier, account?.registrationRecord ?? null, request.body.start_login_request);

@@ -12,7 +12,7 @@ import { LIMITS } from '../http/rate-limit.ts';
 import { email } from '../http/schemas.ts';
 import type { E2EServices } from './plugin.ts';
 import { credentials, e2eErrors, label, opaqueMessage, PUBLIC, recoveryAuth, requireCiphertext, stepId } from './schemas.ts';
-import { audit, newStepId, startE2ESession, STEP_TTL_MS, stepHash } from './sessions.ts';
+import { audit, e2eAccountByEmail, newStepId, startE2ESession, STEP_TTL_MS, stepHash } from './sessions.ts';
 
 /** Compared against when the email is unknown, so both answers take the same work. */
 const NO_VERIFIER = '0'.repeat(64);
@@ -29,8 +29,7 @@ export const recoveryRoutes: FastifyPluginAsyncZod<E2EServices> = async (app, { 
     await limiter.hit(LIMITS.unlockPerAddress, request.ip);
     await limiter.hit(LIMITS.unlockPerAccount, address);
     await sweep();
-    const user = await store.findUserByEmail(address);
-    const account = await store.findE2EAccount(user?.mode === 'e2e' ? user.id : 'no-account');
+    const account = await e2eAccountByEmail(store, address);
     const offered = createHash('sha256').update(request.body.recovery_auth, 'utf8').digest('hex');
     const matches = secretsEqual(offered, account?.recoveryVerifier ?? NO_VERIFIER);
     if (!account || !matches) {

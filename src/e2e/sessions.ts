@@ -4,7 +4,7 @@
 // short-lived flow steps and audit. (The bearer hook is ./auth.ts.)
 import { randomBytes, randomUUID } from 'node:crypto';
 import { secretLookupHash } from '../crypto/keys.ts';
-import type { E2ESessionRow, E2EUserRow, Store, Transaction } from '../storage/store.ts';
+import type { E2EAccountRow, E2ESessionRow, E2EUserRow, Store, Transaction } from '../storage/store.ts';
 
 export const E2E_SESSION_IDLE_MS = 30 * 24 * 3600_000;
 /** lastSeenAt is written at most this often. */
@@ -45,6 +45,18 @@ export async function resolveE2ESession(store: Store, token: string): Promise<{ 
   if (!user || user.mode !== 'e2e') return null;
   if (now - session.lastSeenAt > TOUCH_INTERVAL_MS) await store.touchE2ESession(session.id, now);
   return { user, session };
+}
+
+/** A user id no account has (ids are UUIDs): looked up in place of an unknown email's. */
+export const NO_ACCOUNT = 'no-account';
+
+/**
+ * The end-to-end account of an email, or null, after the same queries
+ * whether or not there is one: the time of the answer does not tell.
+ */
+export async function e2eAccountByEmail(store: Store, address: string): Promise<E2EAccountRow | null> {
+  const user = await store.findUserByEmail(address);
+  return store.findE2EAccount(user?.mode === 'e2e' ? user.id : NO_ACCOUNT);
 }
 
 /** A step id the client sends back (a bearer secret: only its hash is stored). */

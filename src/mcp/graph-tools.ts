@@ -13,12 +13,11 @@
 // - Names, types and observations have length limits, and an entity at most
 //   1,000 observations (those of the import).
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { FastifyBaseLogger } from 'fastify';
 import { z } from 'zod';
 import { badRequest } from '../errors.ts';
 import type { Graph } from '../vault/graph.ts';
 import { LIMITS, requireObservationRoom } from '../vault/records.ts';
-import type { Vault } from '../vault/vault.ts';
+import type { GraphOperations, ToolLog } from './operations.ts';
 import { guarded, jsonResult } from './results.ts';
 
 export const READ_GRAPH_DEFAULT_LIMIT = 200;
@@ -76,7 +75,8 @@ function checkRelation(relation: z.infer<typeof RelationSchema>): void {
 }
 
 // Tool definitions (schemas, descriptions) are built once per process; each
-// request's server only registers them with handlers bound to its vault.
+// server only registers them with handlers bound to its operations (a
+// request's vault, or the local MCP server's replica).
 const CREATE_ENTITIES_TOOL = {
   title: 'Create Entities',
   description: 'Create multiple new entities in the knowledge graph',
@@ -164,8 +164,7 @@ const OPEN_NODES_TOOL = {
   annotations: reads,
 };
 
-export function registerGraphTools(server: McpServer, vault: Vault, log: FastifyBaseLogger): void {
-  const graph = vault.graph;
+export function registerGraphTools(server: McpServer, graph: GraphOperations, log: ToolLog): void {
 
   server.registerTool('create_entities', CREATE_ENTITIES_TOOL, guarded(log, 'create_entities', async ({ entities }) => {
     entities.forEach(checkEntity);

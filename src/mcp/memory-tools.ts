@@ -3,11 +3,10 @@
 // descriptions are the model's only manual, so they say what is worth
 // keeping and when to look.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { FastifyBaseLogger } from 'fastify';
 import { z } from 'zod';
 import { badRequest } from '../errors.ts';
 import { cursor, memoryContent, memoryId, memoryTags, tagFilter } from '../http/schemas.ts';
-import type { Vault } from '../vault/vault.ts';
+import type { MemoryOperations, ToolLog } from './operations.ts';
 import { guarded, jsonResult } from './results.ts';
 
 export const LIST_MEMORIES_DEFAULT_LIMIT = 50;
@@ -33,7 +32,8 @@ function withoutEmptyUnreadable(value: { unreadable: string[] }): Record<string,
 }
 
 // Tool definitions (schemas, descriptions) are built once per process; each
-// request's server only registers them with handlers bound to its vault.
+// server only registers them with handlers bound to its operations (a
+// request's vault, or the local MCP server's replica).
 const REMEMBER_TOOL = {
   title: 'Remember',
   description:
@@ -113,8 +113,7 @@ const FORGET_TOOL = {
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
 };
 
-export function registerMemoryTools(server: McpServer, vault: Vault, log: FastifyBaseLogger): void {
-  const memories = vault.memories;
+export function registerMemoryTools(server: McpServer, memories: MemoryOperations, log: ToolLog): void {
 
   server.registerTool('remember', REMEMBER_TOOL, guarded(log, 'remember', async ({ content, tags }) => jsonResult({ ...(await memories.create({ content, ...(tags ? { tags } : {}) })) })));
 

@@ -4,9 +4,9 @@
 // an AppError's fixed message reaches the model and anything else is a
 // generic sentence, never a stack trace or a driver's message.
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { FastifyBaseLogger } from 'fastify';
 import { toErrorAnswer } from '../http/errors.ts';
 import { describeErrorForLog } from '../logger.ts';
+import type { ToolLog } from './operations.ts';
 
 export function jsonResult(structured: Record<string, unknown>, text = JSON.stringify(structured, null, 2)): CallToolResult {
   return { content: [{ type: 'text', text }], structuredContent: structured };
@@ -17,7 +17,7 @@ export function errorResult(message: string): CallToolResult {
 }
 
 /** Wraps a tool handler so every failure becomes an `isError` result; 5xx-class failures are logged as metadata. */
-export function guarded<A>(log: FastifyBaseLogger, tool: string, handler: (args: A) => Promise<CallToolResult>): (args: A) => Promise<CallToolResult> {
+export function guarded<A>(log: ToolLog, tool: string, handler: (args: A) => Promise<CallToolResult>): (args: A) => Promise<CallToolResult> {
   return async (args) => {
     try {
       return await handler(args);

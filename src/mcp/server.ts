@@ -1,12 +1,12 @@
 // One MCP server for one request, bound to that request's Vault: /mcp is
 // stateless, so the server (and the key inside the vault) is dropped with
-// the response.
+// the response. The local MCP server of an end-to-end account (src/local/)
+// builds the same server over its replica, so both list the same tools.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
-import type { FastifyBaseLogger } from 'fastify';
-import type { Vault } from '../vault/vault.ts';
 import { registerGraphTools } from './graph-tools.ts';
 import { registerMemoryTools } from './memory-tools.ts';
+import type { ToolLog, ToolOperations } from './operations.ts';
 
 export const MCP_SERVER_INFO = { name: 'anamnesis', version: '1.0.0' };
 
@@ -24,9 +24,10 @@ const INSTRUCTIONS =
  */
 const jsonSchemaValidator = new AjvJsonSchemaValidator();
 
-export function createMcpServer(vault: Vault, log: FastifyBaseLogger): McpServer {
-  const server = new McpServer(MCP_SERVER_INFO, { instructions: INSTRUCTIONS, jsonSchemaValidator });
-  registerMemoryTools(server, vault, log);
-  registerGraphTools(server, vault, log);
+/** A server over a request's vault (or any other ToolOperations); `info` names a server other than /mcp's. */
+export function createMcpServer(operations: ToolOperations, log: ToolLog, info: { name: string; version: string } = MCP_SERVER_INFO): McpServer {
+  const server = new McpServer(info, { instructions: INSTRUCTIONS, jsonSchemaValidator });
+  registerMemoryTools(server, operations.memories, log);
+  registerGraphTools(server, operations.graph, log);
   return server;
 }

@@ -7,7 +7,7 @@
 // parse several times faster than arrays of objects.
 import type { Store, Transaction } from '../storage/store.ts';
 import { RecordCodec } from './codec.ts';
-import { touches } from './graph-match.ts';
+import { touches } from './graph-rules.ts';
 import type { Entity, Relation } from './records.ts';
 import { type IndexChange, type SegmentFormat, SegmentedIndex } from './segmented-index.ts';
 

@@ -9,9 +9,9 @@ import { AppError } from '../errors.ts';
 import type { RecordRow, Store, Transaction } from '../storage/store.ts';
 import { RecordCodec, UnreadableRecord } from './codec.ts';
 import { nextCreatedAt } from './creation-order.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
+import { addObservationsTo, freshItems, type Graph, nodeMatcher, relationKey, removeObservationsFrom, withTouchingRelations } from './graph-rules.ts';
+import { type GraphPage, pageGraph } from './paging.ts';
 import { type GraphDoc, GraphIndex, type GraphView } from './graph-index.ts';
-import { nodeMatcher } from './graph-match.ts';
 import {
   type Entity,
   type EntityRecord,
@@ -19,37 +19,18 @@ import {
   type Relation,
   type RelationRecord,
   relationSchema,
-  requireObservationRoom,
   toEntity,
   toRelation,
 } from './records.ts';
 
-export interface Graph {
-  entities: Entity[];
-  relations: Relation[];
-}
-
-export interface GraphPage extends Graph {
-  next_cursor: string | null;
-  unreadable: string[];
-}
+export type { Graph } from './graph-rules.ts';
+export type { GraphPage, GraphPosition } from './paging.ts';
+export { relationKey } from './graph-rules.ts';
 
 type Sealed<T> = { row: RecordRow; record: T };
 
-/** Where a read_graph page stopped: metadata only (kind, creation time, record id). */
-export interface GraphPosition {
-  phase: 'entity' | 'relation';
-  createdAt: number;
-  id: string;
-}
-
-
 export const entityLookupPurpose = 'entity';
 export const relationLookupPurpose = 'relation';
-
-export function relationKey(r: Relation): string {
-  return JSON.stringify([r.from, r.to, r.relationType]);
-}
 
 export class KnowledgeGraph {
   constructor(
@@ -151,13 +132,7 @@ export class KnowledgeGraph {
   ): Promise<T[]> {
     return this.write(async (tx) => {
       const existing = await tx.findRecordsByLookup(this.userId, kind, items.map(lookupOf));
-      const taken = new Set(existing.map((row) => row.lookup));
-      const fresh = items.filter((item) => {
-        const lookup = lookupOf(item);
-        if (taken.has(lookup)) return false;
-        taken.add(lookup);
-        return true;
-      });
+      const fresh = freshItems(items, lookupOf, new Set(existing.map((row) => row.lookup ?? '')));
       const now = Date.now();
       const firstCreatedAt = await nextCreatedAt(tx, this.userId, kind, now);
       const rows = fresh.map((item, i) => seal(item, randomUUID(), firstCreatedAt + i, now));
@@ -172,14 +147,7 @@ export class KnowledgeGraph {
     return this.write(async (tx) => {
       const entities = await this.entitiesByName(tx, additions.map((a) => a.entityName));
       const now = Date.now();
-      const results = additions.map(({ entityName, contents }) => {
-        const entity = entities.get(entityName);
-        if (!entity) throw new AppError('not_found', `Entity with name ${entityName} not found`);
-        const added = contents.filter((c) => !entity.record.observations.includes(c));
-        entity.record.observations.push(...added);
-        requireObservationRoom(entity.record.observations.length);
-        return { entityName, addedObservations: added };
-      });
+      const results = addObservationsTo(additions, recordsByName(entities));
       await this.rewriteEntities(tx, [...entities.values()], now);
       return results;
     });
@@ -202,10 +170,7 @@ export class KnowledgeGraph {
     await this.write(async (tx) => {
       const entities = await this.entitiesByName(tx, deletions.map((d) => d.entityName));
       const now = Date.now();
-      for (const { entityName, observations } of deletions) {
-        const entity = entities.get(entityName);
-        if (entity) entity.record.observations = entity.record.observations.filter((o) => !observations.includes(o));
-      }
+      removeObservationsFrom(deletions, recordsByName(entities));
       await this.rewriteEntities(tx, [...entities.values()], now);
     });
   }
@@ -218,42 +183,13 @@ export class KnowledgeGraph {
     });
   }
 
-  /**
-   * The graph a page at a time: entities first, then relations, each oldest
-   * first as the reference file lists them. `limit` counts both together.
-   * A page reads only its own records, in creation order from the cursor,
-   * so its cost does not grow with the graph; a record that cannot be read
-   * takes its place in the page and is named in `unreadable`.
-   */
+  /** The graph a page at a time, read from the store in creation order (paging.ts). */
   async readGraph(options: { limit: number; cursor?: string }): Promise<GraphPage> {
-    const cursor = options.cursor ? decodeCursor(options.cursor) : undefined;
-    const after: GraphPosition | undefined = cursor && { phase: cursor.phase === 'relation' ? 'relation' : 'entity', createdAt: cursor.createdAt, id: cursor.id };
-    const page: GraphPage = { entities: [], relations: [], next_cursor: null, unreadable: [] };
-    let last: GraphPosition | null = null;
-    let room = options.limit;
-    const phases = [
-      { phase: 'entity' as const, open: (row: RecordRow) => void page.entities.push(toEntity(this.openEntity(row))) },
-      { phase: 'relation' as const, open: (row: RecordRow) => void page.relations.push(toRelation(this.openRelation(row))) },
-    ].filter(({ phase }) => !(after?.phase === 'relation' && phase === 'entity'));
-    for (const { phase, open } of phases) {
-      // One more than there is room for: whether anything follows the page.
-      const rows = await this.store.listRecords(this.userId, { kind: phase, limit: room + 1, order: 'oldest', ...(after?.phase === phase ? { after } : {}) });
-      for (const row of rows.slice(0, room)) {
-        try {
-          open(row);
-        } catch (error) {
-          if (!(error instanceof UnreadableRecord)) throw error;
-          page.unreadable.push(row.id);
-        }
-        last = { phase, createdAt: row.createdAt, id: row.id };
-      }
-      if (rows.length > room) {
-        if (last) page.next_cursor = encodeCursor(last);
-        return page;
-      }
-      room -= rows.length;
-    }
-    return page;
+    return pageGraph(
+      options,
+      (phase, after, limit) => this.store.listRecords(this.userId, { kind: phase, limit, order: 'oldest', ...(after ? { after } : {}) }),
+      { entity: (row) => toEntity(this.openEntity(row)), relation: (row) => toRelation(this.openRelation(row)) },
+    );
   }
 
   /** Case-insensitive match on name, type or any observation, plus relations touching a match. */
@@ -320,10 +256,7 @@ export function relationDoc(relation: Relation, createdAt: number): GraphDoc {
   return { kind: 'relation', from: relation.from, to: relation.to, relationType: relation.relationType, createdAt };
 }
 
-function withTouchingRelations(entities: Entity[], view: GraphView): Graph {
-  return {
-    entities: entities.map((e) => toEntity({ kind: 'entity', ...e })),
-    relations: view.relationsTouching(new Set(entities.map((e) => e.name))).map((r) => toRelation({ kind: 'relation', ...r })),
-  };
+/** The records of entities found by name, for the pure rules that change them in place. */
+function recordsByName(entities: Map<string, Sealed<EntityRecord>>): Map<string, EntityRecord> {
+  return new Map([...entities].map(([name, e]) => [name, e.record]));
 }
-

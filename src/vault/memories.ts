@@ -6,17 +6,11 @@ import { AppError, notFound } from '../errors.ts';
 import type { RecordRow, Store, Transaction } from '../storage/store.ts';
 import { RecordCodec, UnreadableRecord } from './codec.ts';
 import { nextCreatedAt } from './creation-order.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
+import { type MemoryPage, pageMemories } from './paging.ts';
 import { type Memory, type MemoryRecord, memorySchema, normaliseTags, toMemory } from './records.ts';
 import { type MemoryChange, type MemoryIndex, memoryDocOf } from './memory-index.ts';
-import { hasTag } from './search.ts';
 
-export interface MemoryPage {
-  items: Memory[];
-  next_cursor: string | null;
-  /** Ids of records on this page that could not be decrypted (tampered or corrupt). */
-  unreadable: string[];
-}
+export type { MemoryPage } from './paging.ts';
 
 export interface SearchHit {
   memory: Memory;
@@ -138,27 +132,11 @@ export class MemoryBook {
 
   /** Newest first. With a tag, pages are filled by reading on until enough memories carry it. */
   async list(options: { limit: number; cursor?: string; tag?: string }): Promise<MemoryPage> {
-    let after = options.cursor ? decodeCursor(options.cursor) : undefined;
-    const items: Memory[] = [];
-    const unreadable: string[] = [];
-    const batch = options.tag ? Math.max(options.limit * 4, 100) : options.limit + 1;
-    for (;;) {
-      const rows = await this.store.listRecords(this.userId, { kind: 'memory', limit: batch, ...(after ? { after } : {}) });
-      for (const row of rows) {
-        if (items.length === options.limit) {
-          return { items, next_cursor: encodeCursor(after!), unreadable };
-        }
-        after = { createdAt: row.createdAt, id: row.id };
-        try {
-          const record = this.openRecord(row);
-          if (!options.tag || hasTag(record.tags, options.tag)) items.push(toMemory(record));
-        } catch (error) {
-          if (!(error instanceof UnreadableRecord)) throw error;
-          unreadable.push(row.id);
-        }
-      }
-      if (rows.length < batch) return { items, next_cursor: null, unreadable };
-    }
+    return pageMemories(
+      options,
+      (after, limit) => this.store.listRecords(this.userId, { kind: 'memory', limit, ...(after ? { after } : {}) }),
+      (row) => this.openRecord(row),
+    );
   }
 
   async search(options: { q: string; limit: number; tag?: string }): Promise<{ results: SearchHit[]; unreadable: string[] }> {

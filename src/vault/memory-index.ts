@@ -120,7 +120,8 @@ function foldFragments(fragments: readonly Pick<Fragment, 'docs' | 'removed'>[],
   return into;
 }
 
-class CorpusStats {
+/** BM25 statistics of the live documents, in total and per folded tag; also kept by the local MCP server's in-memory corpus. */
+export class CorpusStats {
   private readonly tags: Map<string, [number, number]>;
 
   constructor(

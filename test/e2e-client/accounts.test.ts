@@ -112,7 +112,10 @@ for (const driver of await testDrivers('end-to-end client core accounts')) {
         assert.equal(r.status, 201);
       }
       const exported = await (await fetch(`${s.api.baseUrl}/api/v1/export?format=json`, { headers: bearer(classic.apiKey) })).json();
-      exported.entities = [{ name: 'Grace Hopper', entityType: 'person', observations: ['found a moth'] }];
+      exported.entities = [
+        { name: 'Grace Hopper', entityType: 'person', observations: ['found a moth'] },
+        { name: 'COBOL', entityType: 'language', observations: [] },
+      ];
       exported.relations = [{ from: 'Grace Hopper', to: 'COBOL', relationType: 'shaped' }];
 
       const draft = await startConversion(keyed, { password: PASSWORD });
@@ -126,6 +129,9 @@ for (const driver of await testDrivers('end-to-end client core accounts')) {
       assert.deepEqual(contents, ['first classic memory', 'second classic memory']);
       assert.equal(replica.get(await replica.entityId('Grace Hopper'))?.record.kind, 'entity');
       assert.equal(replica.get(await replica.relationId('Grace Hopper', 'COBOL', 'shaped'))?.record.kind, 'relation');
+      // The graph keeps the export's order (oldest first) through numbered creation times.
+      const created = async (name: string) => (replica.get(await replica.entityId(name))?.record as { created_at?: string }).created_at ?? '';
+      assert.ok((await created('Grace Hopper')) < (await created('COBOL')), 'entities keep their order');
       // The memories kept their ids.
       for (const m of exported.memories as Array<{ id: string }>) assert.ok(replica.get(m.id));
 

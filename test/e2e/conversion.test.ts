@@ -62,6 +62,12 @@ for (const driver of await testDrivers('switch to end-to-end mode')) {
 
     /** What the browser does: register a password, re-encrypt every memory under a fresh K, and send it all. */
     async function convert(user: Awaited<ReturnType<typeof classicAccount>>, tamper?: (writes: Record<string, unknown>[]) => void) {
+      const prepared = await prepare(user, tamper);
+      return { ...prepared, finish: await prepared.send() };
+    }
+
+    /** The start, and the finish ready to send. */
+    async function prepare(user: Awaited<ReturnType<typeof classicAccount>>, tamper?: (writes: Record<string, unknown>[]) => void) {
       const password = 'the end-to-end password of this account';
       const reg = opaque.client.startRegistration({ password });
       const start = await post(t.app, '/api/v1/e2e/conversions/start', { registration_request: reg.registrationRequest }, bearer(user.apiKey));
@@ -73,8 +79,8 @@ for (const driver of await testDrivers('switch to end-to-end mode')) {
       const writes: Record<string, unknown>[] = user.memories.map((m) => ({ id: m.id, base_version: 0, version: 1, token: sealRecord(key, m.id, 1, { kind: 'memory', ...m }) }));
       writes.push({ id: '_manifest', base_version: 0, version: 1, token: sealRecord(key, '_manifest', 1, { kind: 'manifest', count: user.memories.length, digest: 'x' }) });
       tamper?.(writes);
-      const finish = await post(t.app, '/api/v1/e2e/conversions/finish', { registration_id, ...credentialsFor(user.userId, record, key, randomBytes(20)), writes }, bearer(user.apiKey));
-      return { finish, key, password };
+      const body = { registration_id, ...credentialsFor(user.userId, record, key, randomBytes(20)), writes };
+      return { send: () => post(t.app, '/api/v1/e2e/conversions/finish', body, bearer(user.apiKey)), key, password };
     }
 
     it('one transaction: the E2E account and its records appear; old records, index rows, API key, sessions, pending key and grants go', async () => {
@@ -137,6 +143,22 @@ for (const driver of await testDrivers('switch to end-to-end mode')) {
       const afterRows = await snapshotE2E(db);
       assert.deepEqual({ ...afterRows, e2e_pending: [] }, { ...beforeRows, e2e_pending: [] });
       assert.equal((await t.app.inject({ method: 'GET', url: '/api/v1/memories', headers: bearer(user.apiKey) })).statusCode, 200);
+    });
+
+    it('two switches of one account at once: one wins whole, the other changes nothing', async () => {
+      const user = await classicAccount();
+      const first = await prepare(user);
+      const second = await prepare(user);
+      const send = async (p: typeof first) => ({ ...p, finish: await p.send() });
+      const [a, b] = await Promise.all([send(first), send(second)]);
+      const lost = a.finish.statusCode === 200 ? b.finish : a.finish;
+      assert.equal([a.finish.statusCode, b.finish.statusCode].filter((s) => s === 200).length, 1);
+      // Refused when it authenticated after the winner committed (the API key is gone), or inside its transaction if before.
+      assert.ok((lost.statusCode === 401 && lost.json().error.code === 'unauthorized') || (lost.statusCode === 403 && lost.json().error.code === 'e2e_account'), lost.body);
+      const won = a.finish.statusCode === 200 ? a : b;
+      const feed = (await t.app.inject({ method: 'GET', url: '/api/v1/e2e/changes', headers: auth((won.finish.json() as { token: string }).token) })).json() as { changes: { token: string }[] };
+      assert.equal(feed.changes.length, user.memories.length + 1);
+      for (const change of feed.changes) openRecord(won.key, change.token); // all under the winner's key
     });
 
     it('needs a server-key credential, and a conversion id of this account', async () => {

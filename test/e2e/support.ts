@@ -18,7 +18,8 @@ export function passwordWrapKey(exportKey: string, userId: string): Buffer {
 }
 
 export function recoverySecrets(code: Buffer, userId: string, key: Buffer) {
-  const recoveryAuth = hkdf(code, userId, 'anamnesis-e2e-recovery-auth-v1').toString('base64url');
+  // The proof's salt is empty (docs/e2e-protocol.md §1): a device recovering knows no user id yet.
+  const recoveryAuth = hkdf(code, '', 'anamnesis-e2e-recovery-auth-v1').toString('base64url');
   return {
     recovery_wrap: fernetEncrypt(hkdf(code, userId, 'anamnesis-e2e-recovery-wrap-v1'), key),
     recovery_auth: recoveryAuth,

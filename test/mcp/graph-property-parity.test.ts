@@ -1,4 +1,5 @@
-// Random call sequences against the real reference server and ours: long
+// Random call sequences against the real reference server, ours and the
+// local MCP server's operations over an end-to-end replica (src/local/): long
 // enough that our encrypted graph index merges its deltas into segments many
 // times, every answer must still equal the reference's. Repeats within one
 // call are left out (a documented difference, see reference-parity.test.ts).
@@ -11,6 +12,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import fc from 'fast-check';
 import { makeTestApp, signUp, type TestApp } from '../helpers/app.ts';
+import { connectInProcessLocal } from '../local/in-process.ts';
 import { callTool, connectClient, listen } from './helpers.ts';
 
 const REFERENCE_SERVER = path.resolve('node_modules/@modelcontextprotocol/server-memory/dist/index.js');
@@ -71,14 +73,19 @@ describe('parity with the reference server over random call sequences', () => {
         const user = await signUp(t.app);
         users.push(user.userId);
         const ours = await connectClient(baseUrl, user.apiKey);
+        const local = await connectInProcessLocal();
         try {
           for (const [index, [tool, args]] of steps.entries()) {
             const expected = answerOf(await callTool(reference, tool, args));
             const actual = answerOf(await callTool(ours, tool, args));
             assert.deepEqual(actual, expected, `step ${index + 1}: ${tool} ${JSON.stringify(args)}`);
+            assert.deepEqual(answerOf(await callTool(local.client, tool, args)), expected, `local, step ${index + 1}: ${tool} ${JSON.stringify(args)}`);
           }
-          assert.deepEqual(answerOf(await callTool(ours, 'read_graph')), answerOf(await callTool(reference, 'read_graph')));
+          const finalGraph = answerOf(await callTool(reference, 'read_graph'));
+          assert.deepEqual(answerOf(await callTool(ours, 'read_graph')), finalGraph);
+          assert.deepEqual(answerOf(await callTool(local.client, 'read_graph')), finalGraph);
         } finally {
+          await local.close();
           await reference.close();
           await ours.close();
         }

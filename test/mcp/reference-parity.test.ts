@@ -1,8 +1,9 @@
 // Parity with the MCP reference memory server: the real
 // @modelcontextprotocol/server-memory runs as a child process over stdio
 // (its graph in a temporary memory.jsonl), ours over HTTP, and the same call
-// sequence goes to both. Every answer (structured content, text and isError)
-// must be equal, and the tool list must describe the same tools.
+// sequence goes to both, and to the local MCP server's operations over an
+// end-to-end replica (src/local/). Every answer (structured content, text and
+// isError) must be equal, and the tool lists must describe the same tools.
 //
 // Left out on purpose, because we differ by design (docs/mcp.md):
 // - a name repeated within ONE create_entities call (the reference stores both
@@ -18,6 +19,7 @@ import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { makeTestApp, signUp, type TestApp } from '../helpers/app.ts';
+import { connectInProcessLocal } from '../local/in-process.ts';
 import { callTool, connectClient, listen } from './helpers.ts';
 
 const REFERENCE_SERVER = path.resolve('node_modules/@modelcontextprotocol/server-memory/dist/index.js');
@@ -109,6 +111,7 @@ function answerOf(result: Awaited<ReturnType<typeof callTool>>) {
 describe('parity with @modelcontextprotocol/server-memory', () => {
   let t: TestApp;
   let ours: Client;
+  let local: Awaited<ReturnType<typeof connectInProcessLocal>>;
   let reference: Client;
   let baseUrl: string;
   let apiKey: string;
@@ -127,8 +130,10 @@ describe('parity with @modelcontextprotocol/server-memory', () => {
     baseUrl = await listen(t.app);
     apiKey = (await signUp(t.app)).apiKey;
     ours = await connectClient(baseUrl, apiKey);
+    local = await connectInProcessLocal();
   });
   after(async () => {
+    await local.close();
     await reference.close();
     await ours.close();
     await t.close();
@@ -138,6 +143,8 @@ describe('parity with @modelcontextprotocol/server-memory', () => {
   it('describes the same graph tools', async () => {
     const theirs = new Map((await reference.listTools()).tools.map((tool) => [tool.name, tool]));
     const mine = new Map((await ours.listTools()).tools.map((tool) => [tool.name, tool]));
+    // As on the wire: the in-memory transport keeps keys whose value is undefined, JSON does not.
+    assert.deepEqual(JSON.parse(JSON.stringify((await local.client.listTools()).tools)), [...mine.values()], 'the local MCP server lists exactly the tools of /mcp');
     assert.ok(theirs.size > 0);
     for (const [name, tool] of theirs) {
       const our = mine.get(name);
@@ -159,6 +166,7 @@ describe('parity with @modelcontextprotocol/server-memory', () => {
       const expected = answerOf(await callTool(reference, tool, args));
       const actual = answerOf(await callTool(ours, tool, args));
       assert.deepEqual(actual, expected, `step ${index + 1}: ${tool} ${JSON.stringify(args)}`);
+      assert.deepEqual(answerOf(await callTool(local.client, tool, args)), expected, `local, step ${index + 1}: ${tool} ${JSON.stringify(args)}`);
     }
     const finalGraph = (await callTool(ours, 'read_graph')).structuredContent as { entities: unknown[]; relations: unknown[] };
     assert.ok(finalGraph.entities.length >= 3 && finalGraph.relations.length >= 2, 'the sequence leaves a real graph behind');

@@ -11,6 +11,10 @@ import { PASSWORD_HASH_PARAMS } from '../../src/crypto/password.ts';
 import { csrfTokenFor } from '../../src/web/csrf-token.ts';
 import { escapeHtml, html, raw } from '../../src/web/html.ts';
 import { CONTENT_SECURITY_POLICY } from '../../src/web/content-security-policy.ts';
+import { KEY_STRETCHING } from '../../src/e2e-client/account.ts';
+import { MANIFEST_KEY_INFO, PASSWORD_WRAP_INFO, RECOVERY_AUTH_INFO, RECOVERY_WRAP_INFO } from '../../src/e2e-client/keys.ts';
+import { RECOVERY_CODE_BITS } from '../../src/e2e-client/recovery-code.ts';
+import { E2E_SESSION_IDLE_MS } from '../../src/e2e/sessions.ts';
 import { bearer, signUp, TEST_ORIGIN, type TestApp, type TestUser, makeTestApp } from '../helpers/app.ts';
 import { openDirectDb, testDrivers } from '../http/support.ts';
 
@@ -203,6 +207,16 @@ for (const driver of await testDrivers('web pages')) {
       const argon2 = (createRequire(import.meta.url)('@node-rs/argon2/package.json') as { version: string }).version;
       for (const fact of [DATA_KEY_INFO, KEY_WRAP_INFO, LOOKUP_KEY_INFO, `<code>${FORMAT_VERSION}</code>`, `m = ${PASSWORD_HASH_PARAMS.memoryCost} KiB, t = ${PASSWORD_HASH_PARAMS.timeCost}, p = ${PASSWORD_HASH_PARAMS.parallelism}`,
         `Node.js ${process.versions.node}`, `OpenSSL ${process.versions.openssl}`, `@node-rs/argon2</code> ${argon2}`, 'not end-to-end encrypted', 'stored only as SHA-256 hashes', 'Rotating your key keeps your data', 'Your password never decrypts anything']) {
+        assert.ok(body.includes(fact), `the security page states ${fact}`);
+      }
+    });
+
+    it('describes end-to-end accounts with the parameters the device code uses and the package that runs', async () => {
+      const body = (await page('/security', '')).body;
+      const opaque = (createRequire(import.meta.url)('@serenity-kit/opaque/package.json') as { version: string }).version;
+      for (const fact of [`<code>@serenity-kit/opaque</code> ${opaque}`, `(${KEY_STRETCHING}: 64 MiB, 3 passes, parallelism 4)`, PASSWORD_WRAP_INFO, RECOVERY_WRAP_INFO, RECOVERY_AUTH_INFO, MANIFEST_KEY_INFO,
+        `recovery code is ${RECOVERY_CODE_BITS} random bits`, 'If you lose both your password and your recovery code, your memories are gone', 'ANAMNESIS_OPAQUE_SERVER_SETUP', 'The local MCP server is the stronger client',
+        'Backups or exports made before the switch stay readable by the old API key', `${E2E_SESSION_IDLE_MS / 86_400_000} days unused`]) {
         assert.ok(body.includes(fact), `the security page states ${fact}`);
       }
     });

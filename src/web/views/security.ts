@@ -10,6 +10,7 @@ import type { RuntimeVersions } from '../runtime-versions.ts';
 import type { WebRelease } from '../e2e/release.ts';
 import { releaseSection } from '../e2e/views.ts';
 import { layout, type PageContext } from './layout.ts';
+import { endToEndSection } from './security-e2e.ts';
 import { GRANT_CAN, GRANT_CANNOT } from './oauth.ts';
 
 const days = (ms: number) => Math.round(ms / 86_400_000);
@@ -79,6 +80,8 @@ export function securityView(ctx: PageContext, versions: RuntimeVersions, releas
 <tr><th scope="row">Libraries</th><td>running now</td><td>Node.js ${versions.node} <code>node:crypto</code> (HKDF, AES, HMAC, SHA-256, CSPRNG) on OpenSSL ${versions.openssl}; <code>@node-rs/argon2</code> ${versions.argon2}. PyCA <code>cryptography</code> reproduces every record (below). We don't roll our own primitives.</td></tr>
 </tbody>
 </table></div>
+
+${endToEndSection(versions)}
 
 <h2 id="browser-client">The browser client of end-to-end accounts</h2>
 <p>An end-to-end account is opened in your browser by the pages under <code>/e2e/</code>: your password goes only into an OPAQUE log-in, which never sends it; your data key is made and unwrapped in the browser with WebCrypto; records leave the browser only as Fernet tokens. The browser keeps your session token, your key and a cache of the ciphertext in this site's IndexedDB, so it also works offline; logging out erases them. The key is kept only as non-extractable WebCrypto keys (the two halves of your data key, and the key derived from it that checks the record set): script on the page can use them but the browser refuses to hand their bytes to any script, so a script cannot copy the key out and use it elsewhere. That has limits: a script running in this site's pages can still use the keys to decrypt your memories while it runs, and the browser itself stores the key material in its profile on your disk, where someone who can read your files with the right tools can recover it. Log out on computers you share.</p>

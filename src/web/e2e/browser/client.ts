@@ -4,7 +4,7 @@
 // (the device state and ciphertext cache in IndexedDB) and turns the core's
 // errors into words for the user.
 import * as core from '../../../e2e-client/index.ts';
-import { nodeMatcher, touches } from '../../../vault/graph-match.ts';
+import { nodeMatcher, touches } from '../../../vault/graph-rules.ts';
 import { type Entity, type EntityRecord, LIMITS, type MemoryRecord, normaliseTags, type Relation, toMemory } from '../../../vault/records.ts';
 import { JSON_EXPORT_FORMAT, JSON_EXPORT_VERSION } from '../../../vault/transfer-format.ts';
 import { IndexedDbReplicaCache } from './cache.ts';

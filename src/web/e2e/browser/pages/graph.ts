@@ -1,6 +1,6 @@
 // The knowledge-graph page of an end-to-end account: entities with their
 // observations, and relations, decrypted from this browser's replica; search
-// with search_nodes' own rules (src/vault/graph-match.ts, as the server
+// with search_nodes' own rules (src/vault/graph-rules.ts, as the server
 // matches); create and delete entities, observations and relations. Like the
 // memories page, every change lands in this browser's ciphertext cache first
 // and is sent when the server can be reached, so it works offline.
