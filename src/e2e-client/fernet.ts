@@ -11,13 +11,30 @@ export { InvalidFernetToken, MAX_CLOCK_SKEW_SECONDS, type DecryptOptions, type E
 
 /**
  * A Fernet key imported into WebCrypto once (non-extractable), for the many
- * records a replica seals and opens. Make one with `FernetKey.import(raw)`.
+ * records a replica seals and opens. Make one with `FernetKey.import(raw)`,
+ * or from its two sub-keys already in WebCrypto with `FernetKey.from(...)`
+ * (e.g. non-extractable keys a browser kept in IndexedDB).
  */
 export class FernetKey {
   private constructor(
-    private readonly signing: CryptoKey,
-    private readonly encryption: CryptoKey,
+    /** HMAC-SHA256 over K[0:16]: usable, never exportable. */
+    readonly signing: CryptoKey,
+    /** AES-CBC-128 over K[16:32]: usable, never exportable. */
+    readonly encryption: CryptoKey,
   ) {}
+
+  /** A Fernet key from its sub-keys: an HMAC-SHA256 key that signs and verifies, an AES-CBC key that encrypts and decrypts. */
+  static from(signing: CryptoKey, encryption: CryptoKey): FernetKey {
+    const hmac = signing.algorithm as HmacKeyAlgorithm;
+    const aes = encryption.algorithm as AesKeyAlgorithm;
+    if (hmac.name !== 'HMAC' || hmac.hash?.name !== 'SHA-256' || hmac.length !== 128 || !signing.usages.includes('sign') || !signing.usages.includes('verify')) {
+      throw new TypeError('a Fernet signing key is a 16-byte HMAC-SHA256 key for sign and verify');
+    }
+    if (aes.name !== 'AES-CBC' || aes.length !== 128 || !encryption.usages.includes('encrypt') || !encryption.usages.includes('decrypt')) {
+      throw new TypeError('a Fernet encryption key is an AES-CBC-128 key for encrypt and decrypt');
+    }
+    return new FernetKey(signing, encryption);
+  }
 
   /** `raw` is 32 bytes: `raw[0:16]` signs, `raw[16:32]` encrypts (DESIGN.md §1). */
   static async import(raw: Uint8Array): Promise<FernetKey> {

@@ -18,6 +18,9 @@
 //       formatRecoveryCode(bytes)              InvalidRecoveryCode
 //     manifestKey(K, userId) → D; entityId(D, name); relationId(D, from, to, type);
 //       newMemoryId()
+//     accountKeys(K, userId) → AccountKeys {signing, encryption, manifest}: K's working
+//       keys as non-extractable CryptoKeys (usable, never exportable), which a device
+//       may keep instead of K; FernetKey.from(signing, encryption)
 //     ManifestDigest (incremental XOR-of-HMAC), MANIFEST_ID
 //
 //   Records
@@ -39,6 +42,7 @@
 //
 //   Sync
 //     Replica.open({api: api.withToken(token), userId, dataKey, cache}) → Replica
+//       (dataKey: K's bytes, or AccountKeys)
 //       .get(id), .records(), .size, .pendingCount, .cursor
 //       .put(...records) → ids (memory: its own id; entity/relation: keyed id)
 //       .delete(...ids), .entityId(name), .relationId(from, to, type), .idOf(record)

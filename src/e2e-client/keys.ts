@@ -103,10 +103,38 @@ export async function recoveryVerifier(auth: string): Promise<string> {
   return encodeHex(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', encodeUtf8(auth))));
 }
 
-/** D = HKDF(K, user id, "anamnesis-e2e-manifest-v1"), imported as an HMAC-SHA256 key. */
+/** D = HKDF(K, user id, "anamnesis-e2e-manifest-v1"), imported as a non-extractable HMAC-SHA256 key. */
 export async function manifestKey(dataKey: DataKey, userId: string): Promise<CryptoKey> {
   const raw = await hkdf(dataKey, userId, MANIFEST_KEY_INFO);
   return globalThis.crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+}
+
+/**
+ * Everything a device needs from K, as non-extractable WebCrypto keys: the
+ * Fernet sub-keys (K[0:16] signs, K[16:32] encrypts) and the manifest key D
+ * (which also makes entity and relation ids). Code holding these can seal,
+ * open and name records but can never read K or D back out; a browser keeps
+ * them in IndexedDB (structured clone keeps CryptoKeys non-extractable)
+ * instead of K's bytes.
+ */
+export interface AccountKeys {
+  signing: CryptoKey;
+  encryption: CryptoKey;
+  manifest: CryptoKey;
+}
+
+/** K's working keys for `userId`, imported non-extractable; K itself can then be dropped. */
+export async function accountKeys(dataKey: DataKey, userId: string): Promise<AccountKeys> {
+  const fernet = await FernetKey.import(dataKey);
+  return { signing: fernet.signing, encryption: fernet.encryption, manifest: await manifestKey(dataKey, userId) };
+}
+
+/** A data key as raw bytes or as its working keys: either way, the Fernet key and D. */
+export async function openAccountKeys(key: DataKey | AccountKeys, userId: string): Promise<{ fernet: FernetKey; manifest: CryptoKey }> {
+  const keys = key instanceof Uint8Array ? await accountKeys(key, userId) : key;
+  const manifest = keys.manifest.algorithm as HmacKeyAlgorithm;
+  if (manifest.name !== 'HMAC' || manifest.hash?.name !== 'SHA-256' || !keys.manifest.usages.includes('sign')) throw new TypeError('a manifest key is an HMAC-SHA256 key that signs');
+  return { fernet: FernetKey.from(keys.signing, keys.encryption), manifest: keys.manifest };
 }
 
 export async function hmac(key: CryptoKey, message: string): Promise<Uint8Array<ArrayBuffer>> {

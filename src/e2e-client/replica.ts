@@ -20,8 +20,8 @@ import { type E2eApi, E2eApiError, type Write } from './api.ts';
 import type { CachedRow, CacheChange, ReplicaCache } from './cache.ts';
 import { resolveConflict } from './conflicts.ts';
 import { openRecord, sealRecord, type SealedRecord, TamperedRecord, type UserRecord } from './envelope.ts';
-import { FernetKey } from './fernet.ts';
-import { type DataKey, entityId, manifestKey, newMemoryId, relationId } from './keys.ts';
+import type { FernetKey } from './fernet.ts';
+import { type AccountKeys, type DataKey, entityId, newMemoryId, openAccountKeys, relationId } from './keys.ts';
 import { MANIFEST_ID, ManifestDigest, type ManifestRecord } from './manifest.ts';
 
 export type IntegrityFailure =
@@ -86,7 +86,8 @@ export interface SyncReport {
 export interface ReplicaOptions {
   api: E2eApi;
   userId: string;
-  dataKey: DataKey;
+  /** K as 32 raw bytes, or its non-extractable working keys (accountKeys(K, userId)), which a browser keeps instead of K. */
+  dataKey: DataKey | AccountKeys;
   cache: ReplicaCache;
   /** Rows per changes-feed page, 1-1000. */
   pageSize?: number;
@@ -122,7 +123,8 @@ export class Replica {
 
   /** Opens the replica from its cache, checking every cached token as if the server had just sent it. */
   static async open(options: ReplicaOptions): Promise<Replica> {
-    const replica = new Replica(options, await FernetKey.import(options.dataKey), await manifestKey(options.dataKey, options.userId));
+    const keys = await openAccountKeys(options.dataKey, options.userId);
+    const replica = new Replica(options, keys.fernet, keys.manifest);
     const snapshot = await options.cache.load();
     const opened = await Promise.all(snapshot.rows.map((row) => replica.#open(row)));
     await replica.#setConfirmed(snapshot.rows.map((row, i): [string, Confirmed] => [row.id, { ...row, record: opened[i]!.record }]));

@@ -6,7 +6,7 @@
 // holds tokens.
 import { z } from 'zod';
 import type { RecordCursor } from '../storage/store.ts';
-import { type GraphView, relationKey } from '../vault/graph-rules.ts';
+import { type GraphView, relationKey, touches } from '../vault/graph-rules.ts';
 import { memoryDocOf } from '../vault/memory-index.ts';
 import { entitySchema, memorySchema, type Relation, relationSchema } from '../vault/records.ts';
 import { LocalCorpus } from './corpus.ts';
@@ -139,7 +139,7 @@ export class LocalRecords {
       entities: (keep) =>
         entities.flatMap(({ record: r }) => (r.kind === 'entity' && keep(r.name, r.entityType, r.observations) ? [{ name: r.name, entityType: r.entityType, observations: r.observations }] : [])),
       relationsTouching: (names) =>
-        relations.flatMap(({ id, record: r }) => (r.kind === 'relation' && (names.has(r.from) || names.has(r.to)) ? [{ id, from: r.from, to: r.to, relationType: r.relationType }] : [])),
+        relations.flatMap(({ id, record: r }) => (r.kind === 'relation' && touches(names, r.from, r.to) ? [{ id, from: r.from, to: r.to, relationType: r.relationType }] : [])),
     };
   }
 }

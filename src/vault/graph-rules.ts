@@ -1,8 +1,9 @@
 // The rules of the MCP reference memory server's knowledge graph, as pure
 // functions over records already decrypted: the server's KnowledgeGraph
-// (sealed rows, keyed lookups, an encrypted index) and the local MCP
-// server's replica (src/local/) both apply exactly these, so one rule has
-// one implementation.
+// (sealed rows, keyed lookups, an encrypted index), the local MCP server's
+// replica (src/local/) and the browser client (src/web/e2e/) all apply
+// exactly these, so one rule has one implementation. No node: imports at run
+// time: the browser bundle includes this file.
 import { AppError } from '../errors.ts';
 import { type Entity, type Relation, requireObservationRoom, toEntity, toRelation } from './records.ts';
 
@@ -63,16 +64,24 @@ export function nodeMatcher(query: string): (name: string, entityType: string, o
     name.toLowerCase().includes(needle) || entityType.toLowerCase().includes(needle) || observations.some((o) => o.toLowerCase().includes(needle));
 }
 
-/** A whole graph held decrypted (the local MCP server's replica), each kind in creation order. */
-export interface GraphView {
-  /** Entities passing `keep`, in creation order. */
-  entities(keep: (name: string, entityType: string, observations: readonly string[]) => boolean): Entity[];
-  /** Relations that start or end at one of `names`, in creation order. */
+/** What withTouchingRelations needs of a graph; structural, so this file imports nothing that needs Node (the browser bundle uses it). */
+export interface TouchingRelations {
   relationsTouching(names: ReadonlySet<string>): Relation[];
 }
 
+/** A whole graph held decrypted (the local MCP server's replica), each kind in creation order. */
+export interface GraphView extends TouchingRelations {
+  /** Entities passing `keep`, in creation order. */
+  entities(keep: (name: string, entityType: string, observations: readonly string[]) => boolean): Entity[];
+}
+
+/** A relation comes with a search's (or open_nodes') answer when it starts or ends at one of the entities found. */
+export function touches(names: ReadonlySet<string>, from: string, to: string): boolean {
+  return names.has(from) || names.has(to);
+}
+
 /** The entities with every relation that starts or ends at one of them (the answer of search_nodes and open_nodes). */
-export function withTouchingRelations(entities: Entity[], view: GraphView): Graph {
+export function withTouchingRelations(entities: Entity[], view: TouchingRelations): Graph {
   return {
     entities: entities.map((e) => toEntity({ kind: 'entity', ...e })),
     relations: view.relationsTouching(new Set(entities.map((e) => e.name))).map((r) => toRelation({ kind: 'relation', ...r })),

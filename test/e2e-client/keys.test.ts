@@ -6,8 +6,13 @@ import { createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import * as node from '../../src/crypto/fernet.ts';
 import { decodeBase64url, encodeBase64url } from '../../src/e2e-client/encoding.ts';
+import { E2eApi } from '../../src/e2e-client/api.ts';
+import { MemoryReplicaCache } from '../../src/e2e-client/cache.ts';
+import { FernetKey } from '../../src/e2e-client/fernet.ts';
+import { Replica } from '../../src/e2e-client/replica.ts';
 import {
   WrongKey,
+  accountKeys,
   entityId,
   generateDataKey,
   hkdfBytes,
@@ -179,5 +184,43 @@ describe('manifest key, derived ids and the manifest digest', () => {
     // The empty set's digest is 32 zero bytes.
     assert.equal(decodeBase64url((await ManifestDigest.of(d, [])).digest, false)?.every((b) => b === 0), true);
     assert.equal(encodeBase64url(new Uint8Array(32)), (await ManifestDigest.of(d, [])).digest);
+  });
+});
+
+describe('account keys: K held as non-extractable WebCrypto keys', () => {
+  it('seal, open and name records exactly as K does, and refuse to be exported', async () => {
+    const dataKey = generateDataKey();
+    const keys = await accountKeys(dataKey, userId);
+    for (const key of [keys.signing, keys.encryption, keys.manifest]) {
+      assert.equal(key.extractable, false);
+      await assert.rejects(globalThis.crypto.subtle.exportKey('raw', key));
+      await assert.rejects(globalThis.crypto.subtle.exportKey('jwk', key));
+    }
+    // A token made from the working keys opens with K's bytes in node:crypto (and the other way round).
+    const token = await FernetKey.from(keys.signing, keys.encryption).encrypt('the heron counts lanterns');
+    assert.equal(node.fernetDecrypt(dataKey, token).toString('utf8'), 'the heron counts lanterns');
+    assert.equal(new TextDecoder().decode(await FernetKey.from(keys.signing, keys.encryption).decrypt(node.fernetEncrypt(dataKey, 'back'))), 'back');
+    // D from the working keys names entities as D from K does.
+    assert.equal(await entityId(keys.manifest, 'Ada Lovelace'), await entityId(await manifestKey(dataKey, userId), 'Ada Lovelace'));
+    // A replica written with K's bytes opens with the working keys alone, and the other way round.
+    const api = new E2eApi({ baseUrl: 'http://127.0.0.1:9', token: 'ane_' + 'x'.repeat(43) });
+    const cache = new MemoryReplicaCache();
+    const memory = { kind: 'memory' as const, id: 'm1', content: 'the ibis counts candles', tags: [], created_at: '2026-01-01T00:00:00.000Z', updated_at: '2026-01-01T00:00:00.000Z' };
+    await (await Replica.open({ api, userId, dataKey, cache })).put(memory);
+    const reopened = await Replica.open({ api, userId, dataKey: keys, cache });
+    assert.deepEqual(reopened.get('m1')?.record, memory);
+    const [ada] = await reopened.put({ kind: 'entity', name: 'Ada Lovelace', entityType: 'person', observations: [] });
+    assert.equal(ada, await entityId(await manifestKey(dataKey, userId), 'Ada Lovelace'));
+    assert.equal((await Replica.open({ api, userId, dataKey, cache })).size, 2);
+  });
+
+  it('keys of the wrong kind are refused, not used', async () => {
+    const subtle = globalThis.crypto.subtle;
+    const aes = await subtle.importKey('raw', new Uint8Array(16), { name: 'AES-CBC' }, false, ['encrypt', 'decrypt']);
+    const hmac = await subtle.importKey('raw', new Uint8Array(16), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+    const wideHmac = await subtle.importKey('raw', new Uint8Array(32), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+    assert.throws(() => FernetKey.from(aes, hmac), TypeError);
+    assert.throws(() => FernetKey.from(wideHmac, aes), TypeError);
+    assert.ok(FernetKey.from(hmac, aes));
   });
 });

@@ -12,7 +12,7 @@ import { publishedRelease, releaseOf } from '../../src/web/e2e/release.ts';
 import { E2E_CONTENT_SECURITY_POLICY } from '../../src/web/content-security-policy.ts';
 import { makeTestApp, signUp, type TestApp } from '../helpers/app.ts';
 
-const E2E_PAGES = ['/e2e/signup', '/e2e/login', '/e2e/recover', '/e2e/app'];
+const E2E_PAGES = ['/e2e/signup', '/e2e/login', '/e2e/recover', '/e2e/app', '/e2e/graph'];
 
 let t: TestApp;
 before(async () => {

@@ -10,7 +10,7 @@ import { pageContext, sendHtml } from '../render.ts';
 import type { PageContext } from '../views/layout.ts';
 import { BUNDLE_NAME } from './bundle.ts';
 import { webRelease } from './release.ts';
-import { e2eAppView, e2eLoginView, e2eRecoverView, e2eSignupView, e2eSwitchView } from './views.ts';
+import { e2eAppView, e2eGraphView, e2eLoginView, e2eRecoverView, e2eSignupView, e2eSwitchView } from './views.ts';
 
 export const e2ePages: FastifyPluginAsync<WebDeps> = async (app, { assets }) => {
   const release = await webRelease();
@@ -24,6 +24,7 @@ export const e2ePages: FastifyPluginAsync<WebDeps> = async (app, { assets }) => 
   app.get('/e2e/login', { schema: { hide: true } }, page(e2eLoginView));
   app.get('/e2e/recover', { schema: { hide: true } }, page(e2eRecoverView));
   app.get('/e2e/app', { schema: { hide: true } }, page(e2eAppView));
+  app.get('/e2e/graph', { schema: { hide: true } }, page(e2eGraphView));
   app.get('/app/e2e-switch', { schema: { hide: true }, config: { need: 'unlocked' } }, page(e2eSwitchView));
 
   app.get('/security/web-release.json', { schema: { hide: true } }, async (_request, reply) => reply.type('application/json; charset=utf-8').send(JSON.stringify(release, null, 2)));

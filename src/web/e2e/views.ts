@@ -15,7 +15,7 @@ export const NO_RESCUE_WARNING = 'Your password and your recovery code are the o
 function e2eNav(ctx: PageContext, signedIn: boolean): Html {
   const link = (href: string, label: string) => html`<a href="${href}" ${ctx.path === href ? html`aria-current="page"` : ''}>${label}</a>`;
   return html`${link('/', 'Home')}${link('/security', 'Security')}<span class="spacer"></span>${signedIn
-    ? html`${link('/e2e/app', 'Memories')}<button type="button" class="link" data-e2e-logout>Log out</button>`
+    ? html`${link('/e2e/app', 'Memories')}${link('/e2e/graph', 'Graph')}<button type="button" class="link" data-e2e-logout>Log out</button>`
     : html`${link('/e2e/login', 'Log in')}${link('/e2e/signup', 'Sign up')}`}`;
 }
 
@@ -40,6 +40,19 @@ function recoveryCodeOnce(continueLabel: string): Html {
   <div class="notice warn" role="note"><p><strong>Write this code down now: it is shown only once.</strong> With it you can get back in when you forget your password or lose every device. We keep only a hash of something derived from it, so we cannot show it again.</p></div>
   <label class="checkbox"><input type="checkbox" id="recovery-saved"> I have stored my recovery code somewhere safe, away from this device.</label>
   <p class="actions"><a class="button" id="recovery-continue" href="/e2e/app" aria-disabled="true">${continueLabel}</a></p>
+</section>`;
+}
+
+/** A card with a heading and one form whose fields only the bundle enables. */
+function formCard(headingId: string, heading: string, formId: string, fields: Html, submit: string): Html {
+  return html`<section class="card" aria-labelledby="${headingId}">
+  <h2 id="${headingId}">${heading}</h2>
+  <form id="${formId}">
+    <fieldset disabled data-needs-script>
+    ${fields}
+    <div class="actions"><button type="submit">${submit}</button></div>
+    </fieldset>
+  </form>
 </section>`;
 }
 
@@ -112,18 +125,10 @@ export function e2eAppView(ctx: PageContext) {
   </div>
   </fieldset>
 </form>
-<section class="card" aria-labelledby="add-memory">
-  <h2 id="add-memory">Add a memory</h2>
-  <form id="memory-form">
-    <fieldset disabled data-needs-script>
-    <label for="content">Memory</label>
+${formCard('add-memory', 'Add a memory', 'memory-form', html`<label for="content">Memory</label>
     <textarea id="content" name="content" required maxlength="${LIMITS.contentChars}"></textarea>
     <label for="tags">Tags <span class="hint">Separated by commas, up to ${LIMITS.tags}.</span></label>
-    <input id="tags" name="tags" type="text" autocomplete="off" maxlength="${LIMITS.tags * (LIMITS.tagChars + 2)}">
-    <div class="actions"><button type="submit">Save memory</button></div>
-    </fieldset>
-  </form>
-</section>
+    <input id="tags" name="tags" type="text" autocomplete="off" maxlength="${LIMITS.tags * (LIMITS.tagChars + 2)}">`, 'Save memory')}
 <h2 id="results">Newest first</h2>
 <ul class="list-plain" id="memories" aria-labelledby="results"></ul>
 <p class="actions"><button type="button" class="secondary" id="show-more" hidden>Show more</button></p>
@@ -150,6 +155,39 @@ export function e2eAppView(ctx: PageContext) {
     </fieldset>
   </form>
 </section>`);
+}
+
+export function e2eGraphView(ctx: PageContext) {
+  const nameInput = (id: string, label: string, hint = '') => html`<label for="${id}">${label}${hint ? html` <span class="hint">${hint}</span>` : ''}</label>
+    <input id="${id}" name="${id}" type="text" autocomplete="off" required maxlength="${LIMITS.nameChars}" list="entity-names">`;
+  return shell(ctx, 'graph', 'Knowledge graph (end-to-end)', true, html`<h1>Knowledge graph</h1>
+<p class="muted" id="sync-status" role="status">Opening your knowledge graph in this browser…</p>
+<p class="muted">Entities, their observations and the relations between them, as your MCP clients keep them with <code>create_entities</code>, <code>add_observations</code> and <code>create_relations</code>. Decrypted and searched in this browser; changes made offline are kept here, encrypted, and sent when the server can be reached.</p>
+<form class="card" id="graph-search-form" role="search">
+  <fieldset disabled data-needs-script>
+  <div class="toolbar">
+    <div><label for="graph-q">Search <span class="hint">Name, type or observation, as search_nodes matches.</span></label><input id="graph-q" name="q" type="search" maxlength="500"></div>
+    <button type="submit" class="secondary">Search</button>
+    <button type="button" class="link" id="graph-search-clear" hidden>Clear</button>
+  </div>
+  </fieldset>
+</form>
+<datalist id="entity-names"></datalist>
+<div class="grid">
+${formCard('add-entity', 'Add an entity', 'entity-form', html`${nameInput('entity-name', 'Name')}
+    <label for="entity-type">Type <span class="hint">For example person, project, place.</span></label>
+    <input id="entity-type" name="entity-type" type="text" autocomplete="off" required maxlength="${LIMITS.nameChars}">
+    <label for="entity-observations">Observations <span class="hint">One per line; optional.</span></label>
+    <textarea id="entity-observations" name="observations"></textarea>`, 'Add entity')}
+${formCard('add-relation', 'Add a relation', 'relation-form', html`${nameInput('relation-from', 'From', 'An entity name.')}
+    <label for="relation-type">Relation <span class="hint">In the active voice, for example works_at.</span></label>
+    <input id="relation-type" name="relation-type" type="text" autocomplete="off" required maxlength="${LIMITS.nameChars}">
+    ${nameInput('relation-to', 'To', 'An entity name.')}`, 'Add relation')}
+</div>
+<h2 id="graph-results">Entities</h2>
+<ul class="list-plain" id="entities" aria-labelledby="graph-results"></ul>
+<h2 id="relations-heading">Relations</h2>
+<ul class="list-plain" id="relations" aria-labelledby="relations-heading"></ul>`);
 }
 
 export function e2eSwitchView(ctx: PageContext) {

@@ -4,10 +4,11 @@
 // (the device state and ciphertext cache in IndexedDB) and turns the core's
 // errors into words for the user.
 import * as core from '../../../e2e-client/index.ts';
-import { LIMITS, type MemoryRecord, normaliseTags, toMemory } from '../../../vault/records.ts';
+import { nodeMatcher, touches } from '../../../vault/graph-rules.ts';
+import { type Entity, type EntityRecord, LIMITS, type MemoryRecord, normaliseTags, type Relation, toMemory } from '../../../vault/records.ts';
 import { JSON_EXPORT_FORMAT, JSON_EXPORT_VERSION } from '../../../vault/transfer-format.ts';
 import { IndexedDbReplicaCache } from './cache.ts';
-import { forgetDevice, loadDevice, openDatabase, saveDevice } from './device.ts';
+import { deviceState, forgetDevice, loadDevice, openDatabase, saveDevice } from './device.ts';
 import { UserFacingError } from './dom.ts';
 import { MemorySearch } from './search.ts';
 import type { Importable, JsonExport, Memory } from './transfer.ts';
@@ -29,6 +30,15 @@ export interface LocalClient {
   createMemory(content: string, tags: string[]): Promise<void>;
   updateMemory(id: string, content: string, tags: string[]): Promise<void>;
   deleteMemory(id: string): Promise<void>;
+  /** The whole graph, or with a query what search_nodes answers: matching entities and the relations touching them. Sorted by name. */
+  graph(query?: string): { entities: Entity[]; relations: Relation[] };
+  createEntity(entity: Entity): Promise<void>;
+  /** Deletes the entity and every relation from or to it, as delete_entities does. */
+  deleteEntity(name: string): Promise<void>;
+  addObservation(entityName: string, observation: string): Promise<void>;
+  deleteObservation(entityName: string, observation: string): Promise<void>;
+  createRelation(relation: Relation): Promise<void>;
+  deleteRelation(relation: Relation): Promise<void>;
   importData(data: Importable): Promise<ImportCounts>;
   exportData(): JsonExport;
   /** Sends queued changes and applies the server's; an unreachable server leaves them queued. */
@@ -73,7 +83,7 @@ export interface NewCode {
 /** Keeps the account open in this browser; a failure must not hide a recovery code the account already depends on. */
 async function remember(account: core.NewAccount, email: string): Promise<NewCode> {
   try {
-    await saveDevice({ userId: account.userId, email, token: account.token, dataKey: account.dataKey });
+    await saveDevice(await deviceState(account.userId, email, account.token, account.dataKey));
     return { recoveryCode: account.recoveryCode, remembered: true };
   } catch {
     return { recoveryCode: account.recoveryCode, remembered: false };
@@ -87,7 +97,7 @@ export async function signUp(email: string, password: string): Promise<NewCode> 
 
 export async function logIn(email: string, password: string): Promise<void> {
   const session = await explained(() => core.logIn(api, { email, password, label: SESSION_LABEL }));
-  await saveDevice({ userId: session.userId, email, token: session.token, dataKey: session.dataKey });
+  await saveDevice(await deviceState(session.userId, email, session.token, session.dataKey));
 }
 
 /** Opens the account with the recovery code and sets a new password (and so a new recovery code). */
@@ -109,12 +119,27 @@ export async function openLocalClient(): Promise<LocalClient | null> {
     return null;
   }
   const session = api.withToken(device.token);
-  const replica = await core.Replica.open({ api: session, userId: device.userId, dataKey: device.dataKey, cache: new IndexedDbReplicaCache(db) });
+  const replica = await core.Replica.open({ api: session, userId: device.userId, dataKey: device.keys, cache: new IndexedDbReplicaCache(db) });
   return new BrowserClient(device.email, replica, session);
 }
 
 /** This device's session ended on the server (logged out elsewhere, or recovery logged every device out). */
 export class LoggedOut extends UserFacingError {}
+
+/** A name, type or relation type: trimmed, not empty, within the server's limit. */
+function checkedName(text: string, what: string): string {
+  const clean = text.trim();
+  if (!clean) throw new UserFacingError(`${what} cannot be empty.`);
+  if (clean.length > LIMITS.nameChars) throw new UserFacingError(`${what} has at most ${LIMITS.nameChars} characters.`);
+  return clean;
+}
+
+function checkedObservation(text: string): string {
+  const clean = text.trim();
+  if (!clean) throw new UserFacingError('An observation cannot be empty.');
+  if (clean.length > LIMITS.observationChars) throw new UserFacingError(`An observation has at most ${LIMITS.observationChars.toLocaleString()} characters.`);
+  return clean;
+}
 
 const isoNow = (after?: string): string => {
   // Strictly after the newest creation, so "newest first" keeps the order memories were made in.
@@ -185,6 +210,80 @@ class BrowserClient implements LocalClient {
 
   async deleteMemory(id: string): Promise<void> {
     await this.replica.delete(id);
+    this.#changed();
+  }
+
+  graph(query = ''): { entities: Entity[]; relations: Relation[] } {
+    const entities: Entity[] = [];
+    const relations: Relation[] = [];
+    const matches = nodeMatcher(query);
+    for (const [, { record }] of this.replica.records()) {
+      if (record.kind === 'entity' && (!query || matches(record.name, record.entityType, record.observations))) {
+        entities.push({ name: record.name, entityType: record.entityType, observations: [...record.observations] });
+      }
+      if (record.kind === 'relation') relations.push({ from: record.from, to: record.to, relationType: record.relationType });
+    }
+    const names = new Set(entities.map((e) => e.name));
+    const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    return {
+      entities: entities.sort((a, b) => byName(a.name, b.name)),
+      relations: relations
+        .filter((r) => !query || touches(names, r.from, r.to))
+        .sort((a, b) => byName(a.from, b.from) || byName(a.relationType, b.relationType) || byName(a.to, b.to)),
+    };
+  }
+
+  async #entity(name: string): Promise<EntityRecord> {
+    const live = this.replica.get(await this.replica.entityId(name))?.record;
+    if (live?.kind !== 'entity') throw new UserFacingError('This entity no longer exists: it was deleted, perhaps on another device.');
+    return live;
+  }
+
+  async createEntity(entity: Entity): Promise<void> {
+    const name = checkedName(entity.name, 'An entity name');
+    const entityType = checkedName(entity.entityType, 'An entity type');
+    const observations = [...new Set(entity.observations.map((o) => checkedObservation(o)))];
+    if (observations.length > LIMITS.observations) throw new UserFacingError(`An entity holds at most ${LIMITS.observations.toLocaleString()} observations.`);
+    if (this.replica.get(await this.replica.entityId(name))) throw new UserFacingError('An entity with this name already exists: add observations to it instead.');
+    await this.replica.put({ kind: 'entity', name, entityType, observations });
+    this.#changed();
+  }
+
+  async deleteEntity(name: string): Promise<void> {
+    const ids = [await this.replica.entityId(name)];
+    const touching = this.graph().relations.filter((r) => touches(new Set([name]), r.from, r.to));
+    for (const r of touching) ids.push(await this.replica.relationId(r.from, r.to, r.relationType));
+    // One delete: the entity and its relations go together, or not at all.
+    await this.replica.delete(...ids);
+    this.#changed();
+  }
+
+  async addObservation(entityName: string, observation: string): Promise<void> {
+    const entity = await this.#entity(entityName);
+    const text = checkedObservation(observation);
+    if (entity.observations.includes(text)) throw new UserFacingError('This entity already has that observation.');
+    if (entity.observations.length >= LIMITS.observations) throw new UserFacingError(`An entity holds at most ${LIMITS.observations.toLocaleString()} observations.`);
+    await this.replica.put({ ...entity, observations: [...entity.observations, text] });
+    this.#changed();
+  }
+
+  async deleteObservation(entityName: string, observation: string): Promise<void> {
+    const entity = await this.#entity(entityName);
+    await this.replica.put({ ...entity, observations: entity.observations.filter((o) => o !== observation) });
+    this.#changed();
+  }
+
+  async createRelation(relation: Relation): Promise<void> {
+    const from = checkedName(relation.from, 'A relation\'s “from”');
+    const to = checkedName(relation.to, 'A relation\'s “to”');
+    const relationType = checkedName(relation.relationType, 'A relation type');
+    if (this.replica.get(await this.replica.relationId(from, to, relationType))) throw new UserFacingError('This relation already exists.');
+    await this.replica.put({ kind: 'relation', from, to, relationType });
+    this.#changed();
+  }
+
+  async deleteRelation(relation: Relation): Promise<void> {
+    await this.replica.delete(await this.replica.relationId(relation.from, relation.to, relation.relationType));
     this.#changed();
   }
 

@@ -87,3 +87,25 @@ export function showRecoveryCode(code: string, remembered: boolean, replaced: HT
   section.querySelector('h2')?.setAttribute('tabindex', '-1');
   (section.querySelector('h2') as HTMLElement | null)?.focus();
 }
+
+/**
+ * A button that acts on a second click, with no dialog: the first click asks
+ * ("Confirm …"), the second runs `action`, announcing a failure.
+ */
+export function confirmingButton(label: string, describedBy: string, action: () => Promise<void>): HTMLButtonElement {
+  const button = element('button', { className: 'link', text: label, attrs: { type: 'button', 'aria-describedby': describedBy } });
+  button.addEventListener('click', async () => {
+    if (button.dataset.armed !== 'true') {
+      button.dataset.armed = 'true';
+      button.textContent = `Confirm ${label.toLowerCase()}`;
+      button.classList.add('danger');
+      return;
+    }
+    try {
+      await action();
+    } catch (error) {
+      announce(describe(error), 'error');
+    }
+  });
+  return button;
+}

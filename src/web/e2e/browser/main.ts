@@ -4,6 +4,7 @@
 import { logOut } from './client.ts';
 import { announce, describe, enableForms } from './dom.ts';
 import { loginPage, recoverPage, signupPage } from './pages/account.ts';
+import { graphPage } from './pages/graph.ts';
 import { memoriesPage } from './pages/memories.ts';
 import { switchPage } from './pages/switch.ts';
 
@@ -12,6 +13,7 @@ const PAGES: Record<string, () => void | Promise<void>> = {
   login: loginPage,
   recover: recoverPage,
   app: memoriesPage,
+  graph: graphPage,
   switch: switchPage,
 };
 

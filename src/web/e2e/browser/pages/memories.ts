@@ -3,8 +3,9 @@
 // the server-key dashboard's and /mcp's). Changes are saved to this browser's
 // ciphertext cache first and sent to the server when it can be reached, so
 // the page keeps working offline.
-import { announce, byId, describe, element, onSubmit, UserFacingError } from '../dom.ts';
-import { type LocalClient, LoggedOut, openLocalClient } from '../client.ts';
+import { announce, byId, confirmingButton, element, onSubmit, UserFacingError } from '../dom.ts';
+import type { LocalClient } from '../client.ts';
+import { type LiveStatus, replicaPage, type ReplicaView } from './live.ts';
 import { download, parseImport, type Memory } from '../transfer.ts';
 
 const SEARCH_LIMIT = 50;
@@ -19,57 +20,19 @@ function when(iso: string): HTMLTimeElement {
   return element('time', { text: `${iso.slice(0, 16).replace('T', ' ')} UTC`, attrs: { datetime: iso } });
 }
 
-/**
- * One tab at a time holds this browser's replica: two tabs would each keep
- * their own queue of writes in one cache. The lock lasts as long as the page.
- */
-function holdTheReplica(): Promise<boolean> {
-  return new Promise((resolve) => {
-    void navigator.locks.request('anamnesis-e2e-replica', { ifAvailable: true }, (lock) => {
-      resolve(lock !== null);
-      return lock ? new Promise<void>(() => undefined) : undefined;
-    });
-  });
-}
-
 export async function memoriesPage(): Promise<void> {
-  if (!(await holdTheReplica())) {
-    byId('sync-status').textContent = 'Your memories are open in another tab of this browser. Use that tab, or close it and reload this one.';
-    for (const fieldset of document.querySelectorAll<HTMLFieldSetElement>('fieldset')) fieldset.disabled = true;
-    return;
-  }
-  let client: LocalClient | null;
-  try {
-    client = await openLocalClient();
-  } catch (error) {
-    // A cached token that no longer opens (a damaged cache, or one the server tampered with): nothing is shown from it.
-    byId('sync-status').textContent = 'This browser\'s copy of your memories could not be opened and checked. Log out and log in again to fetch a fresh copy from the server.';
-    throw error;
-  }
-  if (!client) {
-    location.replace('/e2e/login');
-    return;
-  }
-  const view = new MemoriesView(client);
-  view.render();
-  client.onChange(() => view.render());
-  await view.sync();
-  // Changes from other devices arrive on reconnecting, on returning to the tab, and every half minute.
-  window.addEventListener('online', () => void view.sync());
-  window.addEventListener('offline', () => view.showStatus());
-  document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'visible') void view.sync();
-  });
-  setInterval(() => void view.sync(), 30_000);
+  await replicaPage((client, live) => new MemoriesView(client, live));
 }
 
-class MemoriesView {
+class MemoriesView implements ReplicaView {
   #query = '';
   #shown = PAGE;
   readonly #list = byId<HTMLUListElement>('memories');
-  readonly #status = byId('sync-status');
 
-  constructor(private readonly client: LocalClient) {
+  constructor(
+    private readonly client: LocalClient,
+    private readonly live: LiveStatus,
+  ) {
     onSubmit(byId<HTMLFormElement>('memory-form'), async () => {
       const form = byId<HTMLFormElement>('memory-form');
       const content = byId<HTMLTextAreaElement>('content').value;
@@ -116,26 +79,8 @@ class MemoriesView {
     });
   }
 
-  async sync(): Promise<void> {
-    const syncing = this.client.sync();
-    this.showStatus();
-    try {
-      await syncing;
-    } catch (error) {
-      announce(describe(error), 'error');
-      if (error instanceof LoggedOut) location.assign('/e2e/login');
-    }
-    this.showStatus();
-  }
-
-  showStatus(): void {
-    const pending = this.client.pendingCount();
-    const state = navigator.onLine ? this.client.syncState() : 'offline';
-    const waiting = pending === 0 ? '' : ` ${pending} change${pending === 1 ? '' : 's'} waiting to be sent.`;
-    this.#status.textContent = state === 'offline'
-      ? `Offline: your changes are kept in this browser, encrypted.${waiting}`
-      : state === 'syncing' || pending > 0 ? `Syncing with the server…${waiting}` : `Synced. Logged in as ${this.client.email}.`;
-    this.#status.dataset.state = state === 'synced' && pending === 0 ? 'synced' : state;
+  sync(): Promise<void> {
+    return this.live.sync();
   }
 
   render(): void {
@@ -148,35 +93,22 @@ class MemoriesView {
     more.textContent = `Show more (${(all.length - memories.length).toLocaleString()} older)`;
     this.#list.replaceChildren(...memories.map((memory) => this.#item(memory)));
     if (memories.length === 0) this.#list.append(element('li', { className: 'muted', text: this.#query ? 'Nothing matches.' : 'No memories yet. Add one above.' }));
-    this.showStatus();
   }
 
   #item(memory: Memory): HTMLLIElement {
     const contentId = `memory-${memory.id}`;
     const tags = element('ul', { className: 'tags', attrs: { 'aria-label': 'Tags' } }, memory.tags.map((t) => element('li', {}, [element('span', { className: 'tag', text: t })])));
     const edit = element('button', { className: 'link', text: 'Edit', attrs: { type: 'button', 'aria-describedby': contentId } });
-    const remove = element('button', { className: 'link', text: 'Delete', attrs: { type: 'button', 'aria-describedby': contentId } });
+    const remove = confirmingButton('Delete', contentId, async () => {
+      await this.client.deleteMemory(memory.id);
+      announce('Memory deleted.', 'ok');
+      await this.sync();
+    });
     const item = element('li', { className: 'memory', attrs: { 'data-id': memory.id } }, [
       element('p', { className: 'content', text: memory.content, attrs: { id: contentId } }),
       element('div', { className: 'meta' }, [tags, element('span', { className: 'grow' }), when(memory.updated_at), element('span', { className: 'item-actions' }, [edit, remove])]),
     ]);
     edit.addEventListener('click', () => item.replaceWith(this.#editor(memory, item)));
-    remove.addEventListener('click', async () => {
-      // Two clicks, no dialog: the first asks, the second deletes.
-      if (remove.dataset.armed !== 'true') {
-        remove.dataset.armed = 'true';
-        remove.textContent = 'Confirm delete';
-        remove.classList.add('danger');
-        return;
-      }
-      try {
-        await this.client.deleteMemory(memory.id);
-        announce('Memory deleted.', 'ok');
-        await this.sync();
-      } catch (error) {
-        announce(describe(error), 'error');
-      }
-    });
     return item;
   }
 
