@@ -126,6 +126,17 @@ export function handshake(options: { port: number; ca: Buffer; servername?: stri
   });
 }
 
+/**
+ * The connection failed before its TLS handshake completed, so not one byte
+ * of the request was sent: a client may send it again, whatever its method.
+ */
+export class ConnectionNotEstablished extends Error {
+  constructor(cause: Error) {
+    super(`connection not established: ${cause.message}`, { cause });
+    this.name = 'ConnectionNotEstablished';
+  }
+}
+
 /** One HTTPS request to the edge, verified against the internal CA, over TLS 1.3. */
 export function edgeRequest(edge: Edge, options: RequestOptions): Promise<Answer> {
   const { headers, payload } = withBody(options);
@@ -146,7 +157,10 @@ export function edgeRequest(edge: Edge, options: RequestOptions): Promise<Answer
       (res) => collectAnswer(res, resolve, reject),
     );
     req.setTimeout(options.timeoutMs ?? 60_000, () => req.destroy(new Error('no answer from the edge')));
-    req.on('error', reject);
+    // The request is written only once the handshake is done (agent: false, a fresh socket each time).
+    let established = false;
+    req.on('socket', (socket) => socket.once('secureConnect', () => (established = true)));
+    req.on('error', (error) => reject(established ? error : new ConnectionNotEstablished(error)));
     if (payload !== undefined) req.write(payload);
     req.end();
   });

@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { EXIT_CLEAN } from '../../src/shutdown.ts';
 import { makeServerSchema, postgresAvailableForTests } from '../helpers/postgres.ts';
 import { bearer, freePort, killAllServers, type ServerProcess, startServer } from '../fixtures/server-process.ts';
-import { caddyAvailableForTests, type Edge, edgeRequest, startCaddy } from './caddy.ts';
+import { caddyAvailableForTests, ConnectionNotEstablished, type Edge, edgeRequest, startCaddy } from './caddy.ts';
 
 interface Stored {
   id: string;
@@ -40,6 +40,17 @@ interface Outcome {
 
 function requestLines(server: ServerProcess): number {
   return server.stdout().split('\n').filter((line) => line.includes('"msg":"request"')).length;
+}
+
+/** Resolves once `server` has answered no request for `quietMs` (requests Caddy accepted under the old configuration have ended). */
+async function drained(server: ServerProcess, quietMs: number): Promise<void> {
+  let seen = requestLines(server);
+  let quietSince = Date.now();
+  await until(() => {
+    const now = requestLines(server);
+    if (now !== seen) [seen, quietSince] = [now, Date.now()];
+    return Date.now() - quietSince >= quietMs;
+  }, 'the process taken out of Caddy going quiet');
 }
 
 async function until(condition: () => boolean, what: string): Promise<void> {
@@ -100,10 +111,10 @@ if ((await postgresAvailableForTests('edge: rolling restart on PostgreSQL')) && 
           const userIndex = (w + n) % USERS;
           const content = `${label}: writer ${w}, write ${n}`;
           const outcome: Outcome = { writer: w, content, userIndex, status: null };
-          // A connection refused or reset while it was being opened (TCP connect
-          // or the TLS handshake) carried no request, so the client sends it
-          // again, as any HTTP client may; it happens rarely as Caddy swaps
-          // configurations. Anything later is a failure.
+          // A connection refused or reset before its TLS handshake completed
+          // carried no request, so the client sends it again, as any HTTP
+          // client may; it happens rarely as Caddy swaps configurations.
+          // Anything after the handshake is a failure.
           for (let attempt = 1; ; attempt++) {
             try {
               const answer = await edgeRequest(edge, { method: 'POST', path: '/api/v1/memories', headers: bearer(keys[userIndex]!), body: { content }, timeoutMs: 60_000 });
@@ -112,7 +123,7 @@ if ((await postgresAvailableForTests('edge: rolling restart on PostgreSQL')) && 
               else outcome.error = answer.body.slice(0, 200);
             } catch (error) {
               outcome.error = (error as Error).message;
-              if (attempt < 3 && /^connect |before secure TLS connection was established/.test(outcome.error)) continue;
+              if (attempt < 3 && error instanceof ConnectionNotEstablished) continue;
             }
             break;
           }
@@ -127,7 +138,10 @@ if ((await postgresAvailableForTests('edge: rolling restart on PostgreSQL')) && 
         for (let i = 0; i < servers.length; i++) {
           const old = servers[i]!;
           const others = servers.filter((s) => s !== old);
-          if (drainAtEdge) await edge.setUpstreams(others.map(upstream));
+          if (drainAtEdge) {
+            await edge.setUpstreams(others.map(upstream));
+            await drained(old, 1000);
+          }
           const acksBefore = acknowledged();
           assert.equal(await old.stop(), EXIT_CLEAN, `process ${i + 1} exits 0:\n${old.stdout().slice(-2000)}`);
           const acksWhileStopping = acknowledged() - acksBefore;
