@@ -87,7 +87,8 @@ function throughputTable(results: BenchResults): string {
 export function beforeAfterSection(results: BenchResults): string {
   const baseline = results.baseline;
   if (!baseline) return '## Before and after (issue 12)\n\n(skipped: `BENCH_BASELINE_SIZES=none`)';
-  const sizes = baseline.sizes.map(formatCount).join(', ');
+  const counts = baseline.sizes.map(formatCount);
+  const sizes = counts.length > 1 ? `${counts.slice(0, -1).join(', ')} and ${counts.at(-1)}` : counts.join('');
   return `## Before and after (issue 12)
 
 *Before* is our server at commit \`${baseline.commit.slice(0, 12)}\` (\`BENCH_BASELINE_REV\`, by default d424837: the last commit on main before issue 12's work, with the Node 26 runtime already in place and the old design, in which every \`recall\`, \`search_nodes\` and \`read_graph\` page decrypts and parses the user's whole index). It runs from its own checkout (a git worktree under \`.tmp/bench-baseline/\`, its dependencies installed from its own lock file), started exactly as the server now (the same Node, environment and rate limits off), one process per driver with its own store (a temporary SQLite folder, a PostgreSQL scratch database), seeded the same way (the same other users, the same records through its \`POST /api/v1/import\`), at ${sizes} records. Both take the same calls with the same arguments (what a client sends: \`search_nodes\` gets just \`query\`), interleaved in the same random order with every other server of this run, so busy moments cost both alike. *now ÷ before* below 1 means faster now.

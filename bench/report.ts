@@ -117,7 +117,7 @@ function floorsTable(results: BenchResults): string {
 }
 
 /** "now", or "before (d424837)" for the baseline revision. */
-export function sideLabel(side: ThroughputRow['side'], results: BenchResults): string {
+function sideLabel(side: ThroughputRow['side'], results: BenchResults): string {
   return side === 'before' ? `before (${results.baseline?.rev ?? 'baseline'})` : 'now';
 }
 

@@ -33,14 +33,21 @@ const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex
 
 /** Checks out `rev` and installs its dependencies, unless an earlier run already did. */
 export function prepareBaseline(rev: string, log: (message: string) => void): Baseline {
-  const commit = git('rev-parse', '--verify', '--quiet', `${rev}^{commit}`);
+  let commit: string;
+  try {
+    commit = git('rev-parse', '--verify', '--quiet', `${rev}^{commit}`);
+  } catch {
+    throw new Error(`BENCH_BASELINE_REV=${rev} names no commit here (a shallow clone lacks it: git fetch --unshallow); BENCH_BASELINE_SIZES=none skips the baseline`);
+  }
   const root = path.join(REPO_ROOT, '.tmp', 'bench-baseline', commit.slice(0, 12));
   if (!existsSync(path.join(root, 'package.json'))) {
     log(`checking out ${rev} (${commit.slice(0, 12)}) into ${path.relative(REPO_ROOT, root)}`);
     // --force: a folder deleted by hand stays registered as a worktree until pruned.
     git('worktree', 'add', '--force', '--detach', root, commit);
   }
-  // The lock file's hash marks what node_modules was installed from.
+  // The lock file's hash marks what node_modules was installed from. npm ci installs
+  // all of it, so nothing the old server imports resolves from this checkout's
+  // node_modules further up.
   const lockHash = sha256(readFileSync(path.join(root, 'package-lock.json')));
   const stamp = path.join(root, 'node_modules', '.bench-installed-from');
   if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== lockHash) {
