@@ -66,7 +66,7 @@ const drivers = (process.env.BENCH_DRIVERS || 'sqlite,postgres').split(',').map(
 if (drivers.length === 0 || drivers.some((d) => d !== 'sqlite' && d !== 'postgres')) throw new Error('BENCH_DRIVERS must list sqlite, postgres or both');
 const ourSizes = envSizes('BENCH_SIZES', '1000,10000,100000');
 const baselineRev = process.env.BENCH_BASELINE_REV || DEFAULT_BASELINE_REV;
-const baselineSizes = envSizes('BENCH_BASELINE_SIZES', ourSizes.join(','));
+const baselineSizes = envSizes('BENCH_BASELINE_SIZES', ourSizes.join(',') || 'none');
 const referenceSizes = envSizes('BENCH_REFERENCE_SIZES', '1000,5000,10000');
 const sizes = [...new Set([...ourSizes, ...baselineSizes, ...referenceSizes])].sort((a, b) => a - b);
 const readAllMax = envNumber('BENCH_READ_ALL_MAX', 10_000);
