@@ -1,5 +1,6 @@
-// Latency of the same MCP calls on our server (on SQLite and on PostgreSQL)
-// and on the reference server:
+// Latency of the same MCP calls on our server (on SQLite and on PostgreSQL),
+// on the server as it was before issue 12 (an earlier revision, on each
+// driver too) and on the reference server:
 // write one, search, read all. Calls alternate one by one between the two
 // servers and between the record counts, in a fresh random order every
 // iteration, so machine noise (other processes, GC, disk writeback, a load
@@ -13,7 +14,10 @@ import { summarize, type Summary } from './lib/stats.ts';
 import { LIST_MEMORIES_MAX_LIMIT } from '../src/mcp/memory-tools.ts';
 
 export type Group = 'write' | 'search' | 'read';
-export type Side = 'ours' | 'reference';
+/** Ours as it is, ours as it was at the baseline revision (lib/baseline.ts), the reference. */
+export type Side = 'ours' | 'before' | 'reference';
+/** The sides that are our server, one process per driver. */
+export type OurSide = Exclude<Side, 'reference'>;
 export type Driver = 'sqlite' | 'postgres';
 export const DRIVER_NAMES: Record<Driver, string> = { sqlite: 'SQLite', postgres: 'PostgreSQL' };
 
@@ -23,7 +27,7 @@ export interface Operation {
   /** Stable key within a size, e.g. "sqlite remember", "postgres read_graph page", "reference read_graph". */
   id: string;
   side: Side;
-  /** Ours only: the store our server ran on. */
+  /** Ours and before only: the store our server ran on. */
   driver?: Driver;
   group: Group;
   tool: string;
@@ -47,10 +51,11 @@ export interface Plan {
   minSeconds: number;
 }
 
-/** One user's records on our server (one per driver) and the reference, or some of them (each runs at the sizes it can hold). */
+/** One user's records on our server (one per driver), before and now, and the reference, or some of them (each runs at the sizes it can hold). */
 export interface SizeClients {
   size: number;
   ours: Partial<Record<Driver, Client>>;
+  before: Partial<Record<Driver, Client>>;
   reference?: Client;
   /** Whether to time reading every page (slow at large sizes): the first page is always timed. */
   readAll: boolean;
@@ -132,10 +137,20 @@ function onSide(client: Client | undefined, make: (client: Client) => Timed[]): 
   return client ? make(client) : [];
 }
 
-/** Our operations on every driver measured at this size: ids and sides filled in from the driver. */
-function onOurs(ours: SizeClients['ours'], make: (client: Client) => Array<Omit<Timed, 'id' | 'side' | 'driver'> & { name: string }>): Timed[] {
-  return (Object.entries(ours) as Array<[Driver, Client]>).flatMap(([driver, client]) =>
-    make(client).map(({ name, ...op }) => ({ ...op, id: `${driver} ${name}`, side: 'ours' as const, driver })),
+/** The id of one of our operations: "postgres recall" now, "before postgres recall" at the baseline. */
+export function ourId(side: OurSide, driver: Driver, name: string): string {
+  return `${side === 'before' ? 'before ' : ''}${driver} ${name}`;
+}
+
+/**
+ * Our operations on every driver measured at this size, now and before (the
+ * same calls with the same arguments): ids and sides filled in.
+ */
+function onOurs(clients: SizeClients, make: (client: Client) => Array<Omit<Timed, 'id' | 'side' | 'driver'> & { name: string }>): Timed[] {
+  return (['ours', 'before'] as const).flatMap((side) =>
+    (Object.entries(clients[side]) as Array<[Driver, Client]>).flatMap(([driver, client]) =>
+      make(client).map(({ name, ...op }) => ({ ...op, id: ourId(side, driver, name), side, driver })),
+    ),
   );
 }
 
@@ -153,12 +168,13 @@ async function openNodes(client: Client, names: string[]): Promise<void> {
   if ((answer.entities as unknown[]).length !== names.length) throw new Error(`open_nodes answered ${(answer.entities as unknown[]).length} entities, expected ${names.length}`);
 }
 
-function searchOperations({ size, ours, reference, openNames }: SizeClients): Timed[] {
+function searchOperations(clients: SizeClients): Timed[] {
+  const { size, reference, openNames } = clients;
   const query = (i: number) => SEARCH_QUERIES[i % SEARCH_QUERIES.length]!;
   const call = (client: Client, name: string) => async (i: number) => void (await callTool(client, { name, arguments: { query: query(i) } }));
   const open = `${openNames.length} names`;
   return [
-    ...onOurs(ours, (c) => [
+    ...onOurs(clients, (c) => [
       { size, name: 'recall', group: 'search', tool: 'recall', note: 'top 10 by BM25', run: call(c, 'recall') },
       { size, name: 'search_nodes', group: 'search', tool: 'search_nodes', note: 'substring match', run: call(c, 'search_nodes') },
       { size, name: 'search_nodes none', group: 'search', tool: 'search_nodes', note: `no match ("${NO_MATCH}")`, run: () => searchNone(c) },
@@ -178,10 +194,11 @@ async function firstPage(client: Client, name: string, limit: number): Promise<v
   if (items !== limit) throw new Error(`${name} answered a first page of ${items} items, expected ${limit}`);
 }
 
-function readOperations({ size, ours, reference, graphRecords, memories, readAll }: SizeClients): Timed[] {
+function readOperations(clients: SizeClients): Timed[] {
+  const { size, reference, graphRecords, memories, readAll } = clients;
   const pageSize = Math.min(100, memories);
   return [
-    ...onOurs(ours, (c) => [
+    ...onOurs(clients, (c) => [
       { size, name: 'read_graph page', group: 'read' as const, tool: 'read_graph', note: `first page of ${pageSize}`, run: () => firstPage(c, 'read_graph', pageSize) },
       { size, name: 'list_memories page', group: 'read' as const, tool: 'list_memories', note: `first page of ${pageSize}`, run: () => firstPage(c, 'list_memories', pageSize) },
       ...(readAll
@@ -203,7 +220,8 @@ function readOperations({ size, ours, reference, graphRecords, memories, readAll
   ];
 }
 
-function writeOperations({ size, ours, reference }: SizeClients): Timed[] {
+function writeOperations(clients: SizeClients): Timed[] {
+  const { size, reference } = clients;
   const random = seededRandom(size);
   // Both servers create the same entity in iteration i, whichever comes first.
   const created = new Map<number, Entity>();
@@ -212,7 +230,7 @@ function writeOperations({ size, ours, reference }: SizeClients): Timed[] {
     return created.get(i)!;
   };
   return [
-    ...onOurs(ours, (c) => [
+    ...onOurs(clients, (c) => [
       { size, name: 'remember', group: 'write', tool: 'remember', note: 'one memory', run: async () => void (await callTool(c, { name: 'remember', arguments: { ...newMemory(random) } })) },
       { size, name: 'create_entities', group: 'write', tool: 'create_entities', note: 'one new entity', run: (i) => createOne(c, entity(i)) },
     ]),

@@ -1,8 +1,9 @@
 // docs/benchmarks.md and docs/benchmarks.svg from one run's results: a table
 // per workload (median, p99, ratio to the reference and to each floor) with
 // our server on each driver side by side, the targets of issue 12 as
-// PASS/MISS lines per driver, throughput, the OAuth costs, the crypto table,
-// the machine and a note on noise.
+// PASS/MISS lines per driver, the before/after table (report-before-after.ts),
+// throughput, the OAuth costs, the crypto table, the machine and a note on
+// noise.
 import { cryptoBenchTable, type Row as CryptoRow } from './crypto.ts';
 import type { E2eLocalRow } from './e2e-local.ts';
 import type { Floor, Floors } from './floors.ts';
@@ -11,12 +12,15 @@ import { type Machine, machineLine } from './lib/machine.ts';
 import { formatCount, formatMs, formatRatio, markdownTable } from './lib/markdown.ts';
 import { lineChartSvg, type Series } from './lib/svg-plot.ts';
 import type { OAuthBench } from './oauth.ts';
+import { beforeAfterSection } from './report-before-after.ts';
 import type { ThroughputRow } from './throughput.ts';
 
 export interface SizeResult {
   size: number;
   operations: OperationResult[];
   floors: Floors;
+  /** Mean bytes of a search tool's answer (answer-size.ts), by operation id. */
+  answerBytes?: Record<string, number>;
 }
 
 export interface BenchResults {
@@ -39,6 +43,8 @@ export interface BenchResults {
   crypto: CryptoRow[];
   /** The end-to-end local MCP server (bench/e2e-local.ts), when measured. */
   e2eLocal?: E2eLocalRow[];
+  /** The revision measured as "before" (lib/baseline.ts) and its sizes; null when skipped. */
+  baseline?: { rev: string; commit: string; sizes: number[] } | null;
 }
 
 /** The reference operation each of our tools is compared with. */
@@ -72,8 +78,11 @@ interface TableRow {
   floor: Floor | undefined;
 }
 
+/** Operations of our server now and of the reference: the baseline's have their own section. */
+const isNowOrReference = (op: OperationResult) => op.side !== 'before';
+
 function workloadTable(results: BenchResults, group: Group): string {
-  const rows: TableRow[] = results.sizes.flatMap((r) => r.operations.filter((o) => o.group === group).map((op) => ({
+  const rows: TableRow[] = results.sizes.flatMap((r) => r.operations.filter((o) => o.group === group && isNowOrReference(o)).map((op) => ({
     size: r.size,
     op,
     reference: op.side === 'ours' ? find(r, REFERENCE_FOR[op.tool]!) : undefined,
@@ -107,8 +116,14 @@ function floorsTable(results: BenchResults): string {
   ], rows);
 }
 
-function throughputTable(rows: ThroughputRow[]): string {
+/** "now", or "before (d424837)" for the baseline revision. */
+function sideLabel(side: ThroughputRow['side'], results: BenchResults): string {
+  return side === 'before' ? `before (${results.baseline?.rev ?? 'baseline'})` : 'now';
+}
+
+function throughputTable(results: BenchResults): string {
   return markdownTable<ThroughputRow>([
+    { header: 'server', cell: (r) => sideLabel(r.side, results) },
     { header: 'store', cell: (r) => DRIVER_NAMES[r.driver] },
     { header: 'tool', cell: (r) => `\`${r.tool}\`` },
     { header: 'clients', align: 'right', cell: (r) => String(r.connections) },
@@ -122,12 +137,16 @@ function throughputTable(rows: ThroughputRow[]): string {
     { header: 'errors/timeouts (30 s)', align: 'right', cell: (r) => String(r.errors) },
     { header: 'JSON-RPC or tool errors', align: 'right', cell: (r) => String(r.mismatches) },
     { header: 'bodies parsed (bad)', align: 'right', cell: (r) => `${formatCount(r.sampled)} (${r.sampledBad})` },
-  ], rows);
+  ], results.throughput);
 }
 
 const verdict = (pass: boolean) => (pass ? '**PASS**' : '**MISS**');
 
-/** Issue 12's baseline: 50-client recall at 10,000 records before the bucketed index (docs/benchmarks.md of 2026-11-28, SQLite). */
+/**
+ * Issue 12's figure for 50-client recall at 10,000 records before the bucketed
+ * index (docs/benchmarks.md of 2026-11-28, SQLite): the target's yardstick
+ * when the run measured no baseline revision of its own.
+ */
 const RECALL_THROUGHPUT_BEFORE = 117;
 
 /** The targets of issue 12, each judged on each driver where its sizes were measured. */
@@ -159,16 +178,22 @@ function targetLines(results: BenchResults): string[] {
       const ratio = remember.medianMs / reference.medianMs;
       lines.push(`- ${verdict(ratio <= 0.2)} ${name}: \`remember\` at 10,000 at most a fifth of the reference's \`create_entities\` at 5,000: ${formatMs(remember.medianMs)} vs ${formatMs(reference.medianMs)} (${formatRatio(ratio)})`);
     }
-    const rememberLoad = results.throughput.find((r) => r.driver === driver && r.tool === 'remember');
+    const load = (side: ThroughputRow['side'], tool: ThroughputRow['tool']) => results.throughput.find((r) => r.side === side && r.driver === driver && r.tool === tool);
+    const rememberLoad = load('ours', 'remember');
     if (rememberLoad) {
       const ok = rememberLoad.requestsPerSecond >= 1500 && rememberLoad.failures === 0;
       const judged = driver === 'postgres' ? `${verdict(ok)} ${name}:` : `(${ok ? 'met' : 'not met'} on SQLite; the target is PostgreSQL's) ${name}:`;
       lines.push(`- ${judged} ${rememberLoad.connections}-client \`remember\` ≥ 1,500 req/s: ${formatCount(rememberLoad.requestsPerSecond)} req/s, ${rememberLoad.failures} failures`);
     }
-    const recallLoad = results.throughput.find((r) => r.driver === driver && r.tool === 'recall');
+    const recallLoad = load('ours', 'recall');
     if (recallLoad && results.throughputSize === 10_000) {
-      const ratio = recallLoad.requestsPerSecond / RECALL_THROUGHPUT_BEFORE;
-      lines.push(`- ${verdict(ratio >= 3 && recallLoad.failures === 0)} ${name}: \`recall\` throughput at 10,000 at least 3x before (${RECALL_THROUGHPUT_BEFORE} req/s): ${formatCount(recallLoad.requestsPerSecond)} req/s (${formatRatio(ratio)})`);
+      // Before as measured in this run, on this driver, when the run measured it.
+      const measuredBefore = load('before', 'recall');
+      const before = measuredBefore
+        ? { rps: measuredBefore.requestsPerSecond, what: `${formatCount(measuredBefore.requestsPerSecond)} req/s, ${results.baseline!.rev} in this run` }
+        : { rps: RECALL_THROUGHPUT_BEFORE, what: `${RECALL_THROUGHPUT_BEFORE} req/s, issue 12's figure` };
+      const ratio = recallLoad.requestsPerSecond / before.rps;
+      lines.push(`- ${verdict(ratio >= 3 && recallLoad.failures === 0)} ${name}: \`recall\` throughput at 10,000 at least 3x before (${before.what}): ${formatCount(recallLoad.requestsPerSecond)} req/s (${formatRatio(ratio)})`);
     }
   }
   return lines;
@@ -196,7 +221,7 @@ Generated by \`${results.command}\` on ${results.date.toISOString().slice(0, 16)
 
 Machine: ${machineLine(results.machine)}. Load average (1, 5, 15 min) before the run: ${results.loadBefore}; after: ${results.loadAfter}.
 
-What runs: our server as users run it (\`node --import tsx src/server.ts\`, rate limits off, \`LOG_LEVEL=warn\`), ${results.drivers.map((d) => (d === 'postgres' ? 'one process on PostgreSQL (a scratch database on this machine)' : 'one process on SQLite (a temporary data folder)')).join(' and ')}, side by side in the same run, called through the MCP SDK's \`Client\` over Streamable HTTP with a Bearer key; and the reference \`@modelcontextprotocol/server-memory\` (plaintext JSONL, the whole file read on every call and rewritten on every write) through the same \`Client\` over stdio. The user measured holds ${sizes} records (the reference runs only at the sizes it can hold: it rewrites its whole file on every write) and is one of ${results.otherUsers + 1} users (the ${results.otherUsers} others hold ${formatCount(results.otherUserRecords)} records each). A user's records are N entities (people, projects, organisations, places, tools) with 2-3 observations each, N/2 relations and N memories of one or two sentences with tags, seeded identically into every server (ours through \`POST /api/v1/import\` in requests of 20,000 records, the vault's bulk path; the reference as its \`memory.jsonl\`). Read-all (every page) is timed up to 10,000 records; the first page at every size. Search queries are surnames and cities that match about 1-3% of the records. The same calls run in the same order on every server, alternating call by call between the servers (each of our drivers, and the reference) and the record counts, in a fresh (seeded) random order every iteration, after a warm-up: machine noise hits every operation alike, and the 1,000-vs-10,000 comparison is not a comparison of two different minutes.
+What runs: our server as users run it (\`node --import tsx src/server.ts\`, rate limits off, \`LOG_LEVEL=warn\`), ${results.drivers.map((d) => (d === 'postgres' ? 'one process on PostgreSQL (a scratch database on this machine)' : 'one process on SQLite (a temporary data folder)')).join(' and ')}, side by side in the same run${results.baseline ? ` (and the same two as they were before issue 12, at ${results.baseline.rev}: see *Before and after*)` : ''}, called through the MCP SDK's \`Client\` over Streamable HTTP with a Bearer key; and the reference \`@modelcontextprotocol/server-memory\` (plaintext JSONL, the whole file read on every call and rewritten on every write) through the same \`Client\` over stdio. The user measured holds ${sizes} records (the reference runs only at the sizes it can hold: it rewrites its whole file on every write) and is one of ${results.otherUsers + 1} users (the ${results.otherUsers} others hold ${formatCount(results.otherUserRecords)} records each). A user's records are N entities (people, projects, organisations, places, tools) with 2-3 observations each, N/2 relations and N memories of one or two sentences with tags, seeded identically into every server (ours through \`POST /api/v1/import\` in requests of 20,000 records, the vault's bulk path; the reference as its \`memory.jsonl\`). Read-all (every page) is timed up to 10,000 records; the first page at every size. Search queries are surnames and cities that match about 1-3% of the records. The same calls run in the same order on every server, alternating call by call between the servers (each of our drivers${results.baseline ? ', now and before' : ''}, and the reference) and the record counts, in a fresh (seeded) random order every iteration, after a warm-up: machine noise hits every operation alike, and the 1,000-vs-10,000 comparison is not a comparison of two different minutes.
 
 Ratios: *median ÷ reference* below 1 means ours is faster (writes are compared with the reference \`create_entities\`, recall with its \`search_nodes\`, list_memories with its \`read_graph\`). The floors are what decrypting every record would cost at the least (see below): a ratio below 1 means the call spent less than that, which only an index that avoids decrypting everything can do.
 
@@ -207,6 +232,8 @@ Where our server spends its time on one tool: \`npx tsx bench/profile.ts --tool 
 ## Targets (issue 12)
 
 ${targetLines(results).join('\n')}
+
+${beforeAfterSection(results)}
 
 ## Latency by workload
 
@@ -222,7 +249,7 @@ ${floorsTable(results)}
 
 MCP \`tools/call\` over HTTP (stateless JSON-RPC POSTs to \`/mcp\`, as an MCP client sends them) from autocannon with concurrent connections, \`recall\` first (so it searches the seeded records), then \`remember\`, one server under load at a time. Every body is checked for a JSON-RPC error or \`isError\`; one in 50 is parsed in full.
 
-${results.throughput.length ? throughputTable(results.throughput) : '(skipped)'}
+${results.throughput.length ? throughputTable(results) : '(skipped)'}
 
 ## OAuth (bench/oauth.ts)
 
@@ -236,7 +263,7 @@ ${cryptoBenchTable(results.crypto)}
 
 ## Noise
 
-The machine has ${results.machine.cores} cores, shared by our servers, the reference server, PostgreSQL, the benchmark client (the MCP SDK clients and autocannon all run in the one \`bench/run.ts\` process) and whatever else runs on it (other engineers' test runs; see the load average above). Alternating the servers call by call makes a busy moment cost every side alike, so the ratios are steadier than the absolute numbers; p99 is the slowest 1% of calls (with fewer than 100 calls, the slowest one) and mostly shows interference. Groups of quick calls keep going for at least ${results.minSeconds} s, so a short burst of load from elsewhere cannot cover all their samples. Throughput is bounded by the 2 cores being shared between autocannon and the server; a dedicated load generator would measure more. The reference's memory.jsonl is kept on tmpfs (/dev/shm): on the shared disk its whole-file rewrites would add writeback to our fsyncs, which a user running only one of the two would not see (this favours the reference slightly, if at all, since it never fsyncs).
+The machine has ${results.machine.cores} cores, shared by our servers${results.baseline ? ' (now and before: an idle one costs nothing)' : ''}, the reference server, PostgreSQL, the benchmark client (the MCP SDK clients and autocannon all run in the one \`bench/run.ts\` process) and whatever else runs on it (other engineers' test runs; see the load average above). Alternating the servers call by call makes a busy moment cost every side alike, so the ratios are steadier than the absolute numbers; p99 is the slowest 1% of calls (with fewer than 100 calls, the slowest one) and mostly shows interference. Groups of quick calls keep going for at least ${results.minSeconds} s, so a short burst of load from elsewhere cannot cover all their samples. Throughput is bounded by the 2 cores being shared between autocannon and the server; a dedicated load generator would measure more. The reference's memory.jsonl is kept on tmpfs (/dev/shm): on the shared disk its whole-file rewrites would add writeback to our fsyncs, which a user running only one of the two would not see (this favours the reference slightly, if at all, since it never fsyncs).
 `;
 }
 
@@ -261,7 +288,7 @@ function colorOf(op: OperationResult): string {
 }
 
 export function benchmarksSvg(results: BenchResults): string {
-  const operations = new Map(results.sizes.flatMap((r) => r.operations.map((o) => [o.id, o] as const)));
+  const operations = new Map(results.sizes.flatMap((r) => r.operations.filter(isNowOrReference).map((o) => [o.id, o] as const)));
   const panels = (['write', 'search', 'read'] as Group[]).map((group) => ({
     title: GROUP_TITLES[group],
     series: [...operations.values()]

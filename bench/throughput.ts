@@ -5,9 +5,11 @@
 // parsed in full to be sure the answer holds what was asked for.
 import { newMemory, SEARCH_QUERIES, seededRandom } from './lib/data.ts';
 import { failures, type LoadRequest, type LoadResult, runLoad } from './lib/load.ts';
-import type { Driver } from './latency.ts';
+import type { Driver, OurSide } from './latency.ts';
 
 export interface ThroughputRow extends LoadResult {
+  /** Our server now, or as it was at the baseline revision. */
+  side: OurSide;
   driver: Driver;
   tool: 'remember' | 'recall';
   connections: number;
@@ -48,7 +50,7 @@ export function mcpHeaders(apiKey: string): Record<string, string> {
   return { authorization: `Bearer ${apiKey}`, accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
 }
 
-export async function runThroughput(options: { driver: Driver; url: string; apiKey: string; connections: number; durationSeconds: number }): Promise<ThroughputRow[]> {
+export async function runThroughput(options: { side: OurSide; driver: Driver; url: string; apiKey: string; connections: number; durationSeconds: number }): Promise<ThroughputRow[]> {
   const headers = mcpHeaders(options.apiKey);
   const random = seededRandom(2026);
   let id = 0;
@@ -61,7 +63,7 @@ export async function runThroughput(options: { driver: Driver; url: string; apiK
   for (const [tool, nextRequest] of cases) {
     const { verify, counts } = bodyChecker(tool);
     const result = await runLoad({ url: options.url, connections: options.connections, durationSeconds: options.durationSeconds, headers, nextRequest, verifyBody: verify });
-    rows.push({ ...result, driver: options.driver, tool, connections: options.connections, durationSeconds: options.durationSeconds, sampled: counts.sampled, sampledBad: counts.bad, failures: failures(result) + counts.bad });
+    rows.push({ ...result, side: options.side, driver: options.driver, tool, connections: options.connections, durationSeconds: options.durationSeconds, sampled: counts.sampled, sampledBad: counts.bad, failures: failures(result) + counts.bad });
   }
   return rows;
 }

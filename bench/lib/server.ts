@@ -1,7 +1,9 @@
 // Our service as users run it, for benchmarks: the real server process
 // (test/fixtures/server-process.ts starts it, on a free loopback port) with
 // rate limits off, quiet logs and a fresh data folder, and the few HTTP
-// calls a benchmark needs around it (sign up, import).
+// calls a benchmark needs around it (sign up, import). The same start, calls
+// and seeding serve an earlier revision's checkout (lib/baseline.ts): its
+// environment variables, sign-up and import endpoint are the same.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +25,8 @@ export interface StartOptions {
   databaseUrl?: string;
   /** An existing data folder to serve (kept afterwards); by default a fresh temporary one, deleted on stop. */
   dataDir?: string;
+  /** The checkout to run (default this one): an earlier revision's, from prepareBaseline (lib/baseline.ts). */
+  root?: string;
   /** Writes a V8 CPU profile of the server (open it in Chrome DevTools) to this file when it stops. */
   cpuProfileFile?: string;
 }
@@ -42,6 +46,7 @@ export async function startOurServer(options: StartOptions = {}): Promise<OurSer
         ...(options.cpuProfileFile ? { ANAMNESIS_CPU_PROFILE: options.cpuProfileFile } : {}),
       },
       ...(options.cpuProfileFile ? { script: 'bench/lib/profiled-server.ts' } : {}),
+      ...(options.root ? { root: options.root } : {}),
     });
     return {
       url: server.url,
