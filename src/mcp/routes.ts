@@ -79,13 +79,12 @@ function webRequestOf(request: FastifyRequest): Request {
 
 function serveMcp(servers: McpServerPool) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const response = await servers.answer(webRequestOf(request), request.body, { operations: vaultOf(request), log: request.log });
-    reply.code(response.status);
-    response.headers.forEach((value, name) => {
+    const answer = await servers.answer(webRequestOf(request), request.body, { operations: vaultOf(request), log: request.log });
+    reply.code(answer.status);
+    answer.headers.forEach((value, name) => {
       reply.header(name, value);
     });
-    const body = await response.text();
-    await reply.send(body === '' ? null : body);
+    await reply.send(answer.body === '' ? null : answer.body);
   };
 }
 

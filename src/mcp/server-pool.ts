@@ -36,6 +36,13 @@ class LendableServer {
   }
 }
 
+/** The answer to one POST, read in full; an empty body means none (202). */
+export interface McpAnswer {
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
 export class McpServerPool {
   readonly #idle: LendableServer[] = [];
 
@@ -45,7 +52,7 @@ export class McpServerPool {
   }
 
   /** Answers one stateless POST (its body already parsed) with a server lent to it alone, working on `context`. */
-  async answer(request: Request, parsedBody: unknown, context: ToolContext): Promise<Response> {
+  async answer(request: Request, parsedBody: unknown, context: ToolContext): Promise<McpAnswer> {
     const lent = this.#idle.pop() ?? new LendableServer();
     lent.context = context;
     // JSON answers only (no event stream): the web-standard transport is used
@@ -53,7 +60,9 @@ export class McpServerPool {
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     try {
       await lent.server.connect(transport);
-      return await transport.handleRequest(request, { parsedBody });
+      const response = await transport.handleRequest(request, { parsedBody });
+      // Read before closing: the SDK has then done with the call, and closing has no call left to abort.
+      return { status: response.status, headers: response.headers, body: await response.text() };
     } finally {
       await transport.close();
       lent.context = undefined;

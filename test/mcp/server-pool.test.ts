@@ -26,9 +26,9 @@ function operationsOf(owner: string, wait: Promise<void> = Promise.resolve()): T
 let nextId = 0;
 async function post(pool: McpServerPool, message: Record<string, unknown>, context: ToolContext): Promise<Record<string, unknown>> {
   const request = new Request('http://127.0.0.1/mcp', { method: 'POST', headers: MCP_POST_HEADERS });
-  const response = await pool.answer(request, { jsonrpc: '2.0', id: ++nextId, ...message }, context);
-  assert.equal(response.status, 200);
-  return (await response.json()) as Record<string, unknown>;
+  const answer = await pool.answer(request, { jsonrpc: '2.0', id: ++nextId, ...message }, context);
+  assert.equal(answer.status, 200);
+  return JSON.parse(answer.body) as Record<string, unknown>;
 }
 
 const initialize = { method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: { roots: {} }, clientInfo: { name: 'secret-client', version: '1' } } };
