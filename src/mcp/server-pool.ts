@@ -1,8 +1,9 @@
 // /mcp's MCP servers, built once and lent to one request at a time. Building
-// one (the SDK's McpServer with 14 tools registered) cost more CPU than the
-// rest of a small tool call's MCP layer, so /mcp keeps the servers it built
-// and answers each stateless POST with one of them. What keeps one request
-// apart from every other:
+// one (the SDK's McpServer with 14 tools registered) for every request cost
+// about 0.1 ms of CPU per call, a sixth of a call that does no storage work
+// (bench/cpu-per-request.ts, noop), so /mcp keeps the servers it built and
+// answers each stateless POST with one of them. What keeps one request apart
+// from every other:
 // - A server is lent to one request at a time: two requests in flight hold
 //   two different servers. Its tools take the Vault from the context of the
 //   request it is lent to, cleared when it comes back, so a server waiting
@@ -17,7 +18,7 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import type { ToolContext } from './operations.ts';
 import { createMcpServer } from './server.ts';
 
-/** Enough for every request in flight on one process; servers built beyond it during a burst are dropped afterwards. */
+/** Enough for every request in flight on one process (an idle server holds about 14 KiB); servers built beyond it during a burst are dropped afterwards. */
 const MAX_IDLE_SERVERS = 64;
 
 class LendableServer {
