@@ -62,6 +62,7 @@ const CASES: Array<[what: string, headers: Record<string, string>, body: unknown
   ['a response from the client, alone', MCP_POST_HEADERS, { jsonrpc: '2.0', id: 7, result: {} }],
   ['a batch of requests and a notification', MCP_POST_HEADERS, [ping, initialized, toolsList, recall]],
   ['a batch of one', MCP_POST_HEADERS, [ping]],
+  ['a batch with one id twice', MCP_POST_HEADERS, [ping, { ...toolsList, id: ping.id }]],
   ['initialize in a batch', MCP_POST_HEADERS, [initialize, ping]],
   ['a batch over the limit', MCP_POST_HEADERS, Array.from({ length: 101 }, (_, i) => ({ ...ping, id: i }))],
   ['a message that is not JSON-RPC', MCP_POST_HEADERS, { id: 8, method: 'ping' }],
