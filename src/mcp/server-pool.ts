@@ -33,8 +33,8 @@ class LendableServer {
 
   /** Nothing of the last request is left: no context, no transport, no client it was told about. */
   get unmarked(): boolean {
-    const { server } = this.server;
-    return this.context === undefined && !this.server.isConnected() && server.getClientVersion() === undefined && server.getClientCapabilities() === undefined;
+    const protocol = this.server.server;
+    return this.context === undefined && !this.server.isConnected() && protocol.getClientVersion() === undefined && protocol.getClientCapabilities() === undefined;
   }
 }
 
