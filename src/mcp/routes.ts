@@ -60,19 +60,31 @@ function requireBearer(store: Store, allowedHosts: string[]) {
   };
 }
 
-/** The one header of this name as text; a repeated one arrives joined, as a web Request would give it. */
-function headerOf(request: FastifyRequest, name: string): string | undefined {
-  const value = request.headers[name];
-  return typeof value === 'string' ? value : undefined;
+/**
+ * The headers the SDK's stateless transport reads (content negotiation and
+ * the protocol version); the tools read none. Only these are handed on: the
+ * credential stays out of the request info the SDK gives every handler.
+ */
+const HEADERS_FOR_THE_TRANSPORT = ['accept', 'content-type', 'mcp-protocol-version'];
+
+/** The Fastify request as the web-standard Request the SDK's transport reads (its body is already parsed). */
+function webRequestOf(request: FastifyRequest): Request {
+  const headers: Record<string, string> = {};
+  for (const name of HEADERS_FOR_THE_TRANSPORT) {
+    const value = request.headers[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  return new Request(`${request.protocol}://${request.host}${request.url}`, { method: request.method, headers });
 }
 
 function serveMcp(servers: McpServerPool) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const headers = { accept: headerOf(request, 'accept'), contentType: headerOf(request, 'content-type'), protocolVersion: headerOf(request, 'mcp-protocol-version') };
-    const answer = await servers.answer(headers, request.body, { operations: vaultOf(request), log: request.log });
+    const answer = await servers.answer(webRequestOf(request), request.body, { operations: vaultOf(request), log: request.log });
     reply.code(answer.status);
-    if (answer.body === '') return reply.send();
-    return reply.type('application/json').send(answer.body);
+    answer.headers.forEach((value, name) => {
+      reply.header(name, value);
+    });
+    await reply.send(answer.body === '' ? null : answer.body);
   };
 }
 

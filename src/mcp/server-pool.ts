@@ -6,16 +6,15 @@
 // from every other:
 // - A server is lent to one request at a time: two requests in flight hold
 //   two different servers. Its tools take the Vault from the context of the
-//   request it is lent to, cleared when it comes back (as soon as the answer
-//   is out), so a server waiting here reaches no vault and the vault is
-//   dropped with its request.
-// - Every request gets a transport of its own (json-transport.ts), connected
-//   to the lent server for that request alone, so JSON-RPC ids of different
-//   clients never meet in one server.
+//   request it is lent to, cleared when it comes back, so a server waiting
+//   here reaches no vault and the vault is dropped with its request.
+// - Every request gets a transport of its own (the SDK's stateless transport
+//   serves one request only), connected to the lent server for that request
+//   alone, so JSON-RPC ids of different clients never meet in one server.
 // - An initialize request leaves the client's name and capabilities in the
 //   server that answered it: such a server is dropped, never lent again.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { type McpAnswer, type McpPostHeaders, StatelessJsonTransport } from './json-transport.ts';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { ToolContext } from './operations.ts';
 import { createMcpServer } from './server.ts';
 
@@ -38,6 +37,13 @@ class LendableServer {
   }
 }
 
+/** The answer to one POST, read in full; an empty body means none (202). */
+export interface McpAnswer {
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
 export class McpServerPool {
   readonly #idle: LendableServer[] = [];
 
@@ -47,24 +53,21 @@ export class McpServerPool {
   }
 
   /** Answers one stateless POST (its body already parsed) with a server lent to it alone, working on `context`. */
-  async answer(headers: McpPostHeaders, body: unknown, context: ToolContext): Promise<McpAnswer> {
+  async answer(request: Request, parsedBody: unknown, context: ToolContext): Promise<McpAnswer> {
     const lent = this.#idle.pop() ?? new LendableServer();
     lent.context = context;
-    const transport = new StatelessJsonTransport();
+    // JSON answers only (no event stream): the web-standard transport is used
+    // directly, with no Node-to-web stream bridging on every request.
+    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     try {
       await lent.server.connect(transport);
-      return await transport.answer(headers, body);
+      const response = await transport.handleRequest(request, { parsedBody });
+      // Read before closing: the SDK has then done with the call, and closing has no call left to abort.
+      return { status: response.status, headers: response.headers, body: await response.text() };
     } finally {
-      // The answer goes out now; the server comes back on the next turn of the
-      // event loop, when the SDK has finished its bookkeeping for the call:
-      // closing the transport then aborts nothing.
-      setImmediate(() => void this.#giveBack(lent, transport));
+      await transport.close();
+      lent.context = undefined;
+      if (lent.unmarked && this.#idle.length < MAX_IDLE_SERVERS) this.#idle.push(lent);
     }
-  }
-
-  async #giveBack(lent: LendableServer, transport: StatelessJsonTransport): Promise<void> {
-    await transport.close();
-    lent.context = undefined;
-    if (lent.unmarked && this.#idle.length < MAX_IDLE_SERVERS) this.#idle.push(lent);
   }
 }

@@ -74,8 +74,8 @@ describe('/mcp protocol hygiene', () => {
     assert.equal(answer.headers['mcp-session-id'], undefined, 'stateless: no session');
   });
 
-  // Through the listening app: the headers reach /mcp's transport (src/mcp/json-transport.ts), which checks them as the SDK's does.
-  it('checks content negotiation and the protocol version as the SDK does', async () => {
+  // /mcp hands the SDK's transport only the headers it reads (src/mcp/routes.ts): its checks still see them.
+  it('leaves content negotiation and the protocol version to the SDK\'s checks', async () => {
     const toolsList = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
     const post = (headers: Record<string, string>) => rawRequest(baseUrl, { method: 'POST', path: '/mcp', headers: { ...withKey(user.apiKey), ...MCP_POST_HEADERS, ...headers }, body: toolsList });
     const jsonOnly = await post({ accept: 'application/json' });

@@ -1,5 +1,5 @@
-// The pool of /mcp's MCP servers, driven with parsed POST bodies through the
-// SDK's real server and our transport: a server answers one request at a
+// The pool of /mcp's MCP servers, driven with web-standard requests through
+// the SDK's real server and transport: a server answers one request at a
 // time, with that request's operations, and one that learned about a client
 // (initialize) is never lent again. The tools' operations here are plain
 // objects that say whose they are: what is under test is who gets them.
@@ -23,12 +23,10 @@ function operationsOf(owner: string, wait: Promise<void> = Promise.resolve()): T
   return { memories, graph: {} } as unknown as ToolOperations;
 }
 
-const headers = { accept: MCP_POST_HEADERS.accept, contentType: MCP_POST_HEADERS['content-type'], protocolVersion: undefined };
 let nextId = 0;
-/** One POST's answer, once its server is back in the pool (the turn of the event loop after the answer). */
 async function post(pool: McpServerPool, message: Record<string, unknown>, context: ToolContext): Promise<Record<string, unknown>> {
-  const answer = await pool.answer(headers, { jsonrpc: '2.0', id: ++nextId, ...message }, context);
-  await new Promise(setImmediate);
+  const request = new Request('http://127.0.0.1/mcp', { method: 'POST', headers: MCP_POST_HEADERS });
+  const answer = await pool.answer(request, { jsonrpc: '2.0', id: ++nextId, ...message }, context);
   assert.equal(answer.status, 200);
   return JSON.parse(answer.body) as Record<string, unknown>;
 }
