@@ -81,7 +81,8 @@ export async function serve(paths: LocalPaths, io: Io): Promise<number> {
   const operations = opening.then((device) => localOperations(replicaStore(device.replica, device.records, syncSoon)));
   const first = syncNow();
   const waitMs = nonNegative(io.env.ANAMNESIS_LOCAL_FIRST_SYNC_WAIT_MS, 1500);
-  const server = createMcpServer(whenReady(operations, first, waitMs), log, LOCAL_SERVER_INFO);
+  const context = { operations: whenReady(operations, first, waitMs), log };
+  const server = createMcpServer(() => context, LOCAL_SERVER_INFO);
   const every = setInterval(() => void syncNow(), Math.max(1, nonNegative(io.env.ANAMNESIS_LOCAL_SYNC_SECONDS, 30)) * 1000);
   every.unref();
 

@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { badRequest } from '../errors.ts';
 import type { Graph } from '../vault/graph.ts';
 import { LIMITS, requireObservationRoom } from '../vault/records.ts';
-import type { GraphOperations, ToolLog } from './operations.ts';
+import type { ToolContextOfCall } from './operations.ts';
 import { guarded, jsonResult } from './results.ts';
 
 export const READ_GRAPH_DEFAULT_LIMIT = 200;
@@ -75,8 +75,9 @@ function checkRelation(relation: z.infer<typeof RelationSchema>): void {
 }
 
 // Tool definitions (schemas, descriptions) are built once per process; each
-// server only registers them with handlers bound to its operations (a
-// request's vault, or the local MCP server's replica).
+// server registers them with handlers that take their operations from the
+// call's context (the request an /mcp server is lent to, or the local MCP
+// server's replica).
 const CREATE_ENTITIES_TOOL = {
   title: 'Create Entities',
   description: 'Create multiple new entities in the knowledge graph',
@@ -164,49 +165,49 @@ const OPEN_NODES_TOOL = {
   annotations: reads,
 };
 
-export function registerGraphTools(server: McpServer, graph: GraphOperations, log: ToolLog): void {
+export function registerGraphTools(server: McpServer, contextOfCall: ToolContextOfCall): void {
 
-  server.registerTool('create_entities', CREATE_ENTITIES_TOOL, guarded(log, 'create_entities', async ({ entities }) => {
+  server.registerTool('create_entities', CREATE_ENTITIES_TOOL, guarded(contextOfCall, 'create_entities', async ({ entities }, { graph }) => {
     entities.forEach(checkEntity);
     const created = await graph.createEntities(entities);
     return jsonResult({ entities: created }, JSON.stringify(created, null, 2));
   }));
 
-  server.registerTool('create_relations', CREATE_RELATIONS_TOOL, guarded(log, 'create_relations', async ({ relations }) => {
+  server.registerTool('create_relations', CREATE_RELATIONS_TOOL, guarded(contextOfCall, 'create_relations', async ({ relations }, { graph }) => {
     relations.forEach(checkRelation);
     const created = await graph.createRelations(relations);
     return jsonResult({ relations: created }, JSON.stringify(created, null, 2));
   }));
 
-  server.registerTool('add_observations', ADD_OBSERVATIONS_TOOL, guarded(log, 'add_observations', async ({ observations }) => {
+  server.registerTool('add_observations', ADD_OBSERVATIONS_TOOL, guarded(contextOfCall, 'add_observations', async ({ observations }, { graph }) => {
     for (const o of observations) o.contents.forEach((c) => checkText(c, LIMITS.observationChars, 'an observation'));
     const results = await graph.addObservations(observations);
     return jsonResult({ results }, JSON.stringify(results, null, 2));
   }));
 
-  server.registerTool('delete_entities', DELETE_ENTITIES_TOOL, guarded(log, 'delete_entities', async ({ entityNames }) => {
+  server.registerTool('delete_entities', DELETE_ENTITIES_TOOL, guarded(contextOfCall, 'delete_entities', async ({ entityNames }, { graph }) => {
     await graph.deleteEntities(entityNames);
     return deleted('Entities deleted successfully');
   }));
 
-  server.registerTool('delete_observations', DELETE_OBSERVATIONS_TOOL, guarded(log, 'delete_observations', async ({ deletions }) => {
+  server.registerTool('delete_observations', DELETE_OBSERVATIONS_TOOL, guarded(contextOfCall, 'delete_observations', async ({ deletions }, { graph }) => {
     await graph.deleteObservations(deletions);
     return deleted('Observations deleted successfully');
   }));
 
-  server.registerTool('delete_relations', DELETE_RELATIONS_TOOL, guarded(log, 'delete_relations', async ({ relations }) => {
+  server.registerTool('delete_relations', DELETE_RELATIONS_TOOL, guarded(contextOfCall, 'delete_relations', async ({ relations }, { graph }) => {
     await graph.deleteRelations(relations);
     return deleted('Relations deleted successfully');
   }));
 
-  server.registerTool('read_graph', READ_GRAPH_TOOL, guarded(log, 'read_graph', async ({ limit, cursor }) => {
+  server.registerTool('read_graph', READ_GRAPH_TOOL, guarded(contextOfCall, 'read_graph', async ({ limit, cursor }, { graph }) => {
     const page = await graph.readGraph({ limit: limit ?? READ_GRAPH_DEFAULT_LIMIT, ...(cursor ? { cursor } : {}) });
     if (!page.next_cursor) return graphResult(page);
     const note = `\n\nMore of the graph remains: call read_graph with cursor "${page.next_cursor}" to read the next page.`;
     return graphResult(page, { next_cursor: page.next_cursor }, note);
   }));
 
-  server.registerTool('search_nodes', SEARCH_NODES_TOOL, guarded(log, 'search_nodes', async ({ query }) => graphResult(await graph.searchNodes(query))));
+  server.registerTool('search_nodes', SEARCH_NODES_TOOL, guarded(contextOfCall, 'search_nodes', async ({ query }, { graph }) => graphResult(await graph.searchNodes(query))));
 
-  server.registerTool('open_nodes', OPEN_NODES_TOOL, guarded(log, 'open_nodes', async ({ names }) => graphResult(await graph.openNodes(names))));
+  server.registerTool('open_nodes', OPEN_NODES_TOOL, guarded(contextOfCall, 'open_nodes', async ({ names }, { graph }) => graphResult(await graph.openNodes(names))));
 }

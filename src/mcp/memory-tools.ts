@@ -6,7 +6,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { badRequest } from '../errors.ts';
 import { cursor, memoryContent, memoryId, memoryTags, tagFilter } from '../http/schemas.ts';
-import type { MemoryOperations, ToolLog } from './operations.ts';
+import type { ToolContextOfCall } from './operations.ts';
 import { guarded, jsonResult } from './results.ts';
 
 export const LIST_MEMORIES_DEFAULT_LIMIT = 50;
@@ -32,8 +32,9 @@ function withoutEmptyUnreadable(value: { unreadable: string[] }): Record<string,
 }
 
 // Tool definitions (schemas, descriptions) are built once per process; each
-// server only registers them with handlers bound to its operations (a
-// request's vault, or the local MCP server's replica).
+// server registers them with handlers that take their operations from the
+// call's context (the request an /mcp server is lent to, or the local MCP
+// server's replica).
 const REMEMBER_TOOL = {
   title: 'Remember',
   description:
@@ -113,28 +114,28 @@ const FORGET_TOOL = {
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
 };
 
-export function registerMemoryTools(server: McpServer, memories: MemoryOperations, log: ToolLog): void {
+export function registerMemoryTools(server: McpServer, contextOfCall: ToolContextOfCall): void {
 
-  server.registerTool('remember', REMEMBER_TOOL, guarded(log, 'remember', async ({ content, tags }) => jsonResult({ ...(await memories.create({ content, ...(tags ? { tags } : {}) })) })));
+  server.registerTool('remember', REMEMBER_TOOL, guarded(contextOfCall, 'remember', async ({ content, tags }, { memories }) => jsonResult({ ...(await memories.create({ content, ...(tags ? { tags } : {}) })) })));
 
-  server.registerTool('recall', RECALL_TOOL, guarded(log, 'recall', async ({ query, limit, tag }) => {
+  server.registerTool('recall', RECALL_TOOL, guarded(contextOfCall, 'recall', async ({ query, limit, tag }, { memories }) => {
     const found = await memories.search({ q: query, limit: limit ?? RECALL_DEFAULT_LIMIT, ...(tag ? { tag } : {}) });
     return jsonResult(withoutEmptyUnreadable(found));
   }));
 
-  server.registerTool('list_memories', LIST_MEMORIES_TOOL, guarded(log, 'list_memories', async ({ limit, cursor: after, tag }) => {
+  server.registerTool('list_memories', LIST_MEMORIES_TOOL, guarded(contextOfCall, 'list_memories', async ({ limit, cursor: after, tag }, { memories }) => {
     const page = await memories.list({ limit: limit ?? LIST_MEMORIES_DEFAULT_LIMIT, ...(after ? { cursor: after } : {}), ...(tag ? { tag } : {}) });
     const structured = withoutEmptyUnreadable(page);
     const note = page.next_cursor ? `\n\nMore memories remain: call list_memories with cursor "${page.next_cursor}" to read the next page.` : '';
     return jsonResult(structured, JSON.stringify(structured, null, 2) + note);
   }));
 
-  server.registerTool('update_memory', UPDATE_MEMORY_TOOL, guarded(log, 'update_memory', async ({ id, content, tags }) => {
+  server.registerTool('update_memory', UPDATE_MEMORY_TOOL, guarded(contextOfCall, 'update_memory', async ({ id, content, tags }, { memories }) => {
     if (content === undefined && tags === undefined) throw badRequest('give content, tags or both to change');
     return jsonResult({ ...(await memories.update(id, { ...(content !== undefined ? { content } : {}), ...(tags ? { tags } : {}) })) });
   }));
 
-  server.registerTool('forget', FORGET_TOOL, guarded(log, 'forget', async ({ id }) => {
+  server.registerTool('forget', FORGET_TOOL, guarded(contextOfCall, 'forget', async ({ id }, { memories }) => {
     await memories.delete(id);
     return jsonResult({ deleted: true, id });
   }));

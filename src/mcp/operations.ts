@@ -36,3 +36,12 @@ export interface ToolOperations {
 
 /** Where a tool failure of the 5xx kind is logged (metadata only): a request's logger, or the local server's stderr logger. */
 export type ToolLog = Pick<FastifyBaseLogger, 'error'>;
+
+/** What one tool call works on and logs to: the request an /mcp server is lent to, or the local server's replica. */
+export interface ToolContext {
+  operations: ToolOperations;
+  log: ToolLog;
+}
+
+/** Asked at the start of every tool call, so a server built once can serve one request after another. */
+export type ToolContextOfCall = () => ToolContext;

@@ -1,5 +1,6 @@
-// /mcp over Streamable HTTP, stateless: each POST gets a new MCP server and
-// transport bound to the request's Vault, dropped with the response. Only a
+// /mcp over Streamable HTTP, stateless: each POST is answered by an MCP
+// server lent to it alone, working on the request's Vault, which is dropped
+// with the response (server-pool.ts says how requests stay apart). Only a
 // Bearer credential authenticates here (no cookies, so no CSRF surface): an
 // API key, or an OAuth access token minted for this very /mcp (RFC 8707
 // audience), after the Host and Origin checks that stop DNS rebinding. Every
@@ -7,7 +8,6 @@
 // connectors discover the OAuth flow. GET (the server-sent event stream) and
 // DELETE (session end) have no meaning without sessions: 405. Every other
 // /.well-known/* path answers JSON, because MCP clients probe several.
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateApiKey } from '../accounts/authenticate.ts';
 import { AppError, unauthorized } from '../errors.ts';
@@ -19,7 +19,7 @@ import { errorBody } from '../http/errors.ts';
 import type { Services } from '../http/services.ts';
 import type { Store } from '../storage/store.ts';
 import { allowedHostsFor, isAllowedHost, isAllowedOrigin } from './host-check.ts';
-import { createMcpServer } from './server.ts';
+import { McpServerPool } from './server-pool.ts';
 
 /** Tool calls carry whole entity lists; bounded like every body. */
 export const MCP_BODY_LIMIT = 4 * 1024 * 1024;
@@ -60,33 +60,32 @@ function requireBearer(store: Store, allowedHosts: string[]) {
   };
 }
 
+/**
+ * The headers the SDK's stateless transport reads (content negotiation and
+ * the protocol version); the tools read none. Only these are handed on: the
+ * credential stays out of the request info the SDK gives every handler.
+ */
+const HEADERS_FOR_THE_TRANSPORT = ['accept', 'content-type', 'mcp-protocol-version'];
+
 /** The Fastify request as the web-standard Request the SDK's transport reads (its body is already parsed). */
 function webRequestOf(request: FastifyRequest): Request {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (typeof value === 'string') headers.set(name, value);
+  const headers: Record<string, string> = {};
+  for (const name of HEADERS_FOR_THE_TRANSPORT) {
+    const value = request.headers[name];
+    if (typeof value === 'string') headers[name] = value;
   }
   return new Request(`${request.protocol}://${request.host}${request.url}`, { method: request.method, headers });
 }
 
-async function serveMcp(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const server = createMcpServer(vaultOf(request), request.log);
-  // JSON answers only (no event stream), so the web-standard transport is
-  // used directly: no Node-to-web stream bridging on every request.
-  const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-  try {
-    await server.connect(transport);
-    const response = await transport.handleRequest(webRequestOf(request), { parsedBody: request.body });
-    reply.code(response.status);
-    response.headers.forEach((value, name) => {
+function serveMcp(servers: McpServerPool) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const answer = await servers.answer(webRequestOf(request), request.body, { operations: vaultOf(request), log: request.log });
+    reply.code(answer.status);
+    answer.headers.forEach((value, name) => {
       reply.header(name, value);
     });
-    const body = await response.text();
-    await reply.send(body === '' ? null : body);
-  } finally {
-    await transport.close();
-    await server.close();
-  }
+    await reply.send(answer.body === '' ? null : answer.body);
+  };
 }
 
 const mcpEndpoint: FastifyPluginAsync<Services> = async (app, { config, store }) => {
@@ -94,7 +93,7 @@ const mcpEndpoint: FastifyPluginAsync<Services> = async (app, { config, store })
   app.addHook('onRequest', rejectForeignHosts(allowedHosts));
   app.addHook('onRequest', requireBearer(store, allowedHosts));
 
-  app.post('/mcp', { bodyLimit: MCP_BODY_LIMIT, schema: { hide: true } }, serveMcp);
+  app.post('/mcp', { bodyLimit: MCP_BODY_LIMIT, schema: { hide: true } }, serveMcp(new McpServerPool()));
 
   app.route({
     method: ['GET', 'DELETE', 'PUT', 'PATCH'],

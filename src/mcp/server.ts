@@ -1,12 +1,13 @@
-// One MCP server for one request, bound to that request's Vault: /mcp is
-// stateless, so the server (and the key inside the vault) is dropped with
-// the response. The local MCP server of an end-to-end account (src/local/)
-// builds the same server over its replica, so both list the same tools.
+// The MCP server with every tool of Anamnesis. /mcp builds a few and lends
+// each to one request at a time (server-pool.ts): the tools then work on
+// that request's Vault, which is dropped with the response. The local MCP
+// server of an end-to-end account (src/local/) builds one over its replica,
+// so both list the same tools.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { registerGraphTools } from './graph-tools.ts';
 import { registerMemoryTools } from './memory-tools.ts';
-import type { ToolLog, ToolOperations } from './operations.ts';
+import type { ToolContextOfCall } from './operations.ts';
 
 export const MCP_SERVER_INFO = { name: 'anamnesis', version: '1.0.0' };
 
@@ -19,15 +20,19 @@ const INSTRUCTIONS =
 
 /**
  * One JSON-schema validator for the process: the SDK would otherwise build a
- * new Ajv instance for every request's server. It holds compiled schemas
- * only, nothing of any user.
+ * new Ajv instance for every server. It holds compiled schemas only, nothing
+ * of any user.
  */
 const jsonSchemaValidator = new AjvJsonSchemaValidator();
 
-/** A server over a request's vault (or any other ToolOperations); `info` names a server other than /mcp's. */
-export function createMcpServer(operations: ToolOperations, log: ToolLog, info: { name: string; version: string } = MCP_SERVER_INFO): McpServer {
+/**
+ * A server whose tools work on what `contextOfCall` answers when a call
+ * starts: the request the server is lent to, or the local server's replica.
+ * `info` names a server other than /mcp's.
+ */
+export function createMcpServer(contextOfCall: ToolContextOfCall, info: { name: string; version: string } = MCP_SERVER_INFO): McpServer {
   const server = new McpServer(info, { instructions: INSTRUCTIONS, jsonSchemaValidator });
-  registerMemoryTools(server, operations.memories, log);
-  registerGraphTools(server, operations.graph, log);
+  registerMemoryTools(server, contextOfCall);
+  registerGraphTools(server, contextOfCall);
   return server;
 }

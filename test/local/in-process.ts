@@ -23,7 +23,8 @@ export async function connectInProcessLocal(): Promise<{ client: Client; records
     },
     commit: async (changes) => records.apply(changes),
   });
-  const server = createMcpServer(operations, pino({ level: 'silent' }), { name: 'anamnesis-local', version: '1.0.0' });
+  const context = { operations, log: pino({ level: 'silent' }) };
+  const server = createMcpServer(() => context, { name: 'anamnesis-local', version: '1.0.0' });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);
   const client = new Client({ name: 'anamnesis-test', version: '1.0.0' });

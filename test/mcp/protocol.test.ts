@@ -74,6 +74,21 @@ describe('/mcp protocol hygiene', () => {
     assert.equal(answer.headers['mcp-session-id'], undefined, 'stateless: no session');
   });
 
+  // /mcp hands the SDK's transport only the headers it reads (src/mcp/routes.ts): its checks still see them.
+  it('leaves content negotiation and the protocol version to the SDK\'s checks', async () => {
+    const toolsList = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
+    const post = (headers: Record<string, string>) => rawRequest(baseUrl, { method: 'POST', path: '/mcp', headers: { ...withKey(user.apiKey), ...MCP_POST_HEADERS, ...headers }, body: toolsList });
+    const jsonOnly = await post({ accept: 'application/json' });
+    assert.equal(jsonOnly.status, 406);
+    assert.match(JSON.parse(jsonOnly.body).error.message, /must accept both application\/json and text\/event-stream/);
+    const unknownVersion = await post({ 'mcp-protocol-version': '1999-01-01' });
+    assert.equal(unknownVersion.status, 400);
+    assert.match(JSON.parse(unknownVersion.body).error.message, /Unsupported protocol version: 1999-01-01/);
+    const listed = await post({ 'mcp-protocol-version': '2025-06-18' });
+    assert.equal(listed.status, 200);
+    assert.equal(JSON.parse(listed.body).result.tools.length, 14);
+  });
+
   it('refuses a foreign Origin with 403 and accepts its own and loopback origins', async () => {
     const port = new URL(baseUrl).port;
     for (const origin of ['http://evil.example', `http://evil.example:${port}`, 'null', 'file://']) {

@@ -225,6 +225,26 @@ function describeTools(driver: Driver): void {
       }
     });
 
+    // /mcp lends prebuilt MCP servers to requests (src/mcp/server-pool.ts):
+    // calls of two users in flight at once must each work on their own vault.
+    it('keeps two users apart when their calls run at the same time', async () => {
+      const users = await Promise.all(['Dora', 'Emil'].map(async (name) => ({ name, client: await connectClient(baseUrl, (await signUp(t.app)).apiKey) })));
+      const each = 15;
+      try {
+        const writes = users.flatMap(({ name, client: own }) =>
+          Array.from({ length: each }, (_, i) => callTool(own, 'remember', { content: `${name} lantern note ${i}` })));
+        for (const result of await Promise.all(writes)) assert.equal(result.isError, undefined);
+        const recalls = users.flatMap(({ name, client: own }) =>
+          Array.from({ length: 5 }, async () => ({ name, result: await callTool(own, 'recall', { query: 'lantern', limit: 50 }) })));
+        for (const { name, result } of await Promise.all(recalls)) {
+          const contents = (result.structuredContent as { results: Array<{ memory: Memory }> }).results.map((r) => r.memory.content);
+          assert.deepEqual(contents.sort(), Array.from({ length: each }, (_, i) => `${name} lantern note ${i}`).sort(), `${name} sees exactly their own notes`);
+        }
+      } finally {
+        await Promise.all(users.map(({ client: own }) => own.close()));
+      }
+    });
+
     it('writes no key and no plaintext into the logs', () => {
       const logs = t.logs.join('');
       assert.ok(logs.includes('"route":"/mcp"'), 'MCP requests are logged as metadata');
