@@ -383,6 +383,12 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       held.add(userId);
       lockedHere.set(userId, (lockedHere.get(userId) ?? 0) + 1);
     };
+    const release = (userId: string) => {
+      if (!held.delete(userId)) return;
+      const n = lockedHere.get(userId)! - 1;
+      if (n === 0) lockedHere.delete(userId);
+      else lockedHere.set(userId, n);
+    };
     const scoped = endable(transactionExecutor(lazy, failed));
     try {
       const txOps = makeOps(scoped.ex, (w) => w(tx), true);
@@ -400,10 +406,17 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
           hold(userId);
         },
         async tryLockUser(userId) {
-          // Another transaction of this process holds it: SKIP LOCKED would say the same, without a query.
-          if (!held.has(userId) && lockedHere.has(userId)) return false;
-          const got = (await scoped.ex.all('SELECT 1 FROM users WHERE id = ? FOR NO KEY UPDATE SKIP LOCKED', [userId])).length > 0;
-          if (got) hold(userId);
+          if (held.has(userId)) return true;
+          // Another transaction of this process holds it, or is asking for it:
+          // SKIP LOCKED would say the same (or win a race that one of them
+          // loses), without a query. Asking counts as holding until answered.
+          if (lockedHere.has(userId)) return false;
+          hold(userId);
+          const got = (await scoped.ex.all('SELECT 1 FROM users WHERE id = ? FOR NO KEY UPDATE SKIP LOCKED', [userId]).catch((err: unknown) => {
+            release(userId);
+            throw err;
+          })).length > 0;
+          if (!got) release(userId);
           return got;
         },
       };
@@ -442,11 +455,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       noteWritten(written);
       return result;
     } finally {
-      for (const userId of held) {
-        const n = lockedHere.get(userId)! - 1;
-        if (n === 0) lockedHere.delete(userId);
-        else lockedHere.set(userId, n);
-      }
+      for (const userId of [...held]) release(userId);
       if (client) {
         (client as pg.PoolClient).removeListener('error', ignore);
         (client as pg.PoolClient).release(broken);
