@@ -436,13 +436,14 @@ export class MemoryIndex {
   }
 
   /**
-   * After a write committed without the user lock: folds the deltas into the
-   * buckets once enough have gathered, unless another request holds the lock
-   * (it is merging, or writing and will merge). The write itself is done: a
-   * damaged index part is left for the next search to rebuild.
+   * After a write committed without the user lock, with `deltas` waiting as
+   * far as it knows (counted before it wrote, plus its own): folds the deltas
+   * into the buckets once enough have gathered, unless another request holds
+   * the lock (it is merging, or writing and will merge). The write itself is
+   * done: a damaged index part is left for the next search to rebuild.
    */
-  async mergeIfDue(store: Store): Promise<void> {
-    if ((await store.countRecords(this.userId, 'memory-delta')) < this.shape.mergeAfter) return;
+  async mergeIfDue(store: Store, deltas: number): Promise<void> {
+    if (deltas < this.shape.mergeAfter) return;
     try {
       await store.transaction(async (tx) => {
         // Writers that counted before another's merge committed find too few deltas left, and skip.
