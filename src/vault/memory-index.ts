@@ -15,7 +15,9 @@
 //   they reach the limit, so its cost grows with the change, not the corpus.
 // - BM25's corpus statistics (live count, total length, and both per folded
 //   tag) are one small sealed record kept exact by every merge; a document's
-//   own length and tags travel in its bucket entries.
+//   own length and tags travel in its bucket entries. Another, read by merges
+//   only, holds each fragment's size, so a merge folding a full bucket's
+//   newest fragments does not read its large oldest one too.
 // - A write seals a delta per changed memory (its new state, and its
 //   footprint in the merged buckets: what undoing it takes); every
 //   `mergeAfter` deltas are folded into the buckets.
@@ -39,6 +41,8 @@ export const DEFAULT_SHAPE: MemoryIndexShape = { buckets: 1024, mergeAfter: 32, 
 /** Leading characters of a term that pick its bucket (one in scripts written without spaces). */
 const PREFIX_CHARS = 3;
 const STATS_ID = 'm-stats';
+/** Token lengths of every bucket's fragments: read and written by merges only, so a merge reads just the fragments it folds. */
+const SIZES_ID = 'm-sizes';
 const DELTA_PREFIX = 'm-dlt-';
 
 /**
@@ -134,6 +138,13 @@ interface Stats {
   tagNames: string[];
   /** Memories a rebuild could not read and left out: still to be reported as unreadable. */
   setAside: string[];
+}
+
+/** Per bucket, its fragments' token lengths, oldest first; null where not known (an index of an earlier release). */
+interface FragmentSizes {
+  v: 1;
+  row: string;
+  sizes: Array<number[] | null>;
 }
 
 export interface MemoryChange {
@@ -370,6 +381,31 @@ export class MemoryIndex {
     return stats;
   }
 
+  /**
+   * The fragment sizes, which only steer which fragments a merge folds: a
+   * bucket's list that does not match its fragment count, or a row that is
+   * missing or does not open (an earlier release's index, or a damaged row),
+   * is treated as unknown, and the merge reads such buckets whole.
+   */
+  private openSizes(row: RecordRow | undefined, counts: readonly number[]): Array<number[] | null> {
+    let stored: unknown[] = [];
+    try {
+      if (row) stored = this.buckets.open<FragmentSizes>(row, 1, (p) => Array.isArray(p.sizes), 'fragment sizes').sizes;
+    } catch (error) {
+      if (!(error instanceof UnreadableRecord)) throw error;
+    }
+    return Array.from({ length: this.shape.buckets }, (_, bucket) => {
+      const count = counts[bucket] ?? 0;
+      const list = stored[bucket];
+      if (count === 0) return [];
+      return Array.isArray(list) && list.length === count && list.every((n) => Number.isInteger(n)) ? (list as number[]) : null;
+    });
+  }
+
+  private sizesRow(sizes: Array<number[] | null>, now: number): RecordRow {
+    return this.buckets.seal('memory-index', SIZES_ID, { v: 1, sizes } satisfies Omit<FragmentSizes, 'row'>, now);
+  }
+
   private openDelta(row: RecordRow): Delta {
     const delta = this.codec.open(row.id, row.token) as Delta;
     if (delta?.v !== 2 || DELTA_PREFIX + delta.id !== row.id) throw new UnreadableRecord(row.id, 'not an index delta');
@@ -394,7 +430,7 @@ export class MemoryIndex {
         changed.set(delta.id, delta);
       } else if (row.id === STATS_ID) {
         stats = this.openStats(row);
-      } else fragmentRows.push(row);
+      } else if (row.id !== SIZES_ID) fragmentRows.push(row);
     }
     // No statistics yet is an index never merged, unless parts of an older format are stored.
     if (!stats && (await store.countRecords(this.userId, 'memory-index')) > 0) throw new UnreadableRecord(STATS_ID, 'missing');
@@ -490,12 +526,14 @@ export class MemoryIndex {
   private async merge(tx: Transaction, unsaved: readonly Delta[] = [], minimum = 1): Promise<void> {
     // Counting is cheap; reading the deltas means decrypting them.
     if (minimum > 1 && (await tx.countRecords(this.userId, 'memory-delta')) < minimum) return;
-    const rows = await tx.snapshotRecords(this.userId, [STATS_ID], ['memory-delta']);
+    const rows = await tx.snapshotRecords(this.userId, [STATS_ID, SIZES_ID], ['memory-delta']);
     let stats: Stats | null = null;
+    let sizesRow: RecordRow | undefined;
     const latest = new Map<string, Delta>();
     const storedDeltas: string[] = [];
     for (const row of rows) {
       if (row.id === STATS_ID) stats = this.openStats(row);
+      else if (row.id === SIZES_ID) sizesRow = row;
       else {
         const delta = this.openDelta(row);
         latest.set(delta.id, delta);
@@ -529,9 +567,10 @@ export class MemoryIndex {
     const fragmentCounts = [...stats.fragments];
     const now = Date.now();
     const fragmentsOf = new Map([...changes].map(([bucket, change]): [number, Fragment] => [bucket, { docs: [...change.docs.values()], removed: [...change.removed] }]));
-    const { writes, deletes } = await this.buckets.append(tx, fragmentsOf, fragmentCounts, this.fragments, now);
+    const sizes = this.openSizes(sizesRow, fragmentCounts);
+    const { writes, deletes } = await this.buckets.append(tx, fragmentsOf, fragmentCounts, this.fragments, now, sizes);
     const next: Stats = { ...stats, count: corpus.count, length: corpus.length, tags: corpus.entries(), fragments: fragmentCounts.map((n) => n ?? 0), tagNames: tagNames.names };
-    writes.push(this.row('memory-index', STATS_ID, next, now));
+    writes.push(this.row('memory-index', STATS_ID, next, now), this.sizesRow(sizes, now));
     await tx.putRecords(writes);
     await tx.deleteRecords(this.userId, [...storedDeltas, ...deletes]);
   }
@@ -560,7 +599,9 @@ export class MemoryIndex {
     const now = Date.now();
     const fragments = Array.from({ length: this.shape.buckets }, (_, bucket) => (buckets.has(bucket) ? 1 : 0));
     const rows = [...buckets].map(([bucket, docs]) => this.buckets.fragmentRow(bucket, 0, { v: 3, docs, removed: [] }, now));
+    const sizes = fragments.map((): number[] => []);
+    for (const row of rows) sizes[this.buckets.locate(row.id)!.bucket] = [row.token.length];
     const stats: Stats = { v: 3, row: STATS_ID, count: corpus.count, length: corpus.length, tags: corpus.entries(), fragments, tagNames: tagNames.names, setAside: [...setAside] };
-    await tx.putRecords([...rows, this.row('memory-index', STATS_ID, stats, now)]);
+    await tx.putRecords([...rows, this.row('memory-index', STATS_ID, stats, now), this.sizesRow(sizes, now)]);
   }
 }
