@@ -179,13 +179,24 @@ function queryBucketKey(prefix: string): string | null {
   return isUnspaced(key) || [...key].length === PREFIX_CHARS ? key : null;
 }
 
-/** Folds fragments (oldest first) into the documents a bucket holds. */
-function foldFragments(fragments: readonly Pick<Fragment, 'docs' | 'removed'>[], into = new Map<string, Entry>()): Map<string, Entry> {
-  for (const fragment of fragments) {
-    for (const id of fragment.removed) into.delete(id);
-    for (const entry of fragment.docs) into.set(entry[0], entry);
+/**
+ * The documents fragments (oldest first) hold together: each document's entry
+ * in the newest fragment naming it, unless a newer one removed it. Read from
+ * the newest back, so the oldest and by far largest fragment is only filtered
+ * by what the few newer ones settled, never put into a map entry by entry.
+ */
+function liveEntries(fragments: readonly Pick<Fragment, 'docs' | 'removed'>[]): Entry[] {
+  const live: Entry[] = [];
+  const settled = new Set<string>();
+  for (let i = fragments.length - 1; i >= 0; i--) {
+    const { docs, removed } = fragments[i]!;
+    for (const entry of docs) if (!settled.has(entry[0])) live.push(entry);
+    // Nothing older is left for the oldest fragment's own ids to settle.
+    if (i === 0) break;
+    for (const entry of docs) settled.add(entry[0]);
+    for (const id of removed) settled.add(id);
   }
-  return into;
+  return live;
 }
 
 /** Removals still to apply to older fragments when newer ones are folded together. */
@@ -240,7 +251,7 @@ class IndexView implements Corpus {
   constructor(
     stats: Stats,
     /** Documents per bucket read (stale copies of changed memories still in). */
-    private readonly buckets: Map<number, Map<string, Entry>>,
+    private readonly buckets: Map<number, Entry[]>,
     /** Null when every bucket was read. */
     private readonly bucketOfPrefix: ((prefix: string) => number) | null,
     private readonly changed: Map<string, Delta>,
@@ -287,7 +298,7 @@ class IndexView implements Corpus {
     const scope = this.bucketOfPrefix ? [this.buckets.get(this.bucketOfPrefix(prefix))] : [...this.buckets.values()];
     for (const bucket of scope) {
       if (!bucket) continue;
-      for (const [compact, len, tags, terms] of bucket.values()) {
+      for (const [compact, len, tags, terms] of bucket) {
         if (this.changedCompact.has(compact)) continue;
         for (const t of terms) {
           const term = typeof t === 'string' ? t : t[0];
@@ -305,7 +316,7 @@ class IndexView implements Corpus {
   documents(): Map<string, MemoryDoc> {
     const docs = new Map<string, MemoryDoc>();
     for (const bucket of this.buckets.values()) {
-      for (const [compact, len, tags, terms] of bucket.values()) {
+      for (const [compact, len, tags, terms] of bucket) {
         if (this.changedCompact.has(compact)) continue;
         const id = fullId(compact);
         const doc = docs.get(id) ?? { terms: [], len, tags: tags.map((t) => this.tagNames.name(t)) };
@@ -335,7 +346,7 @@ export class MemoryIndex {
       return { docs, removed };
     },
     fold: (fragments, base) => {
-      const docs = [...foldFragments(fragments).values()];
+      const docs = liveEntries(fragments);
       const removed = base ? [] : foldRemovals(fragments);
       return docs.length || removed.length ? { docs, removed } : null;
     },
@@ -435,8 +446,8 @@ export class MemoryIndex {
     // No statistics yet is an index never merged, unless parts of an older format are stored.
     if (!stats && (await store.countRecords(this.userId, 'memory-index')) > 0) throw new UnreadableRecord(STATS_ID, 'missing');
     const base = stats ?? this.emptyStats();
-    const folded = new Map<number, Map<string, Entry>>();
-    for (const [bucket, list] of this.buckets.group(fragmentRows, this.fragments)) folded.set(bucket, foldFragments(list));
+    const folded = new Map<number, Entry[]>();
+    for (const [bucket, list] of this.buckets.group(fragmentRows, this.fragments)) folded.set(bucket, liveEntries(list));
     const bucketOfPrefix = buckets ? (prefix: string) => this.bucketOf(queryBucketKey(prefix)!) : null;
     return { view: new IndexView(base, folded, bucketOfPrefix, changed, new TagNames(base.tagNames)), setAside: base.setAside };
   }
