@@ -239,6 +239,36 @@ function groupedPuts(put: (rows: RecordRow[]) => Promise<void>): (rows: RecordRo
 }
 
 /**
+ * Top-level calls of one read with the same arguments share a statement: one
+ * that arrives while such a read is running waits for the next, which starts
+ * once that one is answered. So every caller still sees everything committed
+ * before it called, and many concurrent callers (memory creates of one user:
+ * newestAndCount) cost one read between them instead of one each.
+ */
+function sharedReads<A extends unknown[], T>(read: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
+  const running = new Map<string, Promise<T>>();
+  const waiting = new Map<string, Promise<T>>();
+  return (...args) => {
+    const key = JSON.stringify(args);
+    const start = (): Promise<T> => {
+      waiting.delete(key);
+      const reading = read(...args);
+      running.set(key, reading);
+      const done = () => {
+        if (running.get(key) === reading) running.delete(key);
+      };
+      reading.then(done, done);
+      return reading;
+    };
+    const current = running.get(key);
+    if (!current) return start();
+    let next = waiting.get(key);
+    if (!next) waiting.set(key, (next = current.then(start, start)));
+    return next;
+  };
+}
+
+/**
  * The planner's statistics on records, kept fresh by this process too. Page
  * queries (a user's records by kind in creation order, LIMIT n) are instant
  * along records_list_idx, but without statistics PostgreSQL guesses that a
@@ -466,11 +496,13 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const ops: Ops = makeOps(executorOn(pool), (work) => transaction((tx) => work(tx)), false);
   let closing: Promise<void> | null = null;
   const grouped = groupedPuts(ops.putRecords);
+  const newestAndCount = sharedReads(ops.newestAndCount);
 
   return {
     driver: 'postgres',
     ...ops,
     ...rateLimitCounters(executorOn(pool), 'postgres'),
+    newestAndCount,
     putRecords: async (rows) => {
       await grouped(rows);
       noteWritten(rows.length);
