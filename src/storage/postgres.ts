@@ -242,8 +242,9 @@ function groupedPuts(put: (rows: RecordRow[]) => Promise<void>): (rows: RecordRo
  * Top-level calls of one read with the same arguments share a statement: one
  * that arrives while such a read is running waits for the next, which starts
  * once that one is answered. So every caller still sees everything committed
- * before it called, and many concurrent callers (memory creates of one user:
- * newestAndCount) cost one read between them instead of one each.
+ * before it called, and many concurrent callers (requests with one API key,
+ * memory creates of one user) cost one read between them instead of one
+ * each. They share the answer too: callers only read it.
  */
 function sharedReads<A extends unknown[], T>(read: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
   const running = new Map<string, Promise<T>>();
@@ -496,12 +497,15 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const ops: Ops = makeOps(executorOn(pool), (work) => transaction((tx) => work(tx)), false);
   let closing: Promise<void> | null = null;
   const grouped = groupedPuts(ops.putRecords);
+  // Every request of an API key looks its user up, and every memory created reads its user's newest and waiting deltas.
+  const findUserByApiKeyHash = sharedReads(ops.findUserByApiKeyHash);
   const newestAndCount = sharedReads(ops.newestAndCount);
 
   return {
     driver: 'postgres',
     ...ops,
     ...rateLimitCounters(executorOn(pool), 'postgres'),
+    findUserByApiKeyHash,
     newestAndCount,
     putRecords: async (rows) => {
       await grouped(rows);

@@ -492,10 +492,16 @@ export class MemoryIndex {
   async mergeIfDue(store: Store, deltas: number): Promise<void> {
     if (deltas < this.shape.mergeAfter) return;
     try {
-      await store.transaction(async (tx) => {
-        // Writers that counted before another's merge committed find too few deltas left, and skip.
-        if (await tx.tryLockUser(this.userId)) await this.merge(tx, [], this.shape.mergeAfter);
-      });
+      // Writers that found the lock taken left their deltas to the merge
+      // holding it: once it commits, it merges again while enough have
+      // gathered, so a burst of writes does not end with its last deltas
+      // waiting (and read by every search) until the next write.
+      for (let merged = true; merged; ) {
+        merged = await store.transaction(async (tx) => {
+          // Writers that counted before another's merge committed find too few deltas left, and skip.
+          return (await tx.tryLockUser(this.userId)) && (await this.merge(tx, [], this.shape.mergeAfter));
+        });
+      }
     } catch (error) {
       if (!(error instanceof UnreadableRecord)) throw error;
     }
@@ -522,7 +528,10 @@ export class MemoryIndex {
     const dropped = [...latest].filter(([id, d]) => d === null && stored.has(id)).map(([id]) => DELTA_PREFIX + id);
     if (dropped.length) await tx.deleteRecords(this.userId, dropped);
     // A bulk change (an import) goes straight into the buckets instead of through thousands of deltas.
-    if (deltas.length >= this.shape.mergeAfter) return this.merge(tx, deltas);
+    if (deltas.length >= this.shape.mergeAfter) {
+      await this.merge(tx, deltas);
+      return;
+    }
     const now = Date.now();
     await tx.putRecords(deltas.map((delta) => this.row('memory-delta', DELTA_PREFIX + delta.id, delta, now)));
     if ((await tx.countRecords(this.userId, 'memory-delta')) >= this.shape.mergeAfter) await this.merge(tx);
@@ -532,11 +541,11 @@ export class MemoryIndex {
    * Folds every stored delta, then `unsaved` ones, into the buckets: one new
    * fragment per touched bucket, or one folded fragment for a bucket whose
    * fragments reached the limit, unless fewer than `minimum` deltas are
-   * waiting. Runs under the user lock.
+   * waiting. Runs under the user lock. True when it merged.
    */
-  private async merge(tx: Transaction, unsaved: readonly Delta[] = [], minimum = 1): Promise<void> {
+  private async merge(tx: Transaction, unsaved: readonly Delta[] = [], minimum = 1): Promise<boolean> {
     // Counting is cheap; reading the deltas means decrypting them.
-    if (minimum > 1 && (await tx.countRecords(this.userId, 'memory-delta')) < minimum) return;
+    if (minimum > 1 && (await tx.countRecords(this.userId, 'memory-delta')) < minimum) return false;
     const rows = await tx.snapshotRecords(this.userId, [STATS_ID, SIZES_ID], ['memory-delta']);
     let stats: Stats | null = null;
     let sizesRow: RecordRow | undefined;
@@ -554,7 +563,7 @@ export class MemoryIndex {
     if (!stats && (await tx.countRecords(this.userId, 'memory-index')) > 0) throw new UnreadableRecord(STATS_ID, 'missing');
     stats ??= this.emptyStats();
     for (const delta of unsaved) latest.set(delta.id, delta);
-    if (latest.size < minimum) return;
+    if (latest.size < minimum) return false;
 
     const corpus = new CorpusStats(stats.count, stats.length, stats.tags);
     const tagNames = new TagNames([...stats.tagNames]);
@@ -584,6 +593,7 @@ export class MemoryIndex {
     writes.push(this.row('memory-index', STATS_ID, next, now), this.sizesRow(sizes, now));
     await tx.putRecords(writes);
     await tx.deleteRecords(this.userId, [...storedDeltas, ...deletes]);
+    return true;
   }
 
   /**
