@@ -482,6 +482,14 @@ export function makeOps(
       const rows = await ex.all('SELECT COUNT(*) AS n FROM records WHERE user_id = ? AND kind = ?', [userId, kind]);
       return num(rows[0]?.n ?? 0);
     },
+    async newestAndCount(userId, newestOf, countOf) {
+      const [row] = await ex.all(
+        `SELECT (SELECT created_at FROM records WHERE user_id = ? AND kind = ? ORDER BY created_at DESC, id DESC LIMIT 1) AS newest,
+                (SELECT COUNT(*) FROM records WHERE user_id = ? AND kind = ?) AS n`,
+        [userId, newestOf, userId, countOf],
+      );
+      return { newestCreatedAt: numOrNull(row?.newest), count: num(row?.n ?? 0) };
+    },
     async deleteRecords(userId, ids) {
       const batches = chunks([...new Set(ids)]);
       if (batches.length > 1) {

@@ -239,6 +239,37 @@ function groupedPuts(put: (rows: RecordRow[]) => Promise<void>): (rows: RecordRo
 }
 
 /**
+ * Top-level calls of one read with the same arguments share a statement: one
+ * that arrives while such a read is running waits for the next, which starts
+ * once that one is answered. So every caller still sees everything committed
+ * before it called, and many concurrent callers (requests with one API key,
+ * memory creates of one user) cost one read between them instead of one
+ * each. They share the answer too: callers only read it.
+ */
+function sharedReads<A extends unknown[], T>(read: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
+  const running = new Map<string, Promise<T>>();
+  const waiting = new Map<string, Promise<T>>();
+  return (...args) => {
+    const key = JSON.stringify(args);
+    const start = (): Promise<T> => {
+      waiting.delete(key);
+      const reading = read(...args);
+      running.set(key, reading);
+      const done = () => {
+        if (running.get(key) === reading) running.delete(key);
+      };
+      reading.then(done, done);
+      return reading;
+    };
+    const current = running.get(key);
+    if (!current) return start();
+    let next = waiting.get(key);
+    if (!next) waiting.set(key, (next = current.then(start, start)));
+    return next;
+  };
+}
+
+/**
  * The planner's statistics on records, kept fresh by this process too. Page
  * queries (a user's records by kind in creation order, LIMIT n) are instant
  * along records_list_idx, but without statistics PostgreSQL guesses that a
@@ -383,6 +414,12 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       held.add(userId);
       lockedHere.set(userId, (lockedHere.get(userId) ?? 0) + 1);
     };
+    const release = (userId: string) => {
+      if (!held.delete(userId)) return;
+      const n = lockedHere.get(userId)! - 1;
+      if (n === 0) lockedHere.delete(userId);
+      else lockedHere.set(userId, n);
+    };
     const scoped = endable(transactionExecutor(lazy, failed));
     try {
       const txOps = makeOps(scoped.ex, (w) => w(tx), true);
@@ -400,10 +437,17 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
           hold(userId);
         },
         async tryLockUser(userId) {
-          // Another transaction of this process holds it: SKIP LOCKED would say the same, without a query.
-          if (!held.has(userId) && lockedHere.has(userId)) return false;
-          const got = (await scoped.ex.all('SELECT 1 FROM users WHERE id = ? FOR NO KEY UPDATE SKIP LOCKED', [userId])).length > 0;
-          if (got) hold(userId);
+          if (held.has(userId)) return true;
+          // Another transaction of this process holds it, or is asking for it:
+          // SKIP LOCKED would say the same (or win a race that one of them
+          // loses), without a query. Asking counts as holding until answered.
+          if (lockedHere.has(userId)) return false;
+          hold(userId);
+          const got = (await scoped.ex.all('SELECT 1 FROM users WHERE id = ? FOR NO KEY UPDATE SKIP LOCKED', [userId]).catch((err: unknown) => {
+            release(userId);
+            throw err;
+          })).length > 0;
+          if (!got) release(userId);
           return got;
         },
       };
@@ -442,11 +486,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       noteWritten(written);
       return result;
     } finally {
-      for (const userId of held) {
-        const n = lockedHere.get(userId)! - 1;
-        if (n === 0) lockedHere.delete(userId);
-        else lockedHere.set(userId, n);
-      }
+      for (const userId of [...held]) release(userId);
       if (client) {
         (client as pg.PoolClient).removeListener('error', ignore);
         (client as pg.PoolClient).release(broken);
@@ -457,11 +497,16 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const ops: Ops = makeOps(executorOn(pool), (work) => transaction((tx) => work(tx)), false);
   let closing: Promise<void> | null = null;
   const grouped = groupedPuts(ops.putRecords);
+  // Every request of an API key looks its user up, and every memory created reads its user's newest and waiting deltas.
+  const findUserByApiKeyHash = sharedReads(ops.findUserByApiKeyHash);
+  const newestAndCount = sharedReads(ops.newestAndCount);
 
   return {
     driver: 'postgres',
     ...ops,
     ...rateLimitCounters(executorOn(pool), 'postgres'),
+    findUserByApiKeyHash,
+    newestAndCount,
     putRecords: async (rows) => {
       await grouped(rows);
       noteWritten(rows.length);

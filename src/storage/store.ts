@@ -340,6 +340,13 @@ export interface Store extends RateLimitCounters {
    */
   snapshotRecords(userId: string, ids: string[], kinds: RecordKind[]): Promise<RecordRow[]>;
   countRecords(userId: string, kind: RecordKind): Promise<number>;
+  /**
+   * The two reads a lock-free create needs, in one statement (one round trip
+   * instead of two on every memory created): the creation time of the user's
+   * newest record of kind `newestOf` (null when there is none) and how many
+   * records of kind `countOf` they hold.
+   */
+  newestAndCount(userId: string, newestOf: RecordKind, countOf: RecordKind): Promise<{ newestCreatedAt: number | null; count: number }>;
   deleteRecords(userId: string, ids: string[]): Promise<number>;
   deleteAllRecords(userId: string): Promise<number>;
 

@@ -4,8 +4,13 @@
 // client's writes one after the other keep their order.
 import type { RecordKind, Store } from '../storage/store.ts';
 
-/** The creation time for the first of a write's new rows; the i-th gets this plus i. */
+/** The creation time for the first of a write's new rows, given the newest stored one's; the i-th gets this plus i. */
+export function createdAtAfter(newestCreatedAt: number | null, now = Date.now()): number {
+  return newestCreatedAt === null ? now : Math.max(now, newestCreatedAt + 1);
+}
+
+/** The creation time for the first of a write's new rows of `kind`, read from the store. */
 export async function nextCreatedAt(tx: Pick<Store, 'listRecords'>, userId: string, kind: RecordKind, now = Date.now()): Promise<number> {
   const [newest] = await tx.listRecords(userId, { kind, limit: 1 });
-  return newest ? Math.max(now, newest.createdAt + 1) : now;
+  return createdAtAfter(newest?.createdAt ?? null, now);
 }

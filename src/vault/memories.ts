@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError, notFound } from '../errors.ts';
 import type { RecordRow, Store, Transaction } from '../storage/store.ts';
 import { RecordCodec, UnreadableRecord } from './codec.ts';
-import { nextCreatedAt } from './creation-order.ts';
+import { createdAtAfter } from './creation-order.ts';
 import { type MemoryPage, pageMemories } from './paging.ts';
 import { type Memory, type MemoryRecord, memorySchema, normaliseTags, toMemory } from './records.ts';
 import { type MemoryChange, type MemoryIndex, memoryDocOf } from './memory-index.ts';
@@ -45,10 +45,13 @@ export class MemoryBook {
    * delta are sealed first and written by one statement.
    * Lists are newest first by creation time: a memory is stamped after the
    * newest one already stored, so one client's memories keep their order
-   * even within a millisecond (concurrent ones are ordered by id).
+   * even within a millisecond (concurrent ones are ordered by id). The same
+   * read counts the index's waiting deltas, which with this one's decide
+   * whether a merge is due: two reads, one round trip.
    */
   async create(input: { content: string; tags?: string[] }): Promise<Memory> {
-    const createdAt = await nextCreatedAt(this.store, this.userId, 'memory');
+    const { newestCreatedAt, count: waitingDeltas } = await this.store.newestAndCount(this.userId, 'memory', 'memory-delta');
+    const createdAt = createdAtAfter(newestCreatedAt);
     const iso = new Date(createdAt).toISOString();
     const created: MemoryRecord = {
       kind: 'memory',
@@ -61,7 +64,7 @@ export class MemoryBook {
     const rows = [this.sealRow(created, createdAt, createdAt), ...this.index.createdRows([created])];
     // One statement, shared with concurrent writers by each driver's group commit.
     await this.store.putRecords(rows);
-    await this.index.mergeIfDue(this.store);
+    await this.index.mergeIfDue(this.store, waitingDeltas + 1);
     return toMemory(created);
   }
 

@@ -15,7 +15,9 @@
 //   they reach the limit, so its cost grows with the change, not the corpus.
 // - BM25's corpus statistics (live count, total length, and both per folded
 //   tag) are one small sealed record kept exact by every merge; a document's
-//   own length and tags travel in its bucket entries.
+//   own length and tags travel in its bucket entries. Another, read by merges
+//   only, holds each fragment's size, so a merge folding a full bucket's
+//   newest fragments does not read its large oldest one too.
 // - A write seals a delta per changed memory (its new state, and its
 //   footprint in the merged buckets: what undoing it takes); every
 //   `mergeAfter` deltas are folded into the buckets.
@@ -39,6 +41,8 @@ export const DEFAULT_SHAPE: MemoryIndexShape = { buckets: 1024, mergeAfter: 32, 
 /** Leading characters of a term that pick its bucket (one in scripts written without spaces). */
 const PREFIX_CHARS = 3;
 const STATS_ID = 'm-stats';
+/** Token lengths of every bucket's fragments: read and written by merges only, so a merge reads just the fragments it folds. */
+const SIZES_ID = 'm-sizes';
 const DELTA_PREFIX = 'm-dlt-';
 
 /**
@@ -136,6 +140,13 @@ interface Stats {
   setAside: string[];
 }
 
+/** Per bucket, its fragments' token lengths, oldest first; null where not known (an index of an earlier release). */
+interface FragmentSizes {
+  v: 1;
+  row: string;
+  sizes: Array<number[] | null>;
+}
+
 export interface MemoryChange {
   id: string;
   /** The memory's new state; null when it was deleted. */
@@ -168,13 +179,24 @@ function queryBucketKey(prefix: string): string | null {
   return isUnspaced(key) || [...key].length === PREFIX_CHARS ? key : null;
 }
 
-/** Folds fragments (oldest first) into the documents a bucket holds. */
-function foldFragments(fragments: readonly Pick<Fragment, 'docs' | 'removed'>[], into = new Map<string, Entry>()): Map<string, Entry> {
-  for (const fragment of fragments) {
-    for (const id of fragment.removed) into.delete(id);
-    for (const entry of fragment.docs) into.set(entry[0], entry);
+/**
+ * The documents fragments (oldest first) hold together: each document's entry
+ * in the newest fragment naming it, unless a newer one removed it. Read from
+ * the newest back, so the oldest and by far largest fragment is only filtered
+ * by what the few newer ones settled, never put into a map entry by entry.
+ */
+function liveEntries(fragments: readonly Pick<Fragment, 'docs' | 'removed'>[]): Entry[] {
+  const live: Entry[] = [];
+  const settled = new Set<string>();
+  for (let i = fragments.length - 1; i >= 0; i--) {
+    const { docs, removed } = fragments[i]!;
+    for (const entry of docs) if (!settled.has(entry[0])) live.push(entry);
+    // Nothing older is left for the oldest fragment's own ids to settle.
+    if (i === 0) break;
+    for (const entry of docs) settled.add(entry[0]);
+    for (const id of removed) settled.add(id);
   }
-  return into;
+  return live;
 }
 
 /** Removals still to apply to older fragments when newer ones are folded together. */
@@ -229,7 +251,7 @@ class IndexView implements Corpus {
   constructor(
     stats: Stats,
     /** Documents per bucket read (stale copies of changed memories still in). */
-    private readonly buckets: Map<number, Map<string, Entry>>,
+    private readonly buckets: Map<number, Entry[]>,
     /** Null when every bucket was read. */
     private readonly bucketOfPrefix: ((prefix: string) => number) | null,
     private readonly changed: Map<string, Delta>,
@@ -276,7 +298,7 @@ class IndexView implements Corpus {
     const scope = this.bucketOfPrefix ? [this.buckets.get(this.bucketOfPrefix(prefix))] : [...this.buckets.values()];
     for (const bucket of scope) {
       if (!bucket) continue;
-      for (const [compact, len, tags, terms] of bucket.values()) {
+      for (const [compact, len, tags, terms] of bucket) {
         if (this.changedCompact.has(compact)) continue;
         for (const t of terms) {
           const term = typeof t === 'string' ? t : t[0];
@@ -294,7 +316,7 @@ class IndexView implements Corpus {
   documents(): Map<string, MemoryDoc> {
     const docs = new Map<string, MemoryDoc>();
     for (const bucket of this.buckets.values()) {
-      for (const [compact, len, tags, terms] of bucket.values()) {
+      for (const [compact, len, tags, terms] of bucket) {
         if (this.changedCompact.has(compact)) continue;
         const id = fullId(compact);
         const doc = docs.get(id) ?? { terms: [], len, tags: tags.map((t) => this.tagNames.name(t)) };
@@ -324,7 +346,7 @@ export class MemoryIndex {
       return { docs, removed };
     },
     fold: (fragments, base) => {
-      const docs = [...foldFragments(fragments).values()];
+      const docs = liveEntries(fragments);
       const removed = base ? [] : foldRemovals(fragments);
       return docs.length || removed.length ? { docs, removed } : null;
     },
@@ -370,6 +392,31 @@ export class MemoryIndex {
     return stats;
   }
 
+  /**
+   * The fragment sizes, which only steer which fragments a merge folds: a
+   * bucket's list that does not match its fragment count, or a row that is
+   * missing or does not open (an earlier release's index, or a damaged row),
+   * is treated as unknown, and the merge reads such buckets whole.
+   */
+  private openSizes(row: RecordRow | undefined, counts: readonly number[]): Array<number[] | null> {
+    let stored: unknown[] = [];
+    try {
+      if (row) stored = this.buckets.open<FragmentSizes>(row, 1, (p) => Array.isArray(p.sizes), 'fragment sizes').sizes;
+    } catch (error) {
+      if (!(error instanceof UnreadableRecord)) throw error;
+    }
+    return Array.from({ length: this.shape.buckets }, (_, bucket) => {
+      const count = counts[bucket] ?? 0;
+      const list = stored[bucket];
+      if (count === 0) return [];
+      return Array.isArray(list) && list.length === count && list.every((n) => Number.isInteger(n)) ? (list as number[]) : null;
+    });
+  }
+
+  private sizesRow(sizes: Array<number[] | null>, now: number): RecordRow {
+    return this.buckets.seal('memory-index', SIZES_ID, { v: 1, sizes } satisfies Omit<FragmentSizes, 'row'>, now);
+  }
+
   private openDelta(row: RecordRow): Delta {
     const delta = this.codec.open(row.id, row.token) as Delta;
     if (delta?.v !== 2 || DELTA_PREFIX + delta.id !== row.id) throw new UnreadableRecord(row.id, 'not an index delta');
@@ -394,13 +441,13 @@ export class MemoryIndex {
         changed.set(delta.id, delta);
       } else if (row.id === STATS_ID) {
         stats = this.openStats(row);
-      } else fragmentRows.push(row);
+      } else if (row.id !== SIZES_ID) fragmentRows.push(row);
     }
     // No statistics yet is an index never merged, unless parts of an older format are stored.
     if (!stats && (await store.countRecords(this.userId, 'memory-index')) > 0) throw new UnreadableRecord(STATS_ID, 'missing');
     const base = stats ?? this.emptyStats();
-    const folded = new Map<number, Map<string, Entry>>();
-    for (const [bucket, list] of this.buckets.group(fragmentRows, this.fragments)) folded.set(bucket, foldFragments(list));
+    const folded = new Map<number, Entry[]>();
+    for (const [bucket, list] of this.buckets.group(fragmentRows, this.fragments)) folded.set(bucket, liveEntries(list));
     const bucketOfPrefix = buckets ? (prefix: string) => this.bucketOf(queryBucketKey(prefix)!) : null;
     return { view: new IndexView(base, folded, bucketOfPrefix, changed, new TagNames(base.tagNames)), setAside: base.setAside };
   }
@@ -436,18 +483,25 @@ export class MemoryIndex {
   }
 
   /**
-   * After a write committed without the user lock: folds the deltas into the
-   * buckets once enough have gathered, unless another request holds the lock
-   * (it is merging, or writing and will merge). The write itself is done: a
-   * damaged index part is left for the next search to rebuild.
+   * After a write committed without the user lock, with `deltas` waiting as
+   * far as it knows (counted before it wrote, plus its own): folds the deltas
+   * into the buckets once enough have gathered, unless another request holds
+   * the lock (it is merging, or writing and will merge). The write itself is
+   * done: a damaged index part is left for the next search to rebuild.
    */
-  async mergeIfDue(store: Store): Promise<void> {
-    if ((await store.countRecords(this.userId, 'memory-delta')) < this.shape.mergeAfter) return;
+  async mergeIfDue(store: Store, deltas: number): Promise<void> {
+    if (deltas < this.shape.mergeAfter) return;
     try {
-      await store.transaction(async (tx) => {
-        // Writers that counted before another's merge committed find too few deltas left, and skip.
-        if (await tx.tryLockUser(this.userId)) await this.merge(tx, [], this.shape.mergeAfter);
-      });
+      // Writers that found the lock taken left their deltas to the merge
+      // holding it: once it commits, it merges again while enough have
+      // gathered, so a burst of writes does not end with its last deltas
+      // waiting (and read by every search) until the next write.
+      for (let merged = true; merged; ) {
+        merged = await store.transaction(async (tx) => {
+          // Writers that counted before another's merge committed find too few deltas left, and skip.
+          return (await tx.tryLockUser(this.userId)) && (await this.merge(tx, [], this.shape.mergeAfter));
+        });
+      }
     } catch (error) {
       if (!(error instanceof UnreadableRecord)) throw error;
     }
@@ -474,7 +528,10 @@ export class MemoryIndex {
     const dropped = [...latest].filter(([id, d]) => d === null && stored.has(id)).map(([id]) => DELTA_PREFIX + id);
     if (dropped.length) await tx.deleteRecords(this.userId, dropped);
     // A bulk change (an import) goes straight into the buckets instead of through thousands of deltas.
-    if (deltas.length >= this.shape.mergeAfter) return this.merge(tx, deltas);
+    if (deltas.length >= this.shape.mergeAfter) {
+      await this.merge(tx, deltas);
+      return;
+    }
     const now = Date.now();
     await tx.putRecords(deltas.map((delta) => this.row('memory-delta', DELTA_PREFIX + delta.id, delta, now)));
     if ((await tx.countRecords(this.userId, 'memory-delta')) >= this.shape.mergeAfter) await this.merge(tx);
@@ -484,17 +541,19 @@ export class MemoryIndex {
    * Folds every stored delta, then `unsaved` ones, into the buckets: one new
    * fragment per touched bucket, or one folded fragment for a bucket whose
    * fragments reached the limit, unless fewer than `minimum` deltas are
-   * waiting. Runs under the user lock.
+   * waiting. Runs under the user lock. True when it merged.
    */
-  private async merge(tx: Transaction, unsaved: readonly Delta[] = [], minimum = 1): Promise<void> {
+  private async merge(tx: Transaction, unsaved: readonly Delta[] = [], minimum = 1): Promise<boolean> {
     // Counting is cheap; reading the deltas means decrypting them.
-    if (minimum > 1 && (await tx.countRecords(this.userId, 'memory-delta')) < minimum) return;
-    const rows = await tx.snapshotRecords(this.userId, [STATS_ID], ['memory-delta']);
+    if (minimum > 1 && (await tx.countRecords(this.userId, 'memory-delta')) < minimum) return false;
+    const rows = await tx.snapshotRecords(this.userId, [STATS_ID, SIZES_ID], ['memory-delta']);
     let stats: Stats | null = null;
+    let sizesRow: RecordRow | undefined;
     const latest = new Map<string, Delta>();
     const storedDeltas: string[] = [];
     for (const row of rows) {
       if (row.id === STATS_ID) stats = this.openStats(row);
+      else if (row.id === SIZES_ID) sizesRow = row;
       else {
         const delta = this.openDelta(row);
         latest.set(delta.id, delta);
@@ -504,7 +563,7 @@ export class MemoryIndex {
     if (!stats && (await tx.countRecords(this.userId, 'memory-index')) > 0) throw new UnreadableRecord(STATS_ID, 'missing');
     stats ??= this.emptyStats();
     for (const delta of unsaved) latest.set(delta.id, delta);
-    if (latest.size < minimum) return;
+    if (latest.size < minimum) return false;
 
     const corpus = new CorpusStats(stats.count, stats.length, stats.tags);
     const tagNames = new TagNames([...stats.tagNames]);
@@ -528,11 +587,13 @@ export class MemoryIndex {
     const fragmentCounts = [...stats.fragments];
     const now = Date.now();
     const fragmentsOf = new Map([...changes].map(([bucket, change]): [number, Fragment] => [bucket, { docs: [...change.docs.values()], removed: [...change.removed] }]));
-    const { writes, deletes } = await this.buckets.append(tx, fragmentsOf, fragmentCounts, this.fragments, now);
+    const sizes = this.openSizes(sizesRow, fragmentCounts);
+    const { writes, deletes } = await this.buckets.append(tx, fragmentsOf, fragmentCounts, this.fragments, now, sizes);
     const next: Stats = { ...stats, count: corpus.count, length: corpus.length, tags: corpus.entries(), fragments: fragmentCounts.map((n) => n ?? 0), tagNames: tagNames.names };
-    writes.push(this.row('memory-index', STATS_ID, next, now));
+    writes.push(this.row('memory-index', STATS_ID, next, now), this.sizesRow(sizes, now));
     await tx.putRecords(writes);
     await tx.deleteRecords(this.userId, [...storedDeltas, ...deletes]);
+    return true;
   }
 
   /**
@@ -559,7 +620,9 @@ export class MemoryIndex {
     const now = Date.now();
     const fragments = Array.from({ length: this.shape.buckets }, (_, bucket) => (buckets.has(bucket) ? 1 : 0));
     const rows = [...buckets].map(([bucket, docs]) => this.buckets.fragmentRow(bucket, 0, { v: 3, docs, removed: [] }, now));
+    const sizes = fragments.map((): number[] => []);
+    for (const row of rows) sizes[this.buckets.locate(row.id)!.bucket] = [row.token.length];
     const stats: Stats = { v: 3, row: STATS_ID, count: corpus.count, length: corpus.length, tags: corpus.entries(), fragments, tagNames: tagNames.names, setAside: [...setAside] };
-    await tx.putRecords([...rows, this.row('memory-index', STATS_ID, stats, now)]);
+    await tx.putRecords([...rows, this.row('memory-index', STATS_ID, stats, now), this.sizesRow(sizes, now)]);
   }
 }

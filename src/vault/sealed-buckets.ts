@@ -110,7 +110,10 @@ export class SealedBuckets {
    * slot, or, in a bucket whose slots are all used, folded with its newest
    * fragments (as many as together weigh at least half the next older one)
    * into the lowest of their slots. `counts` (fragments per bucket) is
-   * updated in place.
+   * updated in place, and so is `sizes` when given: each bucket's fragment
+   * token lengths, oldest first, null where not known. A full bucket whose
+   * sizes are known has only the fragments it folds read, not its large
+   * oldest one as well; any other full bucket is read whole.
    */
   async append<F extends object>(
     tx: Pick<Transaction, 'getRecords'>,
@@ -118,31 +121,47 @@ export class SealedBuckets {
     counts: number[],
     format: FragmentFormat<F>,
     now: number,
+    sizes?: Array<number[] | null>,
   ): Promise<{ writes: RecordRow[]; deletes: string[] }> {
     const slots = this.layout.slots;
+    const known = (bucket: number): number[] | null => {
+      const list = sizes?.[bucket];
+      return list && list.length === (counts[bucket] ?? 0) ? list : null;
+    };
     const full = [...changes.keys()].filter((bucket) => (counts[bucket] ?? 0) >= slots);
+    const wanted = full.flatMap((bucket) => {
+      const list = known(bucket);
+      return this.slotIds(bucket).slice(list ? foldStart(list) : 0);
+    });
     const stored = new Map<string, RecordRow>();
-    for (const row of full.length ? await tx.getRecords(this.userId, full.flatMap((bucket) => this.slotIds(bucket))) : []) stored.set(row.id, row);
+    for (const row of wanted.length ? await tx.getRecords(this.userId, wanted) : []) stored.set(row.id, row);
     const writes: RecordRow[] = [];
     const deletes: string[] = [];
     for (const [bucket, change] of changes) {
       const used = counts[bucket] ?? 0;
+      const before = known(bucket);
       if (used < slots) {
-        writes.push(this.fragmentRow(bucket, used, format.store ? format.store(change) : change, now));
+        const row = this.fragmentRow(bucket, used, format.store ? format.store(change) : change, now);
+        writes.push(row);
         counts[bucket] = used + 1;
+        if (sizes) sizes[bucket] = before || used === 0 ? [...(before ?? []), row.token.length] : null;
         continue;
       }
-      const rows = this.slotIds(bucket).map((id) => stored.get(id));
-      const missing = rows.findIndex((row) => !row);
-      if (missing >= 0) throw new UnreadableRecord(this.fragmentId(bucket, missing), 'missing');
-      const sizes = rows.map((row) => row!.token.length);
-      let first = slots - 1;
-      let weight = sizes[first]!;
-      while (first > 0 && sizes[first - 1]! <= 2 * weight) weight += sizes[--first]!;
-      const folded = format.fold([...rows.slice(first).map((row) => format.open(row!)), change], first === 0);
-      deletes.push(...this.slotIds(bucket).slice(folded ? first + 1 : first));
-      if (folded) writes.push(this.fragmentRow(bucket, first, format.store ? format.store(folded) : folded, now));
-      counts[bucket] = folded ? first + 1 : first;
+      const ids = this.slotIds(bucket);
+      const missing = ids.slice(before ? foldStart(before) : 0).find((id) => !stored.has(id));
+      if (missing) throw new UnreadableRecord(missing, 'missing');
+      const current = before ?? ids.map((id) => stored.get(id)!.token.length);
+      const first = foldStart(current);
+      const folded = format.fold([...ids.slice(first).map((id) => format.open(stored.get(id)!)), change], first === 0);
+      deletes.push(...ids.slice(folded ? first + 1 : first));
+      const kept = current.slice(0, first);
+      if (folded) {
+        const row = this.fragmentRow(bucket, first, format.store ? format.store(folded) : folded, now);
+        writes.push(row);
+        kept.push(row.token.length);
+      }
+      counts[bucket] = kept.length;
+      if (sizes) sizes[bucket] = kept;
     }
     return { writes, deletes };
   }
@@ -150,4 +169,12 @@ export class SealedBuckets {
   fragmentRow<F extends object>(bucket: number, slot: number, fragment: F, now: number): RecordRow {
     return this.seal(this.layout.kind, this.fragmentId(bucket, slot), fragment as unknown as Omit<SealedPart, 'row'> & Record<string, unknown>, now);
   }
+}
+
+/** The first slot a full bucket folds: its newest fragments, as many as together weigh at least half the next older one. */
+function foldStart(sizes: readonly number[]): number {
+  let first = sizes.length - 1;
+  let weight = sizes[first]!;
+  while (first > 0 && sizes[first - 1]! <= 2 * weight) weight += sizes[--first]!;
+  return first;
 }

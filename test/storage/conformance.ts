@@ -643,6 +643,46 @@ export function describeStoreConformance(name: string, makeStore: StoreFactory):
         assert.equal(await store.countRecords(b.id, 'memory'), 1);
       });
 
+      it('newestAndCount reads the newest creation time of one kind and the count of another, of one user only', async () => {
+        const a = newUser();
+        const b = newUser();
+        await store.createUser(a);
+        await store.createUser(b);
+        assert.deepEqual(await store.newestAndCount(a.id, 'memory', 'memory-delta'), { newestCreatedAt: null, count: 0 });
+        await store.putRecords([
+          newRecord(a.id, { createdAt: T0 + 7 }),
+          newRecord(a.id, { createdAt: T0 + 3 }),
+          newRecord(a.id, { kind: 'entity', createdAt: T0 + 50 }),
+          newRecord(a.id, { kind: 'memory-delta', createdAt: T0 + 90 }),
+          newRecord(a.id, { kind: 'memory-delta' }),
+          newRecord(b.id, { createdAt: T0 + 99 }),
+          newRecord(b.id, { kind: 'memory-delta' }),
+        ]);
+        assert.deepEqual(await store.newestAndCount(a.id, 'memory', 'memory-delta'), { newestCreatedAt: T0 + 7, count: 2 });
+        assert.deepEqual(await store.newestAndCount(a.id, 'entity', 'relation'), { newestCreatedAt: T0 + 50, count: 0 });
+        assert.deepEqual(await store.newestAndCount(b.id, 'memory', 'memory-delta'), { newestCreatedAt: T0 + 99, count: 1 });
+      });
+
+      it('newestAndCount sees every record committed before it was called, while many such calls run at once', async () => {
+        const a = newUser();
+        await store.createUser(a);
+        let stamp = 0;
+        let deltas = 0;
+        await Promise.all(
+          Array.from({ length: 10 }, async () => {
+            for (let round = 0; round < 5; round++) {
+              const createdAt = T0 + ++stamp;
+              await store.putRecords([newRecord(a.id, { createdAt }), newRecord(a.id, { kind: 'memory-delta' })]);
+              const committed = ++deltas;
+              const seen = await store.newestAndCount(a.id, 'memory', 'memory-delta');
+              assert.ok(seen.newestCreatedAt !== null && seen.newestCreatedAt >= createdAt, 'its own memory, or a newer one');
+              assert.ok(seen.count >= committed, 'every delta committed before the call');
+            }
+          }),
+        );
+        assert.deepEqual(await store.newestAndCount(a.id, 'memory', 'memory-delta'), { newestCreatedAt: T0 + 50, count: 50 });
+      });
+
       it('deleteRecords and deleteAllRecords report how many rows went, touching one user only', async () => {
         const a = newUser();
         const b = newUser();

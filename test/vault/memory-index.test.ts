@@ -90,6 +90,14 @@ describe('bucketed memory index', () => {
         const expected = rank(arrayCorpus([...live]), query, { limit: 50, ...(tag ? { tag } : {}) });
         const actual = (await index.search(store, query, { limit: 50, ...(tag ? { tag } : {}) })).ranked;
         assert.deepEqual(actual, expected);
+        // The sizes merges go by (to read only the fragments they fold) are the stored fragments' own.
+        const parts = await store.allRecords(userId, ['memory-index']);
+        const sizesRow = parts.find((row) => row.id === 'm-sizes');
+        if (sizesRow) {
+          const fragments = parts.filter((row) => row.id.startsWith('m-b')).sort((a, b) => (a.id < b.id ? -1 : 1));
+          const actualSizes = Array.from({ length: 4 }, (_, bucket) => fragments.filter((row) => row.id.startsWith(`m-b000${bucket}-`)).map((row) => row.token.length));
+          assert.deepEqual((codec.open(sizesRow.id, sizesRow.token) as { sizes: number[][] }).sizes, actualSizes);
+        }
       }),
       { numRuns: 100 },
     );
@@ -122,6 +130,20 @@ describe('bucketed memory index', () => {
     await store.putRecords([{ ...segment, token: segment.token.slice(0, -8) + 'AAAAAAA=' }]);
     const found = await vault.memories.search({ q: 'heron', limit: 100 });
     assert.equal(found.results.length, 70);
+    assert.deepEqual(found.unreadable, []);
+  });
+
+  it('keeps merging past damaged fragment sizes, which only steer merges, and still finds every memory', async () => {
+    const userId = await newStoreUser(store);
+    const vault = Vault.forApiKey(store, userId, generateApiKey());
+    for (let i = 0; i < 40; i++) await vault.memories.create({ content: `plover sighting ${i}` });
+    const sizes = (await store.getRecord(userId, 'm-sizes'))!;
+    await store.putRecords([{ ...sizes, token: sizes.token.slice(0, -8) + 'AAAAAAA=' }]);
+    for (let i = 40; i < 80; i++) await vault.memories.create({ content: `plover sighting ${i}` });
+    assert.ok((await store.countRecords(userId, 'memory-delta')) < 32, 'the deltas were merged');
+    assert.notEqual((await store.getRecord(userId, 'm-sizes'))!.token, sizes.token.slice(0, -8) + 'AAAAAAA=', 'the merge wrote the sizes afresh');
+    const found = await vault.memories.search({ q: 'plover', limit: 100 });
+    assert.equal(found.results.length, 80);
     assert.deepEqual(found.unreadable, []);
   });
 
