@@ -182,6 +182,26 @@ function intersect(lists: number[][]): number[] {
   return [...result];
 }
 
+/**
+ * A gram's postings decoded only when its list is at most this many times
+ * the length of the needle's rarest: a common trigram ("the", "ing") would
+ * cost more to decode and intersect, in step with the user's history, than
+ * the few extra candidates it would have ruled out, which are checked
+ * against their records anyway, and only as far as a page reaches.
+ */
+const SELECTIVE_RATIO = 8;
+
+/** The posting lists worth intersecting, decoded: the rarest gram's, and those not much longer (`encoded`: each gram's texts from its fragments). */
+function selectiveLists(encoded: string[][]): number[][] {
+  const sizes = encoded.map((texts) => texts.reduce((sum, text) => sum + text.length, 0));
+  const rarest = Math.min(...sizes);
+  return encoded.filter((_, i) => sizes[i]! <= SELECTIVE_RATIO * Math.max(rarest, 1)).map((texts) => {
+    const list: number[] = [];
+    for (const text of texts) decodePostings(text, list);
+    return list;
+  });
+}
+
 /** Entity numbers grouped by the buckets of their trigrams: the fragments one merge or rebuild writes. */
 class Postings {
   private readonly buckets = new Map<number, Map<string, number[]>>();
@@ -358,16 +378,9 @@ export class GraphIndex {
       return { id: delta.id, createdAt: delta.createdAt };
     });
     const fragments = this.buckets.group(rows.filter((row) => row.kind === 'graph-index' && row.id !== STATS_ID), this.fragments);
-    const lists = grams.map((gram) => {
-      const list: number[] = [];
-      for (const fragment of fragments.get(this.buckets.bucketOf(gram)) ?? []) {
-        const text = fragment.grams[gram];
-        if (text !== undefined) decodePostings(text, list);
-      }
-      return list;
-    });
+    const encoded = grams.map((gram) => (fragments.get(this.buckets.bucketOf(gram)) ?? []).flatMap((fragment) => fragment.grams[gram] ?? []));
     const byChunk = new Map<number, number[]>();
-    for (const n of intersect(lists)) {
+    for (const n of intersect(selectiveLists(encoded))) {
       const chunk = Math.floor(n / this.shape.chunk);
       const numbers = byChunk.get(chunk);
       if (numbers) numbers.push(n);
