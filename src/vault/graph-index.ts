@@ -7,9 +7,10 @@
 //   bucket HMAC(lookup sub-key, trigram) mod `buckets`. A needle of three or
 //   more characters occurs in a text only if each of its trigrams does, so
 //   the entities posted under all of the needle's trigrams (up to
-//   MAX_NEEDLE_GRAMS of them) include every match; each candidate's record is
-//   then decrypted and checked with the exact comparison, so the answer is
-//   exact. Shorter needles read every entity: the documented fallback.
+//   MAX_NEEDLE_GRAMS of them, or only the selective ones: SELECTIVE_RATIO)
+//   include every match; each candidate's record is then decrypted and
+//   checked with the exact comparison, so the answer is exact. Shorter
+//   needles read every entity: the documented fallback.
 // - Postings are only ever added: a changed entity is posted again under a
 //   new number and a deleted one is left behind, both weeded out when its
 //   record is checked. When the numbers issued reach about twice the live
