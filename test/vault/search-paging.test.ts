@@ -189,6 +189,19 @@ for (const driver of await testDrivers('search_nodes paging')) {
       assert.deepEqual(read, { entities: 16, chunks: 1 }, 'a page in the middle');
     });
 
+    it('answers exactly when the needle has both common and rare trigrams (only the rare ones narrow the candidates)', async () => {
+      const graph = graphFor(store, await newStoreUser(store), { buckets: 64, slots: 4, mergeAfter: 8, chunk: 16 });
+      await graph.createEntities(Array.from({ length: 120 }, (_, i) => ({ name: `Mill ${i}`, entityType: 'mill', observations: ['the wheel turns in the river'] })));
+      await graph.createEntities([
+        { name: 'Smithy', entityType: 'forge', observations: ['the rivet press'] },
+        { name: 'Boatyard', entityType: 'yard', observations: ['the river is wide', 'a rivet gun'] },
+        { name: 'Mill 120', entityType: 'mill', observations: ['THE RIVET on the wheel came loose'] },
+      ]);
+      const found = await graph.searchNodes('the rivet', { limit: 10 });
+      assert.deepEqual(found.entities.map((e) => e.name), ['Smithy', 'Mill 120'], 'every trigram of the needle in Boatyard, but not the needle');
+      assert.equal(found.next_cursor, null);
+    });
+
     it('refuses a cursor of another query, of another user, altered, or of read_graph, with a 400', async () => {
       const userId = await newStoreUser(store);
       const graph = graphFor(store, userId);
