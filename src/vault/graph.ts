@@ -8,7 +8,7 @@
 // instead of decrypting every record.
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../errors.ts';
-import type { RecordRow, Store, Transaction } from '../storage/store.ts';
+import type { RecordCursor, RecordRow, Store, Transaction } from '../storage/store.ts';
 import { RecordCodec, UnreadableRecord } from './codec.ts';
 import { byCreation, nextCreatedAt } from './creation-order.ts';
 import { sealedSearchCursors } from './cursor.ts';
@@ -208,29 +208,24 @@ export class KnowledgeGraph {
    * about its own size however many entities match.
    */
   async searchNodes(query: string, options: { limit: number; cursor?: string }): Promise<GraphPage> {
-    const needle = query.toLowerCase();
     const keep = nodeMatcher(query);
     const cursors = sealedSearchCursors(this.codec, query);
-    const read = async () => {
-      for (let attempt = 0; ; attempt++) {
-        let setAside: readonly string[] = [];
-        try {
-          const page = await pageSearch(options, cursors, async (after, wanted) => {
-            const plan = await this.index.walk(this.store, needle, after);
-            setAside = plan.setAside;
-            if (plan.walk) return this.checkCandidates(plan.walk, wanted, keep);
-            return scanMatches(after, wanted, (from, limit) => this.store.listRecords(this.userId, { kind: 'entity', limit, order: 'oldest', ...(from ? { after: from } : {}) }), (row) => toEntity(this.openEntity(row)), keep);
-          }, async (names) => (await this.index.relationsTouching(this.store, names)).relations);
-          return { page, setAside };
-        } catch (error) {
-          // A rebuild replaced the table while this page read it: read again (then, if it keeps moving, rebuild it).
-          if (!(error instanceof IndexMoved) || attempt === 2) throw error;
-        }
-      }
+    let setAside: readonly string[] = [];
+    const find = async (after: RecordCursor | undefined, wanted: number): Promise<Found> => {
+      const plan = await this.index.walk(this.store, query.toLowerCase(), after);
+      setAside = plan.setAside;
+      return plan.walk ? this.checkCandidates(plan.walk, wanted, keep) : this.scanEntities(after, wanted, keep);
     };
-    const { page, setAside } = await this.repaired(this.store, read);
+    const relationsTouching = async (names: string[]) => (await this.index.relationsTouching(this.store, names)).relations;
+    const page = await this.repaired(this.store, () => readAgainIfMoved(() => pageSearch(options, cursors, find, relationsTouching)));
     const stored = setAside.length ? (await this.store.getRecords(this.userId, [...setAside])).map((row) => row.id) : [];
     return { ...page, unreadable: [...new Set([...stored, ...page.unreadable])] };
+  }
+
+  /** Matches among every entity, read oldest first from `after` (a needle too short for the index). */
+  private scanEntities(after: RecordCursor | undefined, wanted: number, keep: ReturnType<typeof nodeMatcher>): Promise<Found> {
+    const list = (from: RecordCursor | undefined, limit: number) => this.store.listRecords(this.userId, { kind: 'entity', limit, order: 'oldest', ...(from ? { after: from } : {}) });
+    return scanMatches(after, wanted, list, (row) => toEntity(this.openEntity(row)), keep);
   }
 
   /** The first `wanted` of the walk's candidates that match, each decrypted and checked exactly; deleted ones are passed over. */
@@ -332,6 +327,21 @@ export class KnowledgeGraph {
     if ('lockUser' in store) await this.rebuildIndex(store);
     else await this.write((tx) => this.rebuildIndex(tx));
     return read();
+  }
+}
+
+/**
+ * A read of the index, again when a rebuild replaced the table while it read
+ * (at most three times: an index that keeps moving is left to repaired(),
+ * which rebuilds it).
+ */
+async function readAgainIfMoved<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      if (!(error instanceof IndexMoved) || attempt === 2) throw error;
+    }
   }
 }
 

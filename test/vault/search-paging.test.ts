@@ -189,6 +189,36 @@ for (const driver of await testDrivers('search_nodes paging')) {
       assert.deepEqual(read, { entities: 16, chunks: 1 }, 'a page in the middle');
     });
 
+    it('reads the page again when a rebuild replaces the table while the page reads it', async () => {
+      const userId = await newStoreUser(store);
+      const codec = new RecordCodec(deriveDataKey(generateApiKey(), userId));
+      const shape: GraphIndexShape = { buckets: 16, slots: 4, mergeAfter: 4, chunk: 8 };
+      const writer = new KnowledgeGraph(store, codec, userId, new GraphIndex(codec, userId, shape));
+      await writer.createEntities(Array.from({ length: 40 }, (_, i) => ({ name: `Plover ${i}`, entityType: 'bird', observations: [] })));
+      let rebuilds = 0;
+      const racing = new Proxy(store, {
+        get(target, property, receiver) {
+          if (property === 'getRecords') {
+            return async (user: string, ids: string[]) => {
+              // Another request rebuilds the index between this page's statistics and its table chunks (twice).
+              if (rebuilds < 2 && ids.some((id) => id.startsWith('g-t-'))) {
+                rebuilds++;
+                await target.transaction(async (tx) => writer.index.rebuild(tx, await writer.indexDocuments(tx)));
+              }
+              return target.getRecords(user, ids);
+            };
+          }
+          const value = Reflect.get(target, property, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const reader = new KnowledgeGraph(racing, codec, userId, new GraphIndex(codec, userId, shape));
+      const page = await reader.searchNodes('plover', { limit: 10 });
+      assert.equal(rebuilds, 2);
+      assert.deepEqual(page.entities.map((e) => e.name), Array.from({ length: 10 }, (_, i) => `Plover ${i}`));
+      assert.ok(page.next_cursor);
+    });
+
     it('answers exactly when the needle has both common and rare trigrams (only the rare ones narrow the candidates)', async () => {
       const graph = graphFor(store, await newStoreUser(store), { buckets: 64, slots: 4, mergeAfter: 8, chunk: 16 });
       await graph.createEntities(Array.from({ length: 120 }, (_, i) => ({ name: `Mill ${i}`, entityType: 'mill', observations: ['the wheel turns in the river'] })));
