@@ -11,6 +11,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { type Entity, newEntity, newMemory, SEARCH_QUERIES, seededRandom } from './lib/data.ts';
 import { callTool } from './lib/mcp.ts';
 import { summarize, type Summary } from './lib/stats.ts';
+import { SEARCH_NODES_DEFAULT_LIMIT } from '../src/mcp/graph-tools.ts';
 import { LIST_MEMORIES_MAX_LIMIT } from '../src/mcp/memory-tools.ts';
 
 export type Group = 'write' | 'search' | 'read';
@@ -162,6 +163,18 @@ async function searchNone(client: Client): Promise<void> {
   if ((answer.entities as unknown[]).length !== 0) throw new Error(`search_nodes found ${NO_MATCH}`);
 }
 
+/** Reads every page of a search, following next_cursor with the default page as a client would; returns how many entities came. */
+async function searchAllPages(client: Client, query: string): Promise<number> {
+  let cursor: string | undefined;
+  let total = 0;
+  do {
+    const page = await callTool(client, { name: 'search_nodes', arguments: { query, ...(cursor ? { cursor } : {}) } });
+    total += (page.entities as unknown[]).length;
+    cursor = page.next_cursor as string | undefined;
+  } while (cursor);
+  return total;
+}
+
 /** Opens the named entities and checks that every one came back. */
 async function openNodes(client: Client, names: string[]): Promise<void> {
   const answer = await callTool(client, { name: 'open_nodes', arguments: { names } });
@@ -169,14 +182,18 @@ async function openNodes(client: Client, names: string[]): Promise<void> {
 }
 
 function searchOperations(clients: SizeClients): Timed[] {
-  const { size, reference, openNames } = clients;
+  const { size, reference, openNames, readAll } = clients;
   const query = (i: number) => SEARCH_QUERIES[i % SEARCH_QUERIES.length]!;
   const call = (client: Client, name: string) => async (i: number) => void (await callTool(client, { name, arguments: { query: query(i) } }));
   const open = `${openNames.length} names`;
   return [
     ...onOurs(clients, (c) => [
       { size, name: 'recall', group: 'search', tool: 'recall', note: 'top 10 by BM25', run: call(c, 'recall') },
-      { size, name: 'search_nodes', group: 'search', tool: 'search_nodes', note: 'substring match', run: call(c, 'search_nodes') },
+      // As a client calls it: the default page (SEARCH_NODES_DEFAULT_LIMIT matching entities and their relations).
+      { size, name: 'search_nodes', group: 'search', tool: 'search_nodes', note: `substring match, first page of ${SEARCH_NODES_DEFAULT_LIMIT}`, run: call(c, 'search_nodes') },
+      ...(readAll
+        ? [{ size, name: 'search_nodes all', group: 'search' as const, tool: 'search_nodes', note: 'substring match, every page', run: async (i: number) => void (await searchAllPages(c, query(i))) }]
+        : []),
       { size, name: 'search_nodes none', group: 'search', tool: 'search_nodes', note: `no match ("${NO_MATCH}")`, run: () => searchNone(c) },
       { size, name: 'open_nodes', group: 'search', tool: 'open_nodes', note: open, run: () => openNodes(c, openNames) },
     ]),

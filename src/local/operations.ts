@@ -4,11 +4,13 @@
 // and the same ranking (src/vault/search.ts). A write goes to `commit`, which
 // seals it into the ciphertext cache, queues it for the server and only
 // then makes it part of the live set.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { notFound } from '../errors.ts';
 import type { GraphOperations, MemoryOperations, ToolOperations } from '../mcp/operations.ts';
+import { RecordCodec } from '../vault/codec.ts';
+import { sealedSearchCursors } from '../vault/cursor.ts';
 import { addObservationsTo, type Graph, freshItems, nodeMatcher, relationKey, removeObservationsFrom, withTouchingRelations } from '../vault/graph-rules.ts';
-import { type GraphPage, type MemoryPage, pageGraph, pageMemories } from '../vault/paging.ts';
+import { type GraphPage, type MemoryPage, pageGraph, pageMemories, pageSearch, scanMatches } from '../vault/paging.ts';
 import { type Entity, type Memory, type MemoryRecord, normaliseTags, type Relation, toEntity, toMemory, toRelation } from '../vault/records.ts';
 import { rank } from '../vault/search.ts';
 import { type Change, type Held, type LocalKind, type LocalRecord, LocalRecords } from './records.ts';
@@ -104,6 +106,13 @@ export class LocalMemories implements MemoryOperations {
 }
 
 export class LocalGraph implements GraphOperations {
+  /**
+   * Seals search_nodes cursors under a key of this process alone: the
+   * server seals them under the user's key, which this process has no use
+   * for; a cursor from another process (or an earlier run) is refused.
+   */
+  private readonly cursorCodec = new RecordCodec(randomBytes(32));
+
   constructor(
     private readonly store: LocalStore,
     private readonly queue: WriteQueue,
@@ -194,9 +203,15 @@ export class LocalGraph implements GraphOperations {
     });
   }
 
-  async searchNodes(query: string): Promise<Graph & { unreadable: string[] }> {
+  /** The server's paging over the replica: matches in creation order, a page with the relations touching its entities. */
+  async searchNodes(query: string, options: { limit: number; cursor?: string }): Promise<GraphPage> {
     const view = this.records.graphView();
-    return { ...withTouchingRelations(view.entities(nodeMatcher(query)), view), unreadable: [] };
+    return pageSearch(
+      options,
+      sealedSearchCursors(this.cursorCodec, query),
+      (after, wanted) => scanMatches(after, wanted, (from, limit) => this.records.list('entity', { limit, order: 'oldest', ...(from ? { after: from } : {}) }), (held) => held.record as EntityHeld['record'], nodeMatcher(query)),
+      (names) => view.relationsTouching(new Set(names)),
+    );
   }
 
   async openNodes(names: string[]): Promise<Graph & { unreadable: string[] }> {

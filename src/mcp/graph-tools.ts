@@ -7,6 +7,10 @@
 // Deliberate differences (docs/mcp.md lists them):
 // - read_graph takes optional `limit` and `cursor` and pages large graphs; a
 //   graph that fits one page answers exactly as the reference does.
+// - search_nodes takes optional `limit` and `cursor` too and pages large
+//   answers (matching entities in creation order, each page with the
+//   relations touching its entities); an answer that fits one page is exactly
+//   the reference's.
 // - A name repeated within ONE create_entities (or a relation repeated within
 //   one create_relations) call is created once; the reference stores both
 //   copies, leaving a graph with two entities of one name.
@@ -22,6 +26,8 @@ import { guarded, jsonResult } from './results.ts';
 
 export const READ_GRAPH_DEFAULT_LIMIT = 200;
 export const READ_GRAPH_MAX_LIMIT = 1000;
+export const SEARCH_NODES_DEFAULT_LIMIT = 50;
+export const SEARCH_NODES_MAX_LIMIT = 1000;
 
 // Exactly the reference's schemas (descriptions included): clients see the same tool list.
 const EntitySchema = z.object({
@@ -151,9 +157,16 @@ const READ_GRAPH_TOOL = {
 
 const SEARCH_NODES_TOOL = {
   title: 'Search Nodes',
-  description: 'Search for nodes in the knowledge graph based on a query',
-  inputSchema: z.object({ query: z.string().describe('The search query to match against entity names, types, and observation content') }),
-  outputSchema: z.object(graphOutput),
+  description:
+    `Search for nodes in the knowledge graph based on a query. Many matches come a page at a time (${SEARCH_NODES_DEFAULT_LIMIT} entities by default, ` +
+    'each page with the relations touching its entities, so a relation between entities on two pages comes with both): ' +
+    'when next_cursor is present, call again with the same query and that cursor to read on.',
+  inputSchema: z.object({
+    query: z.string().describe('The search query to match against entity names, types, and observation content'),
+    limit: z.number().int().min(1).max(SEARCH_NODES_MAX_LIMIT).optional().describe(`How many matching entities to return at most (default ${SEARCH_NODES_DEFAULT_LIMIT})`),
+    cursor: z.string().min(1).max(512).optional().describe('The next_cursor of the previous page of this same query, to read on'),
+  }),
+  outputSchema: z.object({ ...graphOutput, next_cursor: z.string().optional().describe('Present when more matches remain: pass it as cursor with the same query') }),
   annotations: reads,
 };
 
@@ -207,7 +220,12 @@ export function registerGraphTools(server: McpServer, contextOfCall: ToolContext
     return graphResult(page, { next_cursor: page.next_cursor }, note);
   }));
 
-  server.registerTool('search_nodes', SEARCH_NODES_TOOL, guarded(contextOfCall, 'search_nodes', async ({ query }, { graph }) => graphResult(await graph.searchNodes(query))));
+  server.registerTool('search_nodes', SEARCH_NODES_TOOL, guarded(contextOfCall, 'search_nodes', async ({ query, limit, cursor }, { graph }) => {
+    const page = await graph.searchNodes(query, { limit: limit ?? SEARCH_NODES_DEFAULT_LIMIT, ...(cursor ? { cursor } : {}) });
+    if (!page.next_cursor) return graphResult(page);
+    const note = `\n\nMore matches remain: call search_nodes with the same query and cursor "${page.next_cursor}" to read the next page.`;
+    return graphResult(page, { next_cursor: page.next_cursor }, note);
+  }));
 
   server.registerTool('open_nodes', OPEN_NODES_TOOL, guarded(contextOfCall, 'open_nodes', async ({ names }, { graph }) => graphResult(await graph.openNodes(names))));
 }

@@ -24,7 +24,7 @@ export interface GraphOperations {
   deleteObservations(deletions: Array<{ entityName: string; observations: string[] }>): Promise<void>;
   deleteRelations(relations: Relation[]): Promise<void>;
   readGraph(options: { limit: number; cursor?: string }): Promise<GraphPage>;
-  searchNodes(query: string): Promise<Graph & { unreadable: string[] }>;
+  searchNodes(query: string, options: { limit: number; cursor?: string }): Promise<GraphPage>;
   openNodes(names: string[]): Promise<Graph & { unreadable: string[] }>;
 }
 

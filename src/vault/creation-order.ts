@@ -2,7 +2,7 @@
 // same millisecond would otherwise be ordered by their random ids. New rows
 // of a kind are stamped after the newest one already committed, so a
 // client's writes one after the other keep their order.
-import type { RecordKind, Store } from '../storage/store.ts';
+import type { RecordCursor, RecordKind, Store } from '../storage/store.ts';
 
 /** The creation time for the first of a write's new rows, given the newest stored one's; the i-th gets this plus i. */
 export function createdAtAfter(newestCreatedAt: number | null, now = Date.now()): number {
@@ -13,4 +13,9 @@ export function createdAtAfter(newestCreatedAt: number | null, now = Date.now())
 export async function nextCreatedAt(tx: Pick<Store, 'listRecords'>, userId: string, kind: RecordKind, now = Date.now()): Promise<number> {
   const [newest] = await tx.listRecords(userId, { kind, limit: 1 });
   return createdAtAfter(newest?.createdAt ?? null, now);
+}
+
+/** Creation order, as a sort comparator: by creation time, then by id. */
+export function byCreation(a: RecordCursor, b: RecordCursor): number {
+  return a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }

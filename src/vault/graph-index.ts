@@ -7,14 +7,21 @@
 //   bucket HMAC(lookup sub-key, trigram) mod `buckets`. A needle of three or
 //   more characters occurs in a text only if each of its trigrams does, so
 //   the entities posted under all of the needle's trigrams (up to
-//   MAX_NEEDLE_GRAMS of them) include every match; each candidate's record is
-//   then decrypted and checked with the exact comparison, so the answer is
-//   exact. Shorter needles read every entity: the documented fallback.
+//   MAX_NEEDLE_GRAMS of them, or only the selective ones: SELECTIVE_RATIO)
+//   include every match; each candidate's record is then decrypted and
+//   checked with the exact comparison, so the answer is exact. Shorter
+//   needles read every entity: the documented fallback.
 // - Postings are only ever added: a changed entity is posted again under a
 //   new number and a deleted one is left behind, both weeded out when its
 //   record is checked. When the numbers issued reach about twice the live
 //   entities, the next merge asks for a rebuild.
-// - A table of entity ids by number, in sealed chunks of `chunk` ids.
+// - A table of entity ids and creation times by number, in sealed chunks of
+//   `chunk` entries. Numbers are issued oldest first within a merge or
+//   rebuild, so chunks follow creation order but for changed entities; the
+//   statistics keep each chunk's span of creation times, so a search hands
+//   out its candidates in creation order reading only the chunks that can
+//   hold the next ones (CandidateWalk): a page of search_nodes costs about
+//   its own size, not the number of matches.
 // - Recent changes: a sealed delta per created or changed entity, read by
 //   every search (its entity is always a candidate), folded into the buckets
 //   every `mergeAfter` deltas.
@@ -26,8 +33,9 @@
 // own row, rebuilt when damaged and rebuilt under the new key on rotation.
 // What the layout reveals is written in docs/key-hierarchy.md.
 import { randomBytes } from 'node:crypto';
-import type { RecordRow, Store, Transaction } from '../storage/store.ts';
+import type { RecordCursor, RecordRow, Store, Transaction } from '../storage/store.ts';
 import { RecordCodec, UnreadableRecord } from './codec.ts';
+import { byCreation } from './creation-order.ts';
 import type { Entity, Relation } from './records.ts';
 import { type FragmentFormat, SealedBuckets } from './sealed-buckets.ts';
 
@@ -54,7 +62,7 @@ export const DEFAULT_GRAPH_SHAPE: GraphIndexShape = { buckets: 512, slots: 8, me
 /** Trigrams of a needle whose buckets a search reads, spread over its length. */
 const MAX_NEEDLE_GRAMS = 6;
 const GRAM = 3;
-const VERSION = 3;
+const VERSION = 4;
 const STATS_ID = 'g-stats';
 const DELTA_PREFIX = 'g-dlt-';
 const TABLE_PREFIX = 'g-t-';
@@ -62,42 +70,62 @@ const ADJACENCY_PREFIX = 'g-a-';
 
 /** Trigram → the entity numbers posted under it, ascending, as base-36 gaps joined by commas. */
 interface Fragment {
-  v: 3;
+  v: 4;
   row: string;
   grams: Record<string, string>;
 }
 
 interface Stats {
-  v: 3;
+  v: 4;
   row: string;
   /** Changes with every rebuild: table chunks of another generation are not read. */
   gen: string;
   /** Entity numbers issued. */
   docs: number;
   fragments: number[];
+  /** Per table chunk, the oldest and newest creation time of its entries. */
+  spans: Array<[number, number]>;
   /** Records a rebuild could not read and left out: still to be reported as unreadable. */
   setAside: string[];
 }
 
 interface Chunk {
-  v: 3;
+  v: 4;
   row: string;
   gen: string;
   ids: string[];
+  /** The entities' creation times, number for number. */
+  created: number[];
 }
 
 interface Delta {
-  v: 3;
+  v: 4;
   row: string;
   id: string;
   entity: Entity;
+  createdAt: number;
 }
+
+/** An entity as a merge numbers it. */
+interface Dated {
+  entity: Entity;
+  createdAt: number;
+}
+
+/** An entity a search must check, with its place in creation order (from the index: no record is read to order it). */
+export interface Candidate {
+  id: string;
+  createdAt: number;
+}
+
+/** A rebuild committed while a search was reading the table: the search starts again (and, if that keeps happening, the index is rebuilt). */
+export class IndexMoved extends UnreadableRecord {}
 
 /** A relation as an adjacency row holds it: id, from, to, type, creation time. */
 type Adjacent = [id: string, from: string, to: string, relationType: string, createdAt: number];
 
 interface Adjacency {
-  v: 3;
+  v: 4;
   row: string;
   name: string;
   relations: Adjacent[];
@@ -114,10 +142,22 @@ function encodePostings(numbers: readonly number[]): string {
   }).join(',');
 }
 
+/** The inverse of encodePostings, read character by character: a search decodes tens of thousands of gaps at 100,000 entities. */
 function decodePostings(text: string, into: number[] = []): number[] {
   if (!text) return into;
   let n = 0;
-  for (const gap of text.split(',')) into.push((n += parseInt(gap, 36)));
+  let gap = 0;
+  let sign = 1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 44 /* , */) {
+      into.push((n += sign * gap));
+      gap = 0;
+      sign = 1;
+    } else if (c === 45 /* - */) sign = -1;
+    else gap = gap * 36 + (c <= 57 ? c - 48 /* 0-9 */ : c - 87 /* a-z */);
+  }
+  into.push(n + sign * gap);
   return into;
 }
 
@@ -142,17 +182,51 @@ function needleGrams(needle: string): string[] | null {
   return [...new Set(Array.from({ length: MAX_NEEDLE_GRAMS }, (_, i) => all[Math.round((i * (all.length - 1)) / (MAX_NEEDLE_GRAMS - 1))]!))];
 }
 
-/** Entity numbers in every one of these lists. */
+/** A list of numbers ascending; postings read oldest fragment first already are. */
+function ascending(list: number[]): number[] {
+  for (let i = 1; i < list.length; i++) if (list[i]! < list[i - 1]!) return list.sort((a, b) => a - b);
+  return list;
+}
+
+/** Entity numbers in every one of these lists, ascending, each once: merged in step, shortest list first. */
 function intersect(lists: number[][]): number[] {
   if (lists.length === 0) return [];
-  lists.sort((a, b) => a.length - b.length);
-  let result = new Set(lists[0]);
-  for (const list of lists.slice(1)) {
-    const next = new Set<number>();
-    for (const n of list) if (result.has(n)) next.add(n);
+  const sorted = lists.map(ascending).sort((a, b) => a.length - b.length);
+  let result = sorted[0]!;
+  for (const list of sorted.slice(1)) {
+    const next: number[] = [];
+    for (let i = 0, j = 0; i < result.length && j < list.length; ) {
+      if (result[i]! < list[j]!) i++;
+      else if (result[i]! > list[j]!) j++;
+      else {
+        if (next.at(-1) !== result[i]) next.push(result[i]!);
+        i++;
+        j++;
+      }
+    }
     result = next;
   }
-  return [...result];
+  return sorted.length === 1 ? [...new Set(result)] : result;
+}
+
+/**
+ * A gram's postings decoded only when its list is at most this many times
+ * the length of the needle's rarest: a common trigram ("the", "ing") would
+ * cost more to decode and intersect, in step with the user's history, than
+ * the few extra candidates it would have ruled out, which are checked
+ * against their records anyway, and only as far as a page reaches.
+ */
+const SELECTIVE_RATIO = 8;
+
+/** The posting lists worth intersecting, decoded: the rarest gram's, and those not much longer (`encoded`: each gram's texts from its fragments). */
+function selectiveLists(encoded: string[][]): number[][] {
+  const sizes = encoded.map((texts) => texts.reduce((sum, text) => sum + text.length, 0));
+  const rarest = Math.min(...sizes);
+  return encoded.filter((_, i) => sizes[i]! <= SELECTIVE_RATIO * Math.max(rarest, 1)).map((texts) => {
+    const list: number[] = [];
+    for (const text of texts) decodePostings(text, list);
+    return list;
+  });
 }
 
 /** Entity numbers grouped by the buckets of their trigrams: the fragments one merge or rebuild writes. */
@@ -192,6 +266,68 @@ function foldPostings(fragments: Fragment[]): Fragment | null {
   return { v: VERSION, grams: out } as Fragment;
 }
 
+/** Widens a table chunk's span of creation times to take in one more entry. */
+function widen(spans: Array<[number, number]>, chunk: number, createdAt: number): void {
+  const span = spans[chunk];
+  spans[chunk] = span ? [Math.min(span[0], createdAt), Math.max(span[1], createdAt)] : [createdAt, createdAt];
+}
+
+/** Candidate numbers of one table chunk not read yet, and the chunk's span of creation times. */
+interface UnreadChunk {
+  chunk: number;
+  numbers: number[];
+  oldest: number;
+}
+
+/**
+ * The candidates of one search, handed out in creation order after a
+ * position. A candidate is handed out once no unread chunk can hold an older
+ * one (its oldest entry is newer); chunks are read in the order of their
+ * oldest entry, only as many as the candidates still wanted need.
+ */
+export class CandidateWalk {
+  private ready: Candidate[] = [];
+  private readonly handedOut = new Set<string>();
+
+  constructor(
+    private readonly after: RecordCursor | undefined,
+    recent: readonly Candidate[],
+    private readonly unread: UnreadChunk[],
+    private readonly read: (chunks: readonly UnreadChunk[]) => Promise<Candidate[]>,
+  ) {
+    this.take(recent);
+  }
+
+  private take(candidates: readonly Candidate[]): void {
+    for (const candidate of candidates) if (!this.after || byCreation(this.after, candidate) < 0) this.ready.push(candidate);
+    this.ready.sort(byCreation);
+  }
+
+  /** Up to `count` more candidates, oldest first; fewer only when none are left. */
+  async next(count: number): Promise<Candidate[]> {
+    const out: Candidate[] = [];
+    for (;;) {
+      const bound = this.unread[0]?.oldest ?? Infinity;
+      while (out.length < count && this.ready.length > 0 && this.ready[0]!.createdAt < bound) {
+        const candidate = this.ready.shift()!;
+        // An entity changed since it was numbered is posted under two numbers.
+        if (this.handedOut.has(candidate.id)) continue;
+        this.handedOut.add(candidate.id);
+        out.push(candidate);
+      }
+      if (out.length === count || this.unread.length === 0) return out;
+      const batch: UnreadChunk[] = [];
+      let numbers = 0;
+      while (this.unread.length > 0 && (batch.length === 0 || numbers < count - out.length)) {
+        const chunk = this.unread.shift()!;
+        batch.push(chunk);
+        numbers += chunk.numbers.length;
+      }
+      this.take(await this.read(batch));
+    }
+  }
+}
+
 export class GraphIndex {
   private readonly buckets: SealedBuckets;
   private readonly fragments: FragmentFormat<Fragment>;
@@ -217,19 +353,19 @@ export class GraphIndex {
   }
 
   private emptyStats(): Stats {
-    return { v: VERSION, row: STATS_ID, gen: randomBytes(9).toString('base64url'), docs: 0, fragments: [], setAside: [] };
+    return { v: VERSION, row: STATS_ID, gen: randomBytes(9).toString('base64url'), docs: 0, fragments: [], spans: [], setAside: [] };
   }
 
   private openStats(row: RecordRow): Stats {
-    return this.buckets.open<Stats>(row, VERSION, (s) => typeof s.gen === 'string' && Number.isInteger(s.docs) && Array.isArray(s.fragments) && Array.isArray(s.setAside), 'graph index statistics');
+    return this.buckets.open<Stats>(row, VERSION, (s) => typeof s.gen === 'string' && Number.isInteger(s.docs) && Array.isArray(s.fragments) && Array.isArray(s.spans) && Array.isArray(s.setAside), 'graph index statistics');
   }
 
   private openDelta(row: RecordRow): Delta {
-    return this.buckets.open<Delta>(row, VERSION, (d) => DELTA_PREFIX + d.id === row.id && Array.isArray(d.entity?.observations), 'a graph index delta');
+    return this.buckets.open<Delta>(row, VERSION, (d) => DELTA_PREFIX + d.id === row.id && Array.isArray(d.entity?.observations) && Number.isFinite(d.createdAt), 'a graph index delta');
   }
 
   private openChunk(row: RecordRow): Chunk {
-    return this.buckets.open<Chunk>(row, VERSION, (c) => typeof c.gen === 'string' && Array.isArray(c.ids), 'a graph index table chunk');
+    return this.buckets.open<Chunk>(row, VERSION, (c) => typeof c.gen === 'string' && Array.isArray(c.ids) && Array.isArray(c.created) && c.created.length === c.ids.length, 'a graph index table chunk');
   }
 
   /** Opens an adjacency row; `names` maps the row ids asked for to their names (the row must hold the relations of its own name). */
@@ -250,50 +386,61 @@ export class GraphIndex {
   }
 
   /**
-   * Ids of the entities that may contain `needle` (lower-cased): a superset
-   * of the matches, to be checked against their records; null when the
-   * needle is too short for trigrams and every entity must be checked.
-   * Throws UnreadableRecord when a part it reads does not open.
+   * The entities that may contain `needle` (lower-cased), after `after` in
+   * creation order: a walk over a superset of the matches, to be checked
+   * against their records; null when the needle is too short for trigrams and
+   * every entity must be checked. Also the records a rebuild set aside.
+   * Throws UnreadableRecord when a part it reads does not open (IndexMoved
+   * when a rebuild replaced the table while the walk read it).
    */
-  async candidates(store: Pick<Store, 'snapshotRecords' | 'getRecords' | 'countRecords'>, needle: string): Promise<{ ids: string[] | null; setAside: string[] }> {
+  async walk(store: Pick<Store, 'snapshotRecords' | 'getRecords' | 'countRecords'>, needle: string, after?: RecordCursor): Promise<{ walk: CandidateWalk | null; setAside: string[] }> {
     const grams = needleGrams(needle);
-    for (let attempt = 0; ; attempt++) {
-      const buckets = grams ? [...new Set(grams.map((gram) => this.buckets.bucketOf(gram)))] : [];
-      const rows = await store.snapshotRecords(this.userId, [STATS_ID, ...buckets.flatMap((b) => this.buckets.slotIds(b))], ['graph-delta']);
-      const stats = await this.statsOf(store, rows);
-      const deltas = rows.filter((row) => row.kind === 'graph-delta').map((row) => this.openDelta(row).id);
-      if (!grams) return { ids: null, setAside: stats.setAside };
-      const fragments = this.buckets.group(rows.filter((row) => row.kind === 'graph-index' && row.id !== STATS_ID), this.fragments);
-      const lists = grams.map((gram) => {
-        const list: number[] = [];
-        for (const fragment of fragments.get(this.buckets.bucketOf(gram)) ?? []) {
-          const text = fragment.grams[gram];
-          if (text !== undefined) decodePostings(text, list);
-        }
-        return list;
-      });
-      const numbers = intersect(lists);
-      const chunks = [...new Set(numbers.map((n) => Math.floor(n / this.shape.chunk)))];
-      const table = new Map<number, Chunk>();
-      let stale = false;
-      for (const row of chunks.length ? await store.getRecords(this.userId, chunks.map((n) => this.tableId(n))) : []) {
-        const chunk = this.openChunk(row);
-        stale ||= chunk.gen !== stats.gen;
-        table.set(Number(row.id.slice(TABLE_PREFIX.length)), chunk);
-      }
-      if (stale || table.size < chunks.length) {
-        // A rebuild committed between the two reads: read again; a table that never matches is damaged.
-        if (attempt < 2) continue;
-        throw new UnreadableRecord(this.tableId(chunks.find((n) => table.get(n)?.gen !== stats.gen)!), 'not of this index');
-      }
-      const ids = new Set(deltas);
-      for (const n of numbers) {
-        const id = table.get(Math.floor(n / this.shape.chunk))!.ids[n % this.shape.chunk];
-        if (id === undefined) throw new UnreadableRecord(this.tableId(Math.floor(n / this.shape.chunk)), 'too short');
-        ids.add(id);
-      }
-      return { ids: [...ids], setAside: stats.setAside };
+    const buckets = grams ? [...new Set(grams.map((gram) => this.buckets.bucketOf(gram)))] : [];
+    // Statistics, fragments and deltas in one snapshot: the numbers and the spans agree.
+    const rows = await store.snapshotRecords(this.userId, [STATS_ID, ...buckets.flatMap((b) => this.buckets.slotIds(b))], grams ? ['graph-delta'] : []);
+    const stats = await this.statsOf(store, rows);
+    if (!grams) return { walk: null, setAside: stats.setAside };
+    const recent = rows.filter((row) => row.kind === 'graph-delta').map((row): Candidate => {
+      const delta = this.openDelta(row);
+      return { id: delta.id, createdAt: delta.createdAt };
+    });
+    const fragments = this.buckets.group(rows.filter((row) => row.kind === 'graph-index' && row.id !== STATS_ID), this.fragments);
+    const encoded = grams.map((gram) => (fragments.get(this.buckets.bucketOf(gram)) ?? []).flatMap((fragment) => fragment.grams[gram] ?? []));
+    // Ascending numbers, so each table chunk's run is contiguous.
+    const byChunk: Array<[number, number[]]> = [];
+    for (const n of intersect(selectiveLists(encoded))) {
+      const chunk = Math.floor(n / this.shape.chunk);
+      const last = byChunk.at(-1);
+      if (last?.[0] === chunk) last[1].push(n);
+      else byChunk.push([chunk, [n]]);
     }
+    const unread: UnreadChunk[] = [];
+    for (const [chunk, numbers] of byChunk) {
+      const span = stats.spans[chunk];
+      if (!span) throw new UnreadableRecord(STATS_ID, 'a table chunk without its span');
+      // A chunk whose newest entry is older than the position holds nothing after it.
+      if (!after || span[1] >= after.createdAt) unread.push({ chunk, numbers, oldest: span[0] });
+    }
+    unread.sort((a, b) => a.oldest - b.oldest || a.chunk - b.chunk);
+    return { walk: new CandidateWalk(after, recent, unread, (chunks) => this.readCandidates(store, stats.gen, chunks)), setAside: stats.setAside };
+  }
+
+  /** The ids and creation times of these candidate numbers, from their table chunks. */
+  private async readCandidates(store: Pick<Store, 'getRecords'>, gen: string, chunks: readonly UnreadChunk[]): Promise<Candidate[]> {
+    const rows = new Map((await store.getRecords(this.userId, chunks.map(({ chunk }) => this.tableId(chunk)))).map((row) => [row.id, row]));
+    const out: Candidate[] = [];
+    for (const { chunk, numbers } of chunks) {
+      const row = rows.get(this.tableId(chunk));
+      if (!row) throw new IndexMoved(this.tableId(chunk), 'missing');
+      const table = this.openChunk(row);
+      if (table.gen !== gen) throw new IndexMoved(row.id, 'not of this index');
+      for (const n of numbers) {
+        const id = table.ids[n % this.shape.chunk];
+        if (id === undefined) throw new UnreadableRecord(row.id, 'too short');
+        out.push({ id, createdAt: table.created[n % this.shape.chunk]! });
+      }
+    }
+    return out;
   }
 
   /**
@@ -310,7 +457,7 @@ export class GraphIndex {
       if (row.id === STATS_ID) continue;
       for (const [id, from, to, relationType, createdAt] of this.openAdjacency(row, ids).relations) byId.set(id, { id, from, to, relationType, createdAt });
     }
-    const relations = [...byId.values()].sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const relations = [...byId.values()].sort(byCreation);
     return { relations, setAside: stats.setAside };
   }
 
@@ -322,12 +469,12 @@ export class GraphIndex {
   async apply(tx: Transaction, changes: ReadonlyArray<GraphChange>): Promise<boolean> {
     if (changes.length === 0) return false;
     const now = Date.now();
-    const entities = new Map<string, Entity>();
+    const entities = new Map<string, Dated>();
     const added: Array<[string, GraphDoc & { kind: 'relation' }]> = [];
     const removed: Array<[string, GraphDoc & { kind: 'relation' }]> = [];
     const deleted: string[] = [];
     for (const { id, doc, previous } of changes) {
-      if (doc?.kind === 'entity') entities.set(id, { name: doc.name, entityType: doc.entityType, observations: doc.observations });
+      if (doc?.kind === 'entity') entities.set(id, { entity: { name: doc.name, entityType: doc.entityType, observations: doc.observations }, createdAt: doc.createdAt });
       else if (doc?.kind === 'relation') added.push([id, doc]);
       else {
         deleted.push(DELTA_PREFIX + id);
@@ -341,7 +488,7 @@ export class GraphIndex {
     if (entities.size === 0) return false;
     // A bulk change (an import) goes straight into the buckets instead of through thousands of deltas.
     if (entities.size >= this.shape.mergeAfter) return this.merge(tx, entities);
-    await tx.putRecords([...entities].map(([id, entity]) => this.buckets.seal('graph-delta', DELTA_PREFIX + id, { v: VERSION, id, entity }, now)));
+    await tx.putRecords([...entities].map(([id, { entity, createdAt }]) => this.buckets.seal('graph-delta', DELTA_PREFIX + id, { v: VERSION, id, entity, createdAt }, now)));
     if ((await tx.countRecords(this.userId, 'graph-delta')) >= this.shape.mergeAfter) return this.merge(tx, new Map());
     return false;
   }
@@ -372,59 +519,73 @@ export class GraphIndex {
 
   /**
    * Folds every stored delta, then `unsaved` changes, into the buckets and
-   * the table. True when the numbers issued have outgrown the live entities
-   * enough that a rebuild is due.
+   * the table, numbered oldest first. True when the numbers issued have
+   * outgrown the live entities enough that a rebuild is due.
    */
-  private async merge(tx: Transaction, unsaved: ReadonlyMap<string, Entity>): Promise<boolean> {
+  private async merge(tx: Transaction, unsaved: ReadonlyMap<string, Dated>): Promise<boolean> {
     const rows = await tx.snapshotRecords(this.userId, [STATS_ID], ['graph-delta']);
     const stats = await this.statsOf(tx, rows);
-    const latest = new Map<string, Entity>();
+    const latest = new Map<string, Dated>();
     const storedDeltas: string[] = [];
     for (const row of rows) {
       if (row.kind !== 'graph-delta') continue;
       const delta = this.openDelta(row);
-      latest.set(delta.id, delta.entity);
+      latest.set(delta.id, { entity: delta.entity, createdAt: delta.createdAt });
       storedDeltas.push(row.id);
     }
-    for (const [id, entity] of unsaved) latest.set(id, entity);
+    for (const [id, dated] of unsaved) latest.set(id, dated);
     if (latest.size === 0) return false;
 
     const now = Date.now();
     const first = stats.docs;
+    const entries = [...latest].map(([id, { createdAt }]): Candidate => ({ id, createdAt })).sort(byCreation);
     const postings = new Postings((gram) => this.buckets.bucketOf(gram));
-    const ids = [...latest.keys()];
-    ids.forEach((id, i) => postings.add(first + i, latest.get(id)!));
+    entries.forEach(({ id }, i) => postings.add(first + i, latest.get(id)!.entity));
     const counts = [...stats.fragments];
     const { writes, deletes } = await this.buckets.append(tx, postings.fragments(), counts, this.fragments, now);
 
     // The table's last chunk is read only when it has room left.
-    const chunk = this.shape.chunk;
-    let n = Math.floor(first / chunk);
-    let ids_: string[] = [];
-    if (first % chunk !== 0) {
-      const [row] = await tx.getRecords(this.userId, [this.tableId(n)]);
-      if (!row) throw new UnreadableRecord(this.tableId(n), 'missing');
+    let last: Candidate[] = [];
+    if (first % this.shape.chunk !== 0) {
+      const id = this.tableId(Math.floor(first / this.shape.chunk));
+      const [row] = await tx.getRecords(this.userId, [id]);
+      if (!row) throw new UnreadableRecord(id, 'missing');
       const stored = this.openChunk(row);
-      if (stored.gen !== stats.gen || stored.ids.length !== first % chunk) throw new UnreadableRecord(row.id, 'not of this index');
-      ids_ = stored.ids;
+      if (stored.gen !== stats.gen || stored.ids.length !== first % this.shape.chunk) throw new UnreadableRecord(row.id, 'not of this index');
+      last = stored.ids.map((id, i) => ({ id, createdAt: stored.created[i]! }));
     }
-    for (const id of ids) {
-      ids_.push(id);
-      if (ids_.length === chunk) {
-        writes.push(this.chunkRow(n++, stats.gen, ids_, now));
-        ids_ = [];
-      }
-    }
-    if (ids_.length) writes.push(this.chunkRow(n, stats.gen, ids_, now));
-    const docs = first + ids.length;
-    writes.push(this.buckets.seal('graph-index', STATS_ID, { ...stats, docs, fragments: counts.map((c) => c ?? 0) }, now));
+    const spans = [...stats.spans];
+    writes.push(...this.tableRows(stats.gen, first, last, entries, spans, now));
+    const docs = first + entries.length;
+    writes.push(this.buckets.seal('graph-index', STATS_ID, { ...stats, docs, fragments: counts.map((c) => c ?? 0), spans }, now));
     await tx.putRecords(writes);
     await tx.deleteRecords(this.userId, [...storedDeltas, ...deletes]);
-    return docs > 2 * (await tx.countRecords(this.userId, 'entity')) + 4 * chunk;
+    return docs > 2 * (await tx.countRecords(this.userId, 'entity')) + 4 * this.shape.chunk;
   }
 
-  private chunkRow(n: number, gen: string, ids: string[], now: number): RecordRow {
-    return this.buckets.seal('graph-index', this.tableId(n), { v: VERSION, gen, ids }, now);
+  /**
+   * The table rows that add `entries`, numbered from `first`, after `last`
+   * (the entries already in the table's last chunk); widens `spans` to match.
+   */
+  private tableRows(gen: string, first: number, last: readonly Candidate[], entries: readonly Candidate[], spans: Array<[number, number]>, now: number): RecordRow[] {
+    const size = this.shape.chunk;
+    const rows: RecordRow[] = [];
+    let open = [...last];
+    entries.forEach((entry, i) => {
+      const chunk = Math.floor((first + i) / size);
+      widen(spans, chunk, entry.createdAt);
+      open.push(entry);
+      if (open.length === size) {
+        rows.push(this.chunkRow(chunk, gen, open, now));
+        open = [];
+      }
+    });
+    if (open.length) rows.push(this.chunkRow(Math.floor((first + entries.length - 1) / size), gen, open, now));
+    return rows;
+  }
+
+  private chunkRow(n: number, gen: string, entries: readonly Candidate[], now: number): RecordRow {
+    return this.buckets.seal('graph-index', this.tableId(n), { v: VERSION, gen, ids: entries.map((e) => e.id), created: entries.map((e) => e.createdAt) }, now);
   }
 
   /**
@@ -437,13 +598,11 @@ export class GraphIndex {
     await tx.deleteRecords(this.userId, stale.map((row) => row.id));
     const now = Date.now();
     const stats = { ...this.emptyStats(), setAside: [...setAside] };
-    const postings = new Postings((gram) => this.buckets.bucketOf(gram));
-    const ids: string[] = [];
+    const entities: Array<Candidate & { entity: Entity }> = [];
     const adjacency = new Map<string, Adjacent[]>();
     for (const [id, doc] of entries) {
       if (doc.kind === 'entity') {
-        postings.add(ids.length, doc);
-        ids.push(id);
+        entities.push({ id, createdAt: doc.createdAt, entity: doc });
         continue;
       }
       const entry: Adjacent = [id, doc.from, doc.to, doc.relationType, doc.createdAt];
@@ -453,14 +612,18 @@ export class GraphIndex {
         else adjacency.set(name, [entry]);
       }
     }
+    // Numbered oldest first, so the table's chunks follow creation order.
+    entities.sort(byCreation);
+    const postings = new Postings((gram) => this.buckets.bucketOf(gram));
+    entities.forEach(({ entity }, n) => postings.add(n, entity));
     const writes: RecordRow[] = [];
     for (const [bucket, fragment] of postings.fragments()) {
       writes.push(this.buckets.fragmentRow(bucket, 0, fragment, now));
       stats.fragments[bucket] = 1;
     }
-    for (let n = 0; n * this.shape.chunk < ids.length; n++) writes.push(this.chunkRow(n, stats.gen, ids.slice(n * this.shape.chunk, (n + 1) * this.shape.chunk), now));
+    writes.push(...this.tableRows(stats.gen, 0, [], entities, stats.spans, now));
     for (const [name, relations] of adjacency) writes.push(this.buckets.seal('graph-index', this.adjacencyId(name), { v: VERSION, name, relations }, now));
-    writes.push(this.buckets.seal('graph-index', STATS_ID, { ...stats, docs: ids.length, fragments: Array.from({ length: this.shape.buckets }, (_, b) => stats.fragments[b] ?? 0) }, now));
+    writes.push(this.buckets.seal('graph-index', STATS_ID, { ...stats, docs: entities.length, fragments: Array.from({ length: this.shape.buckets }, (_, b) => stats.fragments[b] ?? 0) }, now));
     await tx.putRecords(writes);
   }
 }

@@ -3,16 +3,18 @@
 // and per relation. Entities and relations are found by keyed lookup tags
 // (HMAC under a sub-key of K), so no name is ever stored in plaintext;
 // search_nodes reads its encrypted trigram index (graph-index.ts) to find the
-// few entities worth decrypting, and both it and open_nodes find relations
-// through the index's adjacency rows, instead of decrypting every record.
+// few entities worth decrypting, a page at a time in creation order, and both
+// it and open_nodes find relations through the index's adjacency rows,
+// instead of decrypting every record.
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../errors.ts';
-import type { RecordRow, Store, Transaction } from '../storage/store.ts';
+import type { RecordCursor, RecordRow, Store, Transaction } from '../storage/store.ts';
 import { RecordCodec, UnreadableRecord } from './codec.ts';
-import { nextCreatedAt } from './creation-order.ts';
-import { type GraphChange, type GraphDoc, GraphIndex, type TouchingRelation } from './graph-index.ts';
+import { byCreation, nextCreatedAt } from './creation-order.ts';
+import { sealedSearchCursors } from './cursor.ts';
+import { type CandidateWalk, type GraphChange, type GraphDoc, GraphIndex, IndexMoved, type TouchingRelation } from './graph-index.ts';
 import { addObservationsTo, freshItems, type Graph, nodeMatcher, relationKey, removeObservationsFrom } from './graph-rules.ts';
-import { type GraphPage, pageGraph } from './paging.ts';
+import { type Found, type GraphPage, pageGraph, pageSearch, scanMatches } from './paging.ts';
 import {
   type Entity,
   type EntityRecord,
@@ -198,18 +200,56 @@ export class KnowledgeGraph {
   }
 
   /**
-   * Case-insensitive match on name, type or any observation, plus relations
-   * touching a match. The index names the candidates (every entity for a
-   * needle under three characters); each is decrypted and checked exactly.
+   * Case-insensitive match on name, type or any observation, a page at a
+   * time (paging.ts pageSearch), with the relations touching the page's
+   * matches. The index hands out candidates in creation order (every entity,
+   * read from the store, for a needle under three characters); each is
+   * decrypted and checked exactly until the page is full, so a page costs
+   * about its own size however many entities match.
    */
-  async searchNodes(query: string): Promise<Graph & { unreadable: string[] }> {
-    const { ids, setAside } = await this.repaired(this.store, () => this.index.candidates(this.store, query.toLowerCase()));
-    const rows = ids === null ? await this.store.allRecords(this.userId, ['entity']) : await this.store.getRecords(this.userId, ids);
-    const unreadable: string[] = [];
-    const matches = nodeMatcher(query);
-    const entities = this.openAll(rows.filter((row) => row.kind === 'entity'), (row) => this.openEntity(row), unreadable)
-      .filter(({ record: e }) => matches(e.name, e.entityType, e.observations));
-    return this.withTouchingRelations(entities, setAside, unreadable);
+  async searchNodes(query: string, options: { limit: number; cursor?: string }): Promise<GraphPage> {
+    const keep = nodeMatcher(query);
+    const cursors = sealedSearchCursors(this.codec, query);
+    let setAside: readonly string[] = [];
+    const find = async (after: RecordCursor | undefined, wanted: number): Promise<Found> => {
+      const plan = await this.index.walk(this.store, query.toLowerCase(), after);
+      setAside = plan.setAside;
+      return plan.walk ? this.checkCandidates(plan.walk, wanted, keep) : this.scanEntities(after, wanted, keep);
+    };
+    const relationsTouching = async (names: string[]) => (await this.index.relationsTouching(this.store, names)).relations;
+    const page = await this.repaired(this.store, () => readAgainIfMoved(() => pageSearch(options, cursors, find, relationsTouching)));
+    const stored = setAside.length ? (await this.store.getRecords(this.userId, [...setAside])).map((row) => row.id) : [];
+    return { ...page, unreadable: [...new Set([...stored, ...page.unreadable])] };
+  }
+
+  /** Matches among every entity, read oldest first from `after` (a needle too short for the index). */
+  private scanEntities(after: RecordCursor | undefined, wanted: number, keep: ReturnType<typeof nodeMatcher>): Promise<Found> {
+    const list = (from: RecordCursor | undefined, limit: number) => this.store.listRecords(this.userId, { kind: 'entity', limit, order: 'oldest', ...(from ? { after: from } : {}) });
+    return scanMatches(after, wanted, list, (row) => toEntity(this.openEntity(row)), keep);
+  }
+
+  /** The first `wanted` of the walk's candidates that match, each decrypted and checked exactly; deleted ones are passed over. */
+  private async checkCandidates(walk: CandidateWalk, wanted: number, keep: ReturnType<typeof nodeMatcher>): Promise<Found> {
+    const found: Found = { matches: [], unreadable: [] };
+    while (found.matches.length < wanted) {
+      // Most candidates match; at least a few per round trip when many turn out stale.
+      const candidates = await walk.next(Math.max(wanted - found.matches.length, 16));
+      if (candidates.length === 0) break;
+      const rows = new Map((await this.store.getRecords(this.userId, candidates.map((c) => c.id))).map((row) => [row.id, row]));
+      for (const candidate of candidates) {
+        const row = rows.get(candidate.id);
+        if (!row || row.kind !== 'entity') continue;
+        try {
+          const entity = this.openEntity(row);
+          if (keep(entity.name, entity.entityType, entity.observations)) found.matches.push({ id: row.id, createdAt: row.createdAt, entity: toEntity(entity) });
+        } catch (error) {
+          if (!(error instanceof UnreadableRecord)) throw error;
+          found.unreadable.push({ id: row.id, createdAt: row.createdAt });
+        }
+        if (found.matches.length === wanted) break;
+      }
+    }
+    return found;
   }
 
   /** The named entities (unknown names ignored) and the relations touching them. */
@@ -224,7 +264,7 @@ export class KnowledgeGraph {
 
   /** Entities in creation order with the relations touching them; names the unreadable records, and those a rebuild set aside that are still stored. */
   private async withTouchingRelations(entities: Sealed<EntityRecord>[], setAside: readonly string[], unreadable: string[]): Promise<Graph & { unreadable: string[] }> {
-    entities.sort((a, b) => a.row.createdAt - b.row.createdAt || (a.row.id < b.row.id ? -1 : a.row.id > b.row.id ? 1 : 0));
+    entities.sort((a, b) => byCreation(a.row, b.row));
     const names = entities.map((e) => e.record.name);
     const { relations } = names.length ? await this.repaired(this.store, () => this.index.relationsTouching(this.store, names)) : { relations: [] as TouchingRelation[] };
     const stored = setAside.length ? (await this.store.getRecords(this.userId, [...setAside])).map((row) => row.id) : [];
@@ -287,6 +327,21 @@ export class KnowledgeGraph {
     if ('lockUser' in store) await this.rebuildIndex(store);
     else await this.write((tx) => this.rebuildIndex(tx));
     return read();
+  }
+}
+
+/**
+ * A read of the index, again when a rebuild replaced the table while it read
+ * (at most three times: an index that keeps moving is left to repaired(),
+ * which rebuilds it).
+ */
+async function readAgainIfMoved<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      if (!(error instanceof IndexMoved) || attempt === 2) throw error;
+    }
   }
 }
 

@@ -4,9 +4,10 @@
 // thing to both and the pages break at the same places.
 import type { RecordCursor } from '../storage/store.ts';
 import { UnreadableRecord } from './codec.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
+import { byCreation } from './creation-order.ts';
+import { decodeCursor, encodeCursor, type SearchCursors } from './cursor.ts';
 import type { Graph } from './graph-rules.ts';
-import { type Entity, type Memory, type MemoryRecord, type Relation, toMemory } from './records.ts';
+import { type Entity, type Memory, type MemoryRecord, type Relation, toEntity, toMemory, toRelation } from './records.ts';
 import { hasTag } from './search.ts';
 
 /** A row's place in creation order: (createdAt, id). */
@@ -107,4 +108,74 @@ export async function pageGraph<R extends Positioned>(
     room -= rows.length;
   }
   return page;
+}
+
+/** An entity a search found, with its place in creation order. */
+export interface Match extends Positioned {
+  entity: Entity;
+}
+
+/** Matches in creation order, and the records that could not be read on the way to them. */
+export interface Found {
+  matches: Match[];
+  unreadable: Positioned[];
+}
+
+/**
+ * search_nodes a page at a time: the matching entities in creation order
+ * after the cursor, at most `limit`, with every relation that starts or ends
+ * at one of them (so a relation between entities on two pages comes with
+ * both). `find` gives up to `wanted` matches after a position, oldest first;
+ * it is asked for one more than the page holds, to know whether another
+ * follows. A record that cannot be read is named on the page it falls in.
+ */
+export async function pageSearch(
+  options: { limit: number; cursor?: string },
+  cursors: SearchCursors,
+  find: (after: RecordCursor | undefined, wanted: number) => Promise<Found> | Found,
+  relationsTouching: (names: string[]) => Promise<Relation[]> | Relation[],
+): Promise<GraphPage> {
+  const after = options.cursor ? cursors.open(options.cursor) : undefined;
+  const { matches, unreadable } = await find(after, options.limit + 1);
+  const shown = matches.slice(0, options.limit);
+  const last = matches.length > options.limit ? shown.at(-1)! : null;
+  const names = [...new Set(shown.map((m) => m.entity.name))];
+  return {
+    entities: shown.map((m) => toEntity({ kind: 'entity', ...m.entity })),
+    relations: names.length ? (await relationsTouching(names)).map((r) => toRelation({ kind: 'relation', ...r })) : [],
+    next_cursor: last ? cursors.seal({ createdAt: last.createdAt, id: last.id }) : null,
+    unreadable: unreadable.filter((u) => !last || byCreation(u, last) < 0).map((u) => u.id),
+  };
+}
+
+/**
+ * Matches found by reading every entity in creation order after `after`
+ * (for a needle too short for the trigram index), until `wanted` are found:
+ * `list` gives up to `limit` rows after a position, oldest first; `open`
+ * throws UnreadableRecord for a row it cannot read.
+ */
+export async function scanMatches<R extends Positioned>(
+  after: RecordCursor | undefined,
+  wanted: number,
+  list: (after: RecordCursor | undefined, limit: number) => Promise<R[]> | R[],
+  open: (row: R) => Entity,
+  keep: (name: string, entityType: string, observations: readonly string[]) => boolean,
+): Promise<Found> {
+  const found: Found = { matches: [], unreadable: [] };
+  const batch = Math.max(wanted, 100);
+  for (;;) {
+    const rows = await list(after, batch);
+    for (const row of rows) {
+      try {
+        const entity = open(row);
+        if (keep(entity.name, entity.entityType, entity.observations)) found.matches.push({ id: row.id, createdAt: row.createdAt, entity });
+      } catch (error) {
+        if (!(error instanceof UnreadableRecord)) throw error;
+        found.unreadable.push({ id: row.id, createdAt: row.createdAt });
+      }
+      if (found.matches.length === wanted) return found;
+    }
+    if (rows.length < batch) return found;
+    after = rows.at(-1)!;
+  }
 }

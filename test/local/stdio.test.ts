@@ -40,10 +40,22 @@ const RELATIONS = [
 /** Words that appear only inside records: none may be found anywhere the server or the cache keeps bytes. */
 const PLAINTEXT = ['Marguerite', 'oolong', 'Zanzibar', 'Pistachio', 'vacuum cleaner', 'quarterly deploy freeze', '会議室', 'bare metal in Lisbon', 'operates'];
 
-/** An answer as compared across the two: a page cursor names a record's time and id, which each side makes for itself. */
+/** An answer as compared across the two: a page cursor names a record's time and id (search_nodes': sealed), which each side makes for itself. */
 function answerOf(result: CallToolResult) {
   const answer = { isError: result.isError ?? false, content: result.content, structuredContent: result.structuredContent };
-  return JSON.parse(JSON.stringify(answer).replace(/eyJ[A-Za-z0-9_-]+/g, '<cursor>')) as unknown;
+  return JSON.parse(JSON.stringify(answer).replace(/eyJ[A-Za-z0-9_-]+|gAAAAA[A-Za-z0-9_=-]+/g, '<cursor>')) as unknown;
+}
+
+/** Every page of a search, each as answerOf compares it. */
+async function searchPages(client: Client, query: string, limit: number) {
+  const pages: unknown[] = [];
+  let cursor: string | undefined;
+  do {
+    const result = await callTool(client, 'search_nodes', { query, limit, ...(cursor ? { cursor } : {}) });
+    pages.push(answerOf(result));
+    cursor = (result.structuredContent as { next_cursor?: string }).next_cursor;
+  } while (cursor);
+  return pages;
 }
 
 /** A recall answer without what each side makes for itself (ids and times). */
@@ -64,6 +76,7 @@ const GRAPH_READS: Array<[string, Record<string, unknown>]> = [
   ['search_nodes', { query: 'OOLONG' }],
   ['open_nodes', { names: ['Pistachio', 'Nobody'] }],
   ['read_graph', { limit: 2 }],
+  ['search_nodes', { query: 'zanzibar', limit: 1 }],
 ];
 const RECALLS = [{ query: 'marguerite' }, { query: 'deploy' }, { query: 'oolong tea', limit: 1 }, { query: 'deploy', tag: 'OPS' }, { query: '会議' }];
 
@@ -131,6 +144,11 @@ for (const driver of await testDrivers('the local MCP server end to end')) {
           assert.deepEqual(answerOf(await callTool(local, tool, args)), answerOf(await callTool(reference, tool, args)), tool);
         }
         for (const [tool, args] of GRAPH_READS) assert.deepEqual(answerOf(await callTool(local, tool, args)), answerOf(await callTool(reference, tool, args)), `${tool} ${JSON.stringify(args)}`);
+        for (const [query, limit] of [['zanzibar', 1], ['i', 1], ['o', 2]] as const) {
+          const pages = await searchPages(local, query, limit);
+          assert.deepEqual(pages, await searchPages(reference, query, limit), `search_nodes ${query} a page of ${limit} at a time`);
+          assert.ok(pages.length > 1, 'more than one page');
+        }
         for (const args of RECALLS) assert.deepEqual(await recall(local, args), await recall(reference, args), JSON.stringify(args));
         assert.equal((await recall(local, { query: 'deploy' })).length, 2);
         assert.deepEqual(await listContents(local), await listContents(reference));

@@ -9,7 +9,9 @@
 // - a name repeated within ONE create_entities call (the reference stores both
 //   copies; we create it once), and likewise a relation repeated within one
 //   create_relations call;
-// - read_graph's description and its optional limit/cursor (paging);
+// - read_graph's description and its optional limit/cursor (paging), and
+//   search_nodes' added sentences and optional limit/cursor (paging: its
+//   query, and every answer that fits one page, are the reference's);
 // - strings over our length limits.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -154,6 +156,13 @@ describe('parity with @modelcontextprotocol/server-memory', () => {
       if (name === 'read_graph') {
         assert.deepEqual(tool.inputSchema.properties ?? {}, {}, 'the reference read_graph takes no arguments; ours adds optional ones');
         assert.deepEqual(our.inputSchema.required ?? [], []);
+        continue;
+      }
+      if (name === 'search_nodes') {
+        assert.ok(our.description?.startsWith(tool.description!), 'the reference\'s description, then how paging works');
+        const { limit, cursor, ...query } = our.inputSchema.properties ?? {};
+        assert.ok(limit && cursor, 'ours adds optional limit and cursor');
+        assert.deepEqual({ ...our.inputSchema, properties: query }, tool.inputSchema, 'the reference\'s query, required as there');
         continue;
       }
       assert.equal(our.description, tool.description, name);

@@ -52,6 +52,9 @@ function describeTools(driver: Driver): void {
       assert.deepEqual(byName.get('remember')!.inputSchema.required, ['content']);
       assert.deepEqual(Object.keys(byName.get('recall')!.inputSchema.properties ?? {}).sort(), ['limit', 'query', 'tag']);
       assert.deepEqual(Object.keys(byName.get('read_graph')!.inputSchema.properties ?? {}).sort(), ['cursor', 'limit']);
+      assert.deepEqual(Object.keys(byName.get('search_nodes')!.inputSchema.properties ?? {}).sort(), ['cursor', 'limit', 'query']);
+      assert.deepEqual(byName.get('search_nodes')!.inputSchema.required, ['query']);
+      assert.match(byName.get('search_nodes')!.description ?? '', /a relation between entities on two pages comes with both/);
       assert.deepEqual(byName.get('create_entities')!.inputSchema.required, ['entities']);
       assert.match(byName.get('remember')!.description ?? '', /Worth remembering/);
       assert.match(byName.get('recall')!.description ?? '', /start of a conversation/);
@@ -205,6 +208,42 @@ function describeTools(driver: Driver): void {
         assert.deepEqual({ entities: pages.flatMap((p) => p.entities), relations: pages.flatMap((p) => p.relations) }, { entities: whole.entities, relations: whole.relations });
       } finally {
         await bobClient.close();
+      }
+    });
+
+    it('pages search_nodes (50 matches by default), says when more remains, and refuses a cursor of another query or user', async () => {
+      const dana = await signUp(t.app);
+      const danaClient = await connectClient(baseUrl, dana.apiKey);
+      try {
+        const names = Array.from({ length: 57 }, (_, i) => `Lighthouse ${i + 1}`);
+        await callTool(danaClient, 'create_entities', { entities: names.map((name) => ({ name, entityType: 'lighthouse', observations: [`lit in ${1800 + names.indexOf(name)}`] })) });
+        await callTool(danaClient, 'create_entities', { entities: [{ name: 'Keeper', entityType: 'person', observations: ['rows out to the rock'] }] });
+        await callTool(danaClient, 'create_relations', { relations: [{ from: 'Keeper', to: 'Lighthouse 50', relationType: 'tends' }, { from: 'Lighthouse 50', to: 'Lighthouse 51', relationType: 'signals' }] });
+
+        const first = await callTool(danaClient, 'search_nodes', { query: 'LIGHTHOUSE' });
+        const page1 = first.structuredContent as { entities: Array<{ name: string }>; relations: unknown[]; next_cursor?: string };
+        assert.deepEqual(page1.entities.map((e) => e.name), names.slice(0, 50));
+        assert.deepEqual(page1.relations, [{ from: 'Keeper', to: 'Lighthouse 50', relationType: 'tends' }, { from: 'Lighthouse 50', to: 'Lighthouse 51', relationType: 'signals' }]);
+        assert.ok(page1.next_cursor);
+        assert.match(textOf(first), /More matches remain: call search_nodes with the same query and cursor "/);
+        const second = await callTool(danaClient, 'search_nodes', { query: 'LIGHTHOUSE', cursor: page1.next_cursor });
+        const page2 = second.structuredContent as typeof page1;
+        assert.deepEqual(page2.entities.map((e) => e.name), names.slice(50));
+        assert.deepEqual(page2.relations, [{ from: 'Lighthouse 50', to: 'Lighthouse 51', relationType: 'signals' }], 'a relation touching both pages comes with both');
+        assert.equal(page2.next_cursor, undefined);
+        assert.doesNotMatch(textOf(second), /cursor "/);
+
+        const small = (await callTool(danaClient, 'search_nodes', { query: 'lighthouse', limit: 7 })).structuredContent as typeof page1;
+        assert.equal(small.entities.length, 7);
+        for (const limit of [0, 1001, 2.5]) assert.equal((await callTool(danaClient, 'search_nodes', { query: 'lighthouse', limit })).isError, true, `limit ${limit}`);
+        const otherQuery = await callTool(danaClient, 'search_nodes', { query: 'lit in', cursor: page1.next_cursor });
+        assert.equal(otherQuery.isError, true);
+        assert.match(textOf(otherQuery), /the cursor belongs to another search/);
+        const otherUser = await callTool(client, 'search_nodes', { query: 'LIGHTHOUSE', cursor: page1.next_cursor });
+        assert.equal(otherUser.isError, true);
+        assert.match(textOf(otherUser), /the cursor is not one this server issued/);
+      } finally {
+        await danaClient.close();
       }
     });
 

@@ -74,7 +74,7 @@ describe('graph trigram index', () => {
           else await graph.deleteRelations([{ from: o.from, to: o.to, relationType: o.relationType }]);
         }
         const all = await scan(graph);
-        assert.deepEqual(await graph.searchNodes(query), { ...bruteSearch(all, query), unreadable: [] });
+        assert.deepEqual(await graph.searchNodes(query, { limit: 1000 }), { ...bruteSearch(all, query), next_cursor: null, unreadable: [] });
         const wanted = new Set(opened);
         assert.deepEqual(await graph.openNodes(opened), { ...touching(all, all.entities.filter((e) => wanted.has(e.name))), unreadable: [] });
       }),
@@ -105,10 +105,10 @@ describe('graph trigram index', () => {
       },
     });
     const searcher = new KnowledgeGraph(guarded, codec, userId, new GraphIndex(codec, userId));
-    const found = await searcher.searchNodes('FINCH');
+    const found = await searcher.searchNodes('FINCH', { limit: 50 });
     assert.deepEqual(found.entities.map((e) => e.name), ['Zebrafinch']);
     assert.deepEqual(found.relations, [{ from: 'Zebrafinch', to: 'Kingfisher 7', relationType: 'perches beside' }]);
-    assert.deepEqual((await searcher.searchNodes('day 14')).entities.map((e) => e.name), ['Kingfisher 14', ...Array.from({ length: 10 }, (_, i) => `Kingfisher ${140 + i}`)]);
+    assert.deepEqual((await searcher.searchNodes('day 14', { limit: 50 })).entities.map((e) => e.name), ['Kingfisher 14', ...Array.from({ length: 10 }, (_, i) => `Kingfisher ${140 + i}`)]);
   });
 
   for (const part of ['g-stats', 'g-b', 'g-t-', 'g-a-', 'g-dlt-']) {
@@ -122,7 +122,7 @@ describe('graph trigram index', () => {
       assert.ok(row, `a ${part} row exists`);
       await store.putRecords([{ ...row, token: row.token.slice(0, -8) + 'AAAAAAA=' }]);
       const all = await scan(graph);
-      assert.deepEqual(await graph.searchNodes('heron'), { ...bruteSearch(all, 'heron'), unreadable: [] });
+      assert.deepEqual(await graph.searchNodes('heron', { limit: 1000 }), { ...bruteSearch(all, 'heron'), next_cursor: null, unreadable: [] });
       assert.deepEqual(await graph.openNodes(['Heron']), { ...touching(all, all.entities.filter((e) => e.name === 'Heron')), unreadable: [] });
     });
   }

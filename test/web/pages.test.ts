@@ -164,6 +164,28 @@ for (const driver of await testDrivers('web pages')) {
       }
     });
 
+    it('shows search results on the graph page a page at a time, with a link to more matches', async () => {
+      const reader = await signUp(t.app);
+      const jsonl = Array.from({ length: 53 }, (_, i) => JSON.stringify({ type: 'entity', name: `Estuary ${String(i + 1).padStart(2, '0')}`, entityType: 'estuary', observations: [] })).join('\n');
+      const imported = await t.app.inject({ method: 'POST', url: '/api/v1/import?format=mcp-memory-jsonl', headers: { ...bearer(reader.apiKey), 'content-type': 'application/x-ndjson' }, payload: jsonl });
+      assert.equal(imported.statusCode, 200);
+      const shown = (body: string) => [...body.matchAll(/<h3>(Estuary \d+)<\/h3>/g)].map((m) => m[1]);
+      const first = await page(`/app/graph?${new URLSearchParams({ q: 'estuary' })}`, reader.cookie);
+      assert.equal(first.statusCode, 200);
+      assert.deepEqual(shown(first.body), Array.from({ length: 50 }, (_, i) => `Estuary ${String(i + 1).padStart(2, '0')}`));
+      const more = /<a href="(\/app\/graph\?q=estuary&amp;cursor=[^"]+)" rel="next">More matches →<\/a>/.exec(first.body);
+      assert.ok(more, 'a link to more matches, keeping the query');
+      const second = await page(more[1]!.replaceAll('&amp;', '&'), reader.cookie);
+      assert.equal(second.statusCode, 200);
+      assert.deepEqual(shown(second.body), ['Estuary 51', 'Estuary 52', 'Estuary 53']);
+      assert.doesNotMatch(second.body, /rel="next"/);
+      assert.match(second.body, /<a href="\/app\/graph\?q=estuary">← First page<\/a>/);
+      const elsewhere = await page(more[1]!.replaceAll('&amp;', '&').replace('q=estuary', 'q=river'), reader.cookie);
+      assert.equal(elsewhere.statusCode, 400);
+      assertHardened(elsewhere);
+      assert.match(elsewhere.body, /The cursor belongs to another search/);
+    });
+
     it('shows error pages with the fixed message and no internals', async () => {
       const badCursor = await page('/app?cursor=not-a-cursor');
       assert.equal(badCursor.statusCode, 400);

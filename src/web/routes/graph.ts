@@ -1,4 +1,4 @@
-// The knowledge graph, browsable: pages from readGraph, or searchNodes results.
+// The knowledge graph, browsable: pages from readGraph, or pages of searchNodes results.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { cursor } from '../../http/schemas.ts';
@@ -7,7 +7,7 @@ import { pageContext, sendHtml } from '../render.ts';
 import { unlockedVault } from '../session.ts';
 import { graphView } from '../views/graph.ts';
 
-/** Entities and relations together per page. */
+/** Entities and relations together per page of the graph; entities per page of search results. */
 const GRAPH_PAGE_SIZE = 50;
 
 export const graphPages: FastifyPluginAsyncZod<WebDeps> = async (app, { assets }) => {
@@ -16,13 +16,10 @@ export const graphPages: FastifyPluginAsyncZod<WebDeps> = async (app, { assets }
     config: { need: 'unlocked' },
   }, async (request, reply) => {
     const graph = unlockedVault(request).graph;
-    const { q } = request.query;
+    const { q, cursor } = request.query;
     const ctx = pageContext(request, assets);
-    if (q) {
-      const found = await graph.searchNodes(q);
-      return sendHtml(reply, graphView(ctx, { ...found, q, nextCursor: null, unreadable: found.unreadable.length }));
-    }
-    const page = await graph.readGraph({ limit: GRAPH_PAGE_SIZE, ...(request.query.cursor ? { cursor: request.query.cursor } : {}) });
-    return sendHtml(reply, graphView(ctx, { ...page, cursor: request.query.cursor, nextCursor: page.next_cursor, unreadable: page.unreadable.length }));
+    const options = { limit: GRAPH_PAGE_SIZE, ...(cursor ? { cursor } : {}) };
+    const page = q ? await graph.searchNodes(q, options) : await graph.readGraph(options);
+    return sendHtml(reply, graphView(ctx, { ...page, q, cursor, nextCursor: page.next_cursor, unreadable: page.unreadable.length }));
   });
 };

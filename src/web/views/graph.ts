@@ -13,6 +13,12 @@ export interface GraphListing {
   unreadable: number;
 }
 
+/** The graph page, or a search's, from its start or from a cursor. */
+function graphHref(q: string | undefined, cursor?: string): string {
+  const params = new URLSearchParams({ ...(q ? { q } : {}), ...(cursor ? { cursor } : {}) }).toString();
+  return params ? `/app/graph?${params}` : '/app/graph';
+}
+
 const nodeLink = (name: string) => html`<a href="/app/graph?${new URLSearchParams({ q: name }).toString()}">${name}</a>`;
 
 function entityCard(entity: Entity) {
@@ -47,8 +53,8 @@ ${empty
   : html`${listing.entities.length > 0 ? html`<h2 id="entities">Entities</h2><ul class="list-plain entities" aria-labelledby="entities">${listing.entities.map(entityCard)}</ul>` : ''}
 ${listing.relations.length > 0 ? html`<h2 id="relations">Relations</h2><ul class="card" aria-labelledby="relations">${listing.relations.map(relationRow)}</ul>` : ''}`}
 <nav class="pager" aria-label="Pages">
-  ${cursor ? html`<a href="/app/graph">← First page</a>` : html`<span></span>`}
-  ${nextCursor ? html`<a href="/app/graph?${new URLSearchParams({ cursor: nextCursor }).toString()}" rel="next">Next page →</a>` : ''}
+  ${cursor ? html`<a href="${graphHref(q)}">← First page</a>` : html`<span></span>`}
+  ${nextCursor ? html`<a href="${graphHref(q, nextCursor)}" rel="next">${q ? 'More matches →' : 'Next page →'}</a>` : ''}
 </nav>`,
   });
 }
