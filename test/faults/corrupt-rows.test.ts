@@ -6,7 +6,8 @@
 // re-encrypting around a record it cannot read.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { FORMAT_VERSION } from '../../src/crypto/keys.ts';
+import { fernetDecrypt } from '../../src/crypto/fernet.ts';
+import { deriveDataKey, FORMAT_VERSION } from '../../src/crypto/keys.ts';
 import { JSON_EXPORT_FORMAT } from '../../src/vault/transfer.ts';
 import { bearer, makeTestApp, signUp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { type DirectDb, openDirectDb, testDrivers } from '../http/support.ts';
@@ -66,7 +67,11 @@ for (const driver of await testDrivers('faults: corrupted rows')) {
       bad.memory = ids[1]!;
       // Any bulk memory but "harbour note 69", which the recall check below looks for.
       bad.bulkMemory = await pick('memory', `AND id <> '${ids[0]}' AND id <> '${ids[1]}' AND id <> '${ids[2]}' AND id <> '${bulkIds[69]}'`);
-      bad.entity = await pick('entity');
+      // Any entity but the sailors the graph checks below look for (the ids are random, so read the names).
+      const named = new Set(['Sailor 3', 'Sailor 5', 'Sailor 6']);
+      const key = deriveDataKey(user.apiKey, user.userId);
+      const entities = await db.query("SELECT id, token FROM records WHERE user_id = ? AND kind = 'entity' ORDER BY id", [user.userId]);
+      bad.entity = String(entities.find((row) => !named.has(JSON.parse(fernetDecrypt(key, String(row.token)).toString('utf8')).name))!.id);
       bad.relation = await pick('relation');
       bad.memoryIndex = await pick('memory-index');
       bad.memoryDelta = await pick('memory-delta');
