@@ -31,6 +31,7 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { meanAnswerBytes, SIZED_TOOLS } from './answer-size.ts';
 import { runCryptoBench } from './crypto.ts';
 import { type E2eLocalRow, e2eLocalMarkdown, runE2eLocalBench } from './e2e-local.ts';
@@ -160,6 +161,10 @@ try {
       }
       log(`${size} records: measuring the floors`);
       floors.set(size, measureFloors(dataset));
+      // The floors block this process for up to a minute: let fetch see the
+      // keep-alive connections servers closed meanwhile, or the next call is
+      // sent on one and fails with "other side closed".
+      await sleep(1000);
     }
     log('alternating calls across servers, drivers and sizes');
     const readIterations = Math.max(5, Math.round(sizes.some((n) => n > 1000) ? iterations / 2 : (iterations * 3) / 4));
