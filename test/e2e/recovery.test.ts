@@ -4,25 +4,18 @@
 // changes nothing.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as opaque from '@serenity-kit/opaque';
 import { fernetDecrypt } from '../../src/crypto/fernet.ts';
-import { makeTestApp, type TestApp } from '../helpers/app.ts';
-import { openDirectDb, testDrivers, type DirectDb } from '../http/support.ts';
+import type { TestApp } from '../helpers/app.ts';
+import { appWithDirectDb, testDrivers, type DirectDb } from '../http/support.ts';
 import { auth, credentialsFor, finishRegistration, logIn, newEmail, openRecoveryWrap, passwordWrapKey, post, recoverySecrets, signUpE2E, snapshotE2E } from './support.ts';
 
 for (const driver of await testDrivers('end-to-end recovery')) {
   describe(`end-to-end recovery (${driver})`, () => {
     let t: TestApp;
     let db: DirectDb;
-    before(async () => {
-      t = await makeTestApp({ driver });
-      db = await openDirectDb(t);
-    });
-    after(async () => {
-      await db.close();
-      await t.close();
-    });
+    appWithDirectDb(driver, (app, direct) => ([t, db] = [app, direct]));
 
     it('the right code unwraps K, sets a new password, and ends every other session', async () => {
       const user = await signUpE2E(t.app);

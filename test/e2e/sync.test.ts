@@ -1,26 +1,19 @@
 // Sign-up, log-in from a second device, and sync through the changes feed,
 // driven by the real OPAQUE client and real Fernet tokens, on both drivers.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as opaque from '@serenity-kit/opaque';
 import { fernetDecrypt } from '../../src/crypto/fernet.ts';
-import { makeTestApp, type TestApp } from '../helpers/app.ts';
-import { openDirectDb, testDrivers, type DirectDb } from '../http/support.ts';
+import type { TestApp } from '../helpers/app.ts';
+import { appWithDirectDb, testDrivers, type DirectDb } from '../http/support.ts';
 import { auth, credentialsFor, finishRegistration, logIn, newEmail, PASSWORD, openRecord, passwordWrapKey, post, sealRecord, signUpE2E, snapshotE2E } from './support.ts';
 
 for (const driver of await testDrivers('end-to-end sync')) {
   describe(`end-to-end accounts and sync (${driver})`, () => {
     let t: TestApp;
     let db: DirectDb;
-    before(async () => {
-      t = await makeTestApp({ driver });
-      db = await openDirectDb(t);
-    });
-    after(async () => {
-      await db.close();
-      await t.close();
-    });
+    appWithDirectDb(driver, (app, direct) => ([t, db] = [app, direct]));
 
     const changes = (token: string, query = '') => t.app.inject({ method: 'GET', url: `/api/v1/e2e/changes${query}`, headers: auth(token) });
     const write = (token: string, writes: unknown[]) => post(t.app, '/api/v1/e2e/changes', { writes }, auth(token));

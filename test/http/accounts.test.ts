@@ -3,11 +3,11 @@
 // revoking sessions, expiry, account deletion, lost-key start-over, rehash.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Algorithm, hash } from '@node-rs/argon2';
 import { generateApiKey } from '../../src/crypto/keys.ts';
-import { bearer, browser, cookieFrom, makeTestApp, signUp, TEST_ORIGIN, type TestApp, type TestUser } from '../helpers/app.ts';
-import { type DirectDb, openDirectDb, rowsOfUser, sealedRecords, testDrivers } from './support.ts';
+import { bearer, browser, cookieFrom, signUp, TEST_ORIGIN, type TestApp, type TestUser } from '../helpers/app.ts';
+import { appWithDirectDb, type DirectDb, rowsOfUser, sealedRecords, testDrivers } from './support.ts';
 
 const DAY = 24 * 3600_000;
 
@@ -15,14 +15,7 @@ for (const driver of await testDrivers('HTTP accounts and sessions')) {
   describe(`accounts and sessions (${driver})`, () => {
     let t: TestApp;
     let db: DirectDb;
-    before(async () => {
-      t = await makeTestApp({ driver });
-      db = await openDirectDb(t);
-    });
-    after(async () => {
-      await db.close();
-      await t.close();
-    });
+    appWithDirectDb(driver, (app, direct) => ([t, db] = [app, direct]));
 
     const logIn = (user: Pick<TestUser, 'email' | 'password'>, password = user.password) =>
       t.app.inject({ method: 'POST', url: '/api/v1/sessions', payload: { email: user.email, password } });

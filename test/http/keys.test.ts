@@ -5,11 +5,11 @@
 // confirm that fails half-way leaves every row as it was.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { fernetDecrypt, fernetEncrypt } from '../../src/crypto/fernet.ts';
 import { deriveDataKey, generateApiKey } from '../../src/crypto/keys.ts';
-import { bearer, browser, cookieFrom, makeTestApp, signUp, type TestApp, type TestUser } from '../helpers/app.ts';
-import { type DirectDb, openDirectDb, type Row, sealedRecords, snapshotTables, testDrivers } from './support.ts';
+import { bearer, browser, cookieFrom, signUp, type TestApp, type TestUser } from '../helpers/app.ts';
+import { appWithDirectDb, type DirectDb, type Row, sealedRecords, snapshotTables, testDrivers } from './support.ts';
 
 const GRAPH = [
   { type: 'entity', name: 'Ada Lovelace', entityType: 'person', observations: ['wrote the first program'] },
@@ -21,14 +21,7 @@ for (const driver of await testDrivers('HTTP key rotation')) {
   describe(`API-key rotation (${driver})`, () => {
     let t: TestApp;
     let db: DirectDb;
-    before(async () => {
-      t = await makeTestApp({ driver });
-      db = await openDirectDb(t);
-    });
-    after(async () => {
-      await db.close();
-      await t.close();
-    });
+    appWithDirectDb(driver, (app, direct) => ([t, db] = [app, direct]));
 
     /** A user with three memories, two entities and a relation, and a second (locked) session. */
     async function userWithRecords(): Promise<TestUser & { lockedCookie: string }> {

@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { fernetDecrypt } from '../../src/crypto/fernet.ts';
 import { deriveDataKey } from '../../src/crypto/keys.ts';
-import { bearer, makeTestApp, signUp, type TestApp, type TestUser } from '../helpers/app.ts';
-import { type DirectDb, openDirectDb, sealedRecords, snapshotTables, testDrivers } from './support.ts';
+import { bearer, signUp, type TestApp, type TestUser } from '../helpers/app.ts';
+import { appWithDirectDb, type DirectDb, sealedRecords, snapshotTables, testDrivers } from './support.ts';
 
 interface Memory {
   id: string;
@@ -23,14 +23,7 @@ for (const driver of await testDrivers('HTTP memories')) {
   describe(`memories (${driver})`, () => {
     let t: TestApp;
     let db: DirectDb;
-    before(async () => {
-      t = await makeTestApp({ driver });
-      db = await openDirectDb(t);
-    });
-    after(async () => {
-      await db.close();
-      await t.close();
-    });
+    appWithDirectDb(driver, (app, direct) => ([t, db] = [app, direct]));
 
     const create = async (user: TestUser, content: string, tags?: string[]): Promise<Memory> => {
       const response = await t.app.inject({ method: 'POST', url: '/api/v1/memories', headers: bearer(user.apiKey), payload: { content, ...(tags ? { tags } : {}) } });

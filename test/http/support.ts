@@ -2,10 +2,11 @@
 // connection to the app's database so tests can read and age rows the way an
 // attacker with a copy of the database (or a clock) would, bypassing the Store.
 import net from 'node:net';
+import { after, before } from 'node:test';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import type { Driver, TestApp } from '../helpers/app.ts';
+import { type Driver, makeTestApp, type TestApp } from '../helpers/app.ts';
 import { postgresAvailableForTests } from '../helpers/postgres.ts';
 
 /** SQLite always; PostgreSQL too when it answers (mandatory in CI, loudly skipped elsewhere). */
@@ -22,6 +23,24 @@ export interface DirectDb {
 }
 
 export const USER_TABLES = ['users', 'sessions', 'records', 'audit'] as const;
+
+/**
+ * A suite's test app on `driver` and a direct connection to its database:
+ * opened before its tests (and handed to `use`), closed after them.
+ */
+export function appWithDirectDb(driver: Driver, use: (t: TestApp, db: DirectDb) => void): void {
+  let t: TestApp | undefined;
+  let db: DirectDb | undefined;
+  before(async () => {
+    t = await makeTestApp({ driver });
+    db = await openDirectDb(t);
+    use(t, db);
+  });
+  after(async () => {
+    await db?.close();
+    await t?.close();
+  });
+}
 
 export async function openDirectDb(t: TestApp): Promise<DirectDb> {
   if (t.postgres) {
