@@ -191,6 +191,23 @@ function decodePostings(text: string, into: number[] = []): number[] {
   return into;
 }
 
+/** Base-36 counts joined by commas (empty for none), read character by character as postings are: every search reads 4,096 of them; null when not of that form. */
+function decodeCounts(text: string): number[] | null {
+  const counts: number[] = [];
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 44 /* , */) {
+      counts.push(n);
+      n = 0;
+    } else if (c >= 48 && c <= 57) n = n * 36 + c - 48;
+    else if (c >= 97 && c <= 122) n = n * 36 + c - 87;
+    else return null;
+  }
+  counts.push(n);
+  return counts;
+}
+
 /** The distinct trigrams of one lower-cased text. */
 function addGrams(text: string, into: Set<string>): void {
   for (let i = 0; i + GRAM <= text.length; i++) into.add(text.slice(i, i + GRAM));
@@ -389,8 +406,8 @@ export class GraphIndex {
 
   private openSizes(row: RecordRow): number[] {
     const cells = this.shape.buckets * CELLS_PER_BUCKET;
-    const counts = this.buckets.open<Sizes>(row, VERSION, (s) => typeof s.counts === 'string', 'graph index posting counts').counts.split(',').map((text) => (text ? parseInt(text, 36) : 0));
-    if (counts.length !== cells || counts.some((n) => !Number.isInteger(n))) throw new UnreadableRecord(row.id, 'not graph index posting counts');
+    const counts = decodeCounts(this.buckets.open<Sizes>(row, VERSION, (s) => typeof s.counts === 'string', 'graph index posting counts').counts);
+    if (counts?.length !== cells) throw new UnreadableRecord(row.id, 'not graph index posting counts');
     return counts;
   }
 
@@ -534,21 +551,23 @@ export class GraphIndex {
   }
 
   /**
-   * Relations that start or end at one of `names`, oldest first, and the
-   * records a rebuild set aside. Throws UnreadableRecord when a part it reads
-   * does not open.
+   * Relations that start or end at one of `names`, oldest first: their
+   * adjacency rows alone are read. Throws UnreadableRecord when one does not
+   * open.
    */
-  async relationsTouching(store: Pick<Store, 'getRecords' | 'countRecords'>, names: Iterable<string>): Promise<{ relations: TouchingRelation[]; setAside: string[] }> {
+  async relationsTouching(store: Pick<Store, 'getRecords'>, names: Iterable<string>): Promise<TouchingRelation[]> {
     const ids = this.adjacencyIds(names);
-    const rows = await store.getRecords(this.userId, [STATS_ID, ...ids.keys()]);
-    const stats = await this.statsOf(store, rows);
+    if (ids.size === 0) return [];
     const byId = new Map<string, TouchingRelation>();
-    for (const row of rows) {
-      if (row.id === STATS_ID) continue;
+    for (const row of await store.getRecords(this.userId, [...ids.keys()])) {
       for (const [id, from, to, relationType, createdAt] of this.openAdjacency(row, ids).relations) byId.set(id, { id, from, to, relationType, createdAt });
     }
-    const relations = [...byId.values()].sort(byCreation);
-    return { relations, setAside: stats.setAside };
+    return [...byId.values()].sort(byCreation);
+  }
+
+  /** The records a rebuild set aside, to be reported as unreadable while stored. Throws UnreadableRecord when the statistics do not open. */
+  async setAside(store: Pick<Store, 'getRecords' | 'countRecords'>): Promise<string[]> {
+    return (await this.statsOf(store, await store.getRecords(this.userId, [STATS_ID]))).setAside;
   }
 
   /**
