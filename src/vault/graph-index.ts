@@ -6,9 +6,10 @@
 //   cased as search_nodes compares them, posts the entity's number in the
 //   bucket HMAC(lookup sub-key, trigram) mod `buckets`. A needle of three or
 //   more characters occurs in a text only if each of its trigrams does, so
-//   the entities posted under all of the needle's trigrams (up to
-//   MAX_NEEDLE_GRAMS of them, or only the selective ones: SELECTIVE_RATIO)
-//   include every match; each candidate's record is then decrypted and
+//   the entities posted under any of the needle's trigrams include every
+//   match; a search reads the buckets of its rarest ones only (READ_BUCKETS),
+//   chosen by the posting counts per cell of a sealed sizes row, and
+//   intersects their lists; each candidate's record is then decrypted and
 //   checked with the exact comparison, so the answer is exact. Shorter
 //   needles read every entity: the documented fallback.
 // - Postings are only ever added: a changed entity is posted again under a
@@ -16,8 +17,9 @@
 //   record is checked. When the numbers issued reach about twice the live
 //   entities, the next merge asks for a rebuild.
 // - A table of entity ids and creation times by number, in sealed chunks of
-//   `chunk` entries. Numbers are issued oldest first within a merge or
-//   rebuild, so chunks follow creation order but for changed entities; the
+//   `chunk` entries (ids compact, times as gaps: a page decrypts less).
+//   Numbers are issued oldest first within a merge or rebuild, so chunks
+//   follow creation order but for changed entities; the
 //   statistics keep each chunk's span of creation times, so a search hands
 //   out its candidates in creation order reading only the chunks that can
 //   hold the next ones (CandidateWalk): a page of search_nodes costs about
@@ -36,6 +38,7 @@ import { randomBytes } from 'node:crypto';
 import type { RecordCursor, RecordRow, Store, Transaction } from '../storage/store.ts';
 import { RecordCodec, UnreadableRecord } from './codec.ts';
 import { byCreation } from './creation-order.ts';
+import { compactId, fullId } from './memory-index.ts';
 import type { Entity, Relation } from './records.ts';
 import { type FragmentFormat, SealedBuckets } from './sealed-buckets.ts';
 
@@ -59,24 +62,34 @@ export interface GraphIndexShape {
 
 export const DEFAULT_GRAPH_SHAPE: GraphIndexShape = { buckets: 512, slots: 8, mergeAfter: 64, chunk: 1024 };
 
-/** Trigrams of a needle whose buckets a search reads, spread over its length. */
+/** Trigrams of a needle considered, spread over its length. */
 const MAX_NEEDLE_GRAMS = 6;
+/**
+ * Buckets a search reads, those of its rarest trigrams: at 100,000 entities a
+ * bucket is tens of kilobytes, while two rare trigrams already rule out
+ * nearly every entity that does not match (and those left are checked
+ * against their records anyway).
+ */
+const READ_BUCKETS = 2;
+/** Posting counts are kept per cell, this many to a bucket: finer than a bucket, so a rare trigram's count is not drowned by a common one's. */
+const CELLS_PER_BUCKET = 8;
 const GRAM = 3;
-const VERSION = 4;
+const VERSION = 5;
 const STATS_ID = 'g-stats';
+const SIZES_ID = 'g-sizes';
 const DELTA_PREFIX = 'g-dlt-';
 const TABLE_PREFIX = 'g-t-';
 const ADJACENCY_PREFIX = 'g-a-';
 
 /** Trigram → the entity numbers posted under it, ascending, as base-36 gaps joined by commas. */
 interface Fragment {
-  v: 4;
+  v: 5;
   row: string;
   grams: Record<string, string>;
 }
 
 interface Stats {
-  v: 4;
+  v: 5;
   row: string;
   /** Changes with every rebuild: table chunks of another generation are not read. */
   gen: string;
@@ -89,17 +102,34 @@ interface Stats {
   setAside: string[];
 }
 
-interface Chunk {
-  v: 4;
+/** Postings per cell (the keyed hash of a trigram mod the cell count), stale ones included: an upper bound of each trigram's list. */
+interface Sizes {
+  v: 5;
+  row: string;
+  /** Base-36 counts joined by commas, empty for none. */
+  counts: string;
+}
+
+/** A table chunk as stored: compact ids, and creation times as postings are (gaps), so a search decrypts about half the bytes. */
+interface StoredChunk {
+  v: 5;
   row: string;
   gen: string;
+  /** The entities' ids (compactId), number for number. */
   ids: string[];
-  /** The entities' creation times, number for number. */
+  /** Their creation times, encoded as postings are. */
+  created: string;
+}
+
+/** A table chunk opened: ids still compact (fullId), only the few a search hands out are expanded. */
+interface Chunk {
+  gen: string;
+  ids: string[];
   created: number[];
 }
 
 interface Delta {
-  v: 4;
+  v: 5;
   row: string;
   id: string;
   entity: Entity;
@@ -125,7 +155,7 @@ export class IndexMoved extends UnreadableRecord {}
 type Adjacent = [id: string, from: string, to: string, relationType: string, createdAt: number];
 
 interface Adjacency {
-  v: 4;
+  v: 5;
   row: string;
   name: string;
   relations: Adjacent[];
@@ -159,6 +189,23 @@ function decodePostings(text: string, into: number[] = []): number[] {
   }
   into.push(n + sign * gap);
   return into;
+}
+
+/** Base-36 counts joined by commas (empty for none), read character by character as postings are: every search reads 4,096 of them; null when not of that form. */
+function decodeCounts(text: string): number[] | null {
+  const counts: number[] = [];
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 44 /* , */) {
+      counts.push(n);
+      n = 0;
+    } else if (c >= 48 && c <= 57) n = n * 36 + c - 48;
+    else if (c >= 97 && c <= 122) n = n * 36 + c - 87;
+    else return null;
+  }
+  counts.push(n);
+  return counts;
 }
 
 /** The distinct trigrams of one lower-cased text. */
@@ -244,6 +291,11 @@ class Postings {
       if (list) list.push(number);
       else grams.set(gram, [number]);
     }
+  }
+
+  /** Adds each trigram's count of postings to its cell. */
+  count(cells: number[], cellOf: (gram: string) => number): void {
+    for (const grams of this.buckets.values()) for (const [gram, list] of grams) cells[cellOf(gram)] = (cells[cellOf(gram)] ?? 0) + list.length;
   }
 
   fragments(): Map<number, Fragment> {
@@ -348,6 +400,55 @@ export class GraphIndex {
     return ADJACENCY_PREFIX + this.codec.lookup('graph-adjacency', name);
   }
 
+  private cellOf(gram: string): number {
+    return this.buckets.keyHash(gram) % (this.shape.buckets * CELLS_PER_BUCKET);
+  }
+
+  private openSizes(row: RecordRow): number[] {
+    const cells = this.shape.buckets * CELLS_PER_BUCKET;
+    const counts = decodeCounts(this.buckets.open<Sizes>(row, VERSION, (s) => typeof s.counts === 'string', 'graph index posting counts').counts);
+    if (counts?.length !== cells) throw new UnreadableRecord(row.id, 'not graph index posting counts');
+    return counts;
+  }
+
+  private sizesRow(counts: readonly number[], now: number): RecordRow {
+    return this.buckets.seal('graph-index', SIZES_ID, { v: VERSION, counts: counts.map((n) => (n ? n.toString(36) : '')).join(',') }, now);
+  }
+
+  private emptyCounts(): number[] {
+    return new Array<number>(this.shape.buckets * CELLS_PER_BUCKET).fill(0);
+  }
+
+  /**
+   * The needle's trigrams whose buckets a search reads, in at most
+   * READ_BUCKETS buckets: first those about as rare as the rarest by the
+   * posting counts (at most twice its count), smallest bucket first, since
+   * they rule out about as much; then the next rarest, while not much more
+   * common (SELECTIVE_RATIO).
+   * Any of its trigrams' entities include every match, so the choice only
+   * steers cost: counts from before the search's snapshot are good enough.
+   */
+  private readGrams(grams: readonly string[], counts: readonly number[] | null): string[] {
+    if (!counts) return [...grams];
+    const estimate = (gram: string) => counts[this.cellOf(gram)]!;
+    const weight = (bucket: number) => {
+      let sum = 0;
+      for (let cell = bucket; cell < counts.length; cell += this.shape.buckets) sum += counts[cell]!;
+      return sum;
+    };
+    const rarest = Math.max(Math.min(...grams.map(estimate)), 1);
+    const rank = (gram: string) => (estimate(gram) <= 2 * rarest ? weight(this.buckets.bucketOf(gram)) : Number.MAX_SAFE_INTEGER / 2 + estimate(gram));
+    const ranked = [...grams].sort((a, b) => rank(a) - rank(b));
+    const most = SELECTIVE_RATIO * rarest;
+    const buckets = new Set<number>();
+    return ranked.filter((gram) => {
+      const bucket = this.buckets.bucketOf(gram);
+      if (estimate(gram) > most || (!buckets.has(bucket) && buckets.size === READ_BUCKETS)) return false;
+      buckets.add(bucket);
+      return true;
+    });
+  }
+
   private tableId(n: number): string {
     return `${TABLE_PREFIX}${n}`;
   }
@@ -365,7 +466,10 @@ export class GraphIndex {
   }
 
   private openChunk(row: RecordRow): Chunk {
-    return this.buckets.open<Chunk>(row, VERSION, (c) => typeof c.gen === 'string' && Array.isArray(c.ids) && Array.isArray(c.created) && c.created.length === c.ids.length, 'a graph index table chunk');
+    const stored = this.buckets.open<StoredChunk>(row, VERSION, (c) => typeof c.gen === 'string' && Array.isArray(c.ids) && typeof c.created === 'string', 'a graph index table chunk');
+    const created = decodePostings(stored.created);
+    if (created.length !== stored.ids.length) throw new UnreadableRecord(row.id, 'not a graph index table chunk');
+    return { gen: stored.gen, ids: stored.ids, created };
   }
 
   /** Opens an adjacency row; `names` maps the row ids asked for to their names (the row must hold the relations of its own name). */
@@ -394,7 +498,10 @@ export class GraphIndex {
    * when a rebuild replaced the table while the walk read it).
    */
   async walk(store: Pick<Store, 'snapshotRecords' | 'getRecords' | 'countRecords'>, needle: string, after?: RecordCursor): Promise<{ walk: CandidateWalk | null; setAside: string[] }> {
-    const grams = needleGrams(needle);
+    const needleTrigrams = needleGrams(needle);
+    // Read before the snapshot, only to choose the buckets; a missing one (a lost part, or no index yet) means reading them all, and the next merge rebuilds.
+    const [sizes] = needleTrigrams ? await store.getRecords(this.userId, [SIZES_ID]) : [];
+    const grams = needleTrigrams && this.readGrams(needleTrigrams, sizes ? this.openSizes(sizes) : null);
     const buckets = grams ? [...new Set(grams.map((gram) => this.buckets.bucketOf(gram)))] : [];
     // Statistics, fragments and deltas in one snapshot: the numbers and the spans agree.
     const rows = await store.snapshotRecords(this.userId, [STATS_ID, ...buckets.flatMap((b) => this.buckets.slotIds(b))], grams ? ['graph-delta'] : []);
@@ -437,28 +544,30 @@ export class GraphIndex {
       for (const n of numbers) {
         const id = table.ids[n % this.shape.chunk];
         if (id === undefined) throw new UnreadableRecord(row.id, 'too short');
-        out.push({ id, createdAt: table.created[n % this.shape.chunk]! });
+        out.push({ id: fullId(id), createdAt: table.created[n % this.shape.chunk]! });
       }
     }
     return out;
   }
 
   /**
-   * Relations that start or end at one of `names`, oldest first, and the
-   * records a rebuild set aside. Throws UnreadableRecord when a part it reads
-   * does not open.
+   * Relations that start or end at one of `names`, oldest first: their
+   * adjacency rows alone are read. Throws UnreadableRecord when one does not
+   * open.
    */
-  async relationsTouching(store: Pick<Store, 'getRecords' | 'countRecords'>, names: Iterable<string>): Promise<{ relations: TouchingRelation[]; setAside: string[] }> {
+  async relationsTouching(store: Pick<Store, 'getRecords'>, names: Iterable<string>): Promise<TouchingRelation[]> {
     const ids = this.adjacencyIds(names);
-    const rows = await store.getRecords(this.userId, [STATS_ID, ...ids.keys()]);
-    const stats = await this.statsOf(store, rows);
+    if (ids.size === 0) return [];
     const byId = new Map<string, TouchingRelation>();
-    for (const row of rows) {
-      if (row.id === STATS_ID) continue;
+    for (const row of await store.getRecords(this.userId, [...ids.keys()])) {
       for (const [id, from, to, relationType, createdAt] of this.openAdjacency(row, ids).relations) byId.set(id, { id, from, to, relationType, createdAt });
     }
-    const relations = [...byId.values()].sort(byCreation);
-    return { relations, setAside: stats.setAside };
+    return [...byId.values()].sort(byCreation);
+  }
+
+  /** The records a rebuild set aside, to be reported as unreadable while stored. Throws UnreadableRecord when the statistics do not open. */
+  async setAside(store: Pick<Store, 'getRecords' | 'countRecords'>): Promise<string[]> {
+    return (await this.statsOf(store, await store.getRecords(this.userId, [STATS_ID]))).setAside;
   }
 
   /**
@@ -507,7 +616,7 @@ export class GraphIndex {
     }
     for (const [id, r] of removed) for (const name of [r.from, r.to]) lists.get(name)!.delete(id);
     for (const [id, r] of added) for (const name of [r.from, r.to]) lists.get(name)!.set(id, [id, r.from, r.to, r.relationType, r.createdAt]);
-    const writes: RecordRow[] = hasStats ? [] : [this.buckets.seal('graph-index', STATS_ID, { ...stats }, now)];
+    const writes: RecordRow[] = hasStats ? [] : [this.buckets.seal('graph-index', STATS_ID, { ...stats }, now), this.sizesRow(this.emptyCounts(), now)];
     const emptied: string[] = [];
     for (const [name, list] of lists) {
       if (list.size) writes.push(this.buckets.seal('graph-index', this.adjacencyId(name), { v: VERSION, name, relations: [...list.values()] }, now));
@@ -523,8 +632,12 @@ export class GraphIndex {
    * outgrown the live entities enough that a rebuild is due.
    */
   private async merge(tx: Transaction, unsaved: ReadonlyMap<string, Dated>): Promise<boolean> {
-    const rows = await tx.snapshotRecords(this.userId, [STATS_ID], ['graph-delta']);
+    const rows = await tx.snapshotRecords(this.userId, [STATS_ID, SIZES_ID], ['graph-delta']);
     const stats = await this.statsOf(tx, rows);
+    const sizes = rows.find((row) => row.id === SIZES_ID);
+    // Statistics without counts: a lost part, rebuilt like a damaged one.
+    if (!sizes && rows.some((row) => row.id === STATS_ID)) throw new UnreadableRecord(SIZES_ID, 'missing');
+    const counts = sizes ? this.openSizes(sizes) : this.emptyCounts();
     const latest = new Map<string, Dated>();
     const storedDeltas: string[] = [];
     for (const row of rows) {
@@ -541,8 +654,9 @@ export class GraphIndex {
     const entries = [...latest].map(([id, { createdAt }]): Candidate => ({ id, createdAt })).sort(byCreation);
     const postings = new Postings((gram) => this.buckets.bucketOf(gram));
     entries.forEach(({ id }, i) => postings.add(first + i, latest.get(id)!.entity));
-    const counts = [...stats.fragments];
-    const { writes, deletes } = await this.buckets.append(tx, postings.fragments(), counts, this.fragments, now);
+    postings.count(counts, (gram) => this.cellOf(gram));
+    const fragmentCounts = [...stats.fragments];
+    const { writes, deletes } = await this.buckets.append(tx, postings.fragments(), fragmentCounts, this.fragments, now);
 
     // The table's last chunk is read only when it has room left.
     let last: Candidate[] = [];
@@ -552,12 +666,12 @@ export class GraphIndex {
       if (!row) throw new UnreadableRecord(id, 'missing');
       const stored = this.openChunk(row);
       if (stored.gen !== stats.gen || stored.ids.length !== first % this.shape.chunk) throw new UnreadableRecord(row.id, 'not of this index');
-      last = stored.ids.map((id, i) => ({ id, createdAt: stored.created[i]! }));
+      last = stored.ids.map((id, i) => ({ id: fullId(id), createdAt: stored.created[i]! }));
     }
     const spans = [...stats.spans];
     writes.push(...this.tableRows(stats.gen, first, last, entries, spans, now));
     const docs = first + entries.length;
-    writes.push(this.buckets.seal('graph-index', STATS_ID, { ...stats, docs, fragments: counts.map((c) => c ?? 0), spans }, now));
+    writes.push(this.buckets.seal('graph-index', STATS_ID, { ...stats, docs, fragments: fragmentCounts.map((c) => c ?? 0), spans }, now), this.sizesRow(counts, now));
     await tx.putRecords(writes);
     await tx.deleteRecords(this.userId, [...storedDeltas, ...deletes]);
     return docs > 2 * (await tx.countRecords(this.userId, 'entity')) + 4 * this.shape.chunk;
@@ -585,7 +699,7 @@ export class GraphIndex {
   }
 
   private chunkRow(n: number, gen: string, entries: readonly Candidate[], now: number): RecordRow {
-    return this.buckets.seal('graph-index', this.tableId(n), { v: VERSION, gen, ids: entries.map((e) => e.id), created: entries.map((e) => e.createdAt) }, now);
+    return this.buckets.seal('graph-index', this.tableId(n), { v: VERSION, gen, ids: entries.map((e) => compactId(e.id)), created: encodePostings(entries.map((e) => e.createdAt)) }, now);
   }
 
   /**
@@ -616,7 +730,9 @@ export class GraphIndex {
     entities.sort(byCreation);
     const postings = new Postings((gram) => this.buckets.bucketOf(gram));
     entities.forEach(({ entity }, n) => postings.add(n, entity));
-    const writes: RecordRow[] = [];
+    const counts = this.emptyCounts();
+    postings.count(counts, (gram) => this.cellOf(gram));
+    const writes: RecordRow[] = [this.sizesRow(counts, now)];
     for (const [bucket, fragment] of postings.fragments()) {
       writes.push(this.buckets.fragmentRow(bucket, 0, fragment, now));
       stats.fragments[bucket] = 1;

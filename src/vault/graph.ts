@@ -12,7 +12,7 @@ import type { RecordCursor, RecordRow, Store, Transaction } from '../storage/sto
 import { RecordCodec, UnreadableRecord } from './codec.ts';
 import { byCreation, nextCreatedAt } from './creation-order.ts';
 import { sealedSearchCursors } from './cursor.ts';
-import { type CandidateWalk, type GraphChange, type GraphDoc, GraphIndex, IndexMoved, type TouchingRelation } from './graph-index.ts';
+import { type CandidateWalk, type GraphChange, type GraphDoc, GraphIndex, IndexMoved } from './graph-index.ts';
 import { addObservationsTo, freshItems, type Graph, nodeMatcher, relationKey, removeObservationsFrom } from './graph-rules.ts';
 import { type Found, type GraphPage, pageGraph, pageSearch, scanMatches } from './paging.ts';
 import {
@@ -161,7 +161,7 @@ export class KnowledgeGraph {
     await this.write(async (tx) => {
       // Found by their lookup tags, not opened: a damaged entity can still be deleted by its name.
       const entityRows = await tx.findRecordsByLookup(this.userId, 'entity', [...new Set(names)].map((n) => this.entityLookup(n)));
-      const { relations } = await this.repaired(tx, () => this.index.relationsTouching(tx, names));
+      const relations = await this.repaired(tx, () => this.index.relationsTouching(tx, names));
       await tx.deleteRecords(this.userId, [...entityRows.map((row) => row.id), ...relations.map((r) => r.id)]);
       await this.reindex(tx, [
         ...entityRows.map((row): GraphChange => ({ id: row.id, doc: null })),
@@ -216,7 +216,7 @@ export class KnowledgeGraph {
       setAside = plan.setAside;
       return plan.walk ? this.checkCandidates(plan.walk, wanted, keep) : this.scanEntities(after, wanted, keep);
     };
-    const relationsTouching = async (names: string[]) => (await this.index.relationsTouching(this.store, names)).relations;
+    const relationsTouching = (names: string[]) => this.index.relationsTouching(this.store, names);
     const page = await this.repaired(this.store, () => readAgainIfMoved(() => pageSearch(options, cursors, find, relationsTouching)));
     const stored = setAside.length ? (await this.store.getRecords(this.userId, [...setAside])).map((row) => row.id) : [];
     return { ...page, unreadable: [...new Set([...stored, ...page.unreadable])] };
@@ -258,7 +258,7 @@ export class KnowledgeGraph {
     const unreadable: string[] = [];
     const wanted = new Set(names);
     const entities = this.openAll(rows, (row) => this.openEntity(row), unreadable).filter(({ record }) => wanted.has(record.name));
-    const { setAside } = await this.repaired(this.store, () => this.index.relationsTouching(this.store, []));
+    const setAside = await this.repaired(this.store, () => this.index.setAside(this.store));
     return this.withTouchingRelations(entities, setAside, unreadable);
   }
 
@@ -266,7 +266,7 @@ export class KnowledgeGraph {
   private async withTouchingRelations(entities: Sealed<EntityRecord>[], setAside: readonly string[], unreadable: string[]): Promise<Graph & { unreadable: string[] }> {
     entities.sort((a, b) => byCreation(a.row, b.row));
     const names = entities.map((e) => e.record.name);
-    const { relations } = names.length ? await this.repaired(this.store, () => this.index.relationsTouching(this.store, names)) : { relations: [] as TouchingRelation[] };
+    const relations = await this.repaired(this.store, () => this.index.relationsTouching(this.store, names));
     const stored = setAside.length ? (await this.store.getRecords(this.userId, [...setAside])).map((row) => row.id) : [];
     return {
       entities: entities.map(({ record }) => toEntity(record)),

@@ -44,7 +44,7 @@ export interface FragmentFormat<F> {
 }
 
 export class SealedBuckets {
-  /** Bucket numbers of the keys seen in this request (the vault, and so this cache, lives for one request). */
+  /** Keyed hashes of the keys seen in this request (the vault, and so this cache, lives for one request). */
   private readonly cache = new Map<string, number>();
   private readonly fragmentPattern: RegExp;
 
@@ -57,12 +57,17 @@ export class SealedBuckets {
   }
 
   bucketOf(key: string): number {
-    let bucket = this.cache.get(key);
-    if (bucket === undefined) {
-      bucket = Buffer.from(this.codec.lookup(this.layout.purpose, key), 'base64url').readUInt32BE(0) % this.layout.buckets;
-      this.cache.set(key, bucket);
+    return this.keyHash(key) % this.layout.buckets;
+  }
+
+  /** The key's keyed hash as a 32-bit number: its bucket, and for an index that counts finer than buckets, its cell of them. */
+  keyHash(key: string): number {
+    let hash = this.cache.get(key);
+    if (hash === undefined) {
+      hash = Buffer.from(this.codec.lookup(this.layout.purpose, key), 'base64url').readUInt32BE(0);
+      this.cache.set(key, hash);
     }
-    return bucket;
+    return hash;
   }
 
   fragmentId(bucket: number, slot: number): string {

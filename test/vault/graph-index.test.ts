@@ -111,7 +111,35 @@ describe('graph trigram index', () => {
     assert.deepEqual((await searcher.searchNodes('day 14', { limit: 50 })).entities.map((e) => e.name), ['Kingfisher 14', ...Array.from({ length: 10 }, (_, i) => `Kingfisher ${140 + i}`)]);
   });
 
-  for (const part of ['g-stats', 'g-b', 'g-t-', 'g-a-', 'g-dlt-']) {
+  it('reads the buckets of only the rarest trigrams of a long needle, and answers exactly without its posting counts', async () => {
+    const userId = await newStoreUser(store);
+    const codec = new RecordCodec(deriveDataKey(generateApiKey(), userId));
+    const graph = new KnowledgeGraph(store, codec, userId, new GraphIndex(codec, userId));
+    await graph.createEntities(Array.from({ length: 120 }, (_, i) => ({ name: `Walker ${i}`, entityType: 'person', observations: [i % 40 === 0 ? 'collects kaleidoscopes' : 'walks the dog'] })));
+    const snapshots: string[][] = [];
+    const watched = new Proxy(store, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (property === 'snapshotRecords') return (user: string, ids: string[], kinds: never[]) => (snapshots.push(ids), value.call(target, user, ids, kinds));
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const searcher = new KnowledgeGraph(watched, codec, userId, new GraphIndex(codec, userId));
+    const expected = ['Walker 0', 'Walker 40', 'Walker 80'];
+    assert.deepEqual((await searcher.searchNodes('kaleidoscope', { limit: 50 })).entities.map((e) => e.name), expected);
+    const buckets = (ids: string[]) => new Set(ids.filter((id) => id.startsWith('g-b')).map((id) => id.split('-')[1]));
+    // "kaleidoscope" has ten trigrams, six of them considered; two buckets are read.
+    assert.ok(buckets(snapshots[0]!).size <= 2, `read ${buckets(snapshots[0]!).size} buckets`);
+    // Without the counts (a lost part) every considered trigram's bucket is read, still exactly; the next merge rebuilds the index.
+    await store.deleteRecords(userId, ['g-sizes']);
+    assert.deepEqual((await searcher.searchNodes('kaleidoscope', { limit: 50 })).entities.map((e) => e.name), expected);
+    assert.ok(buckets(snapshots[1]!).size > 2);
+    await graph.createEntities(Array.from({ length: 64 }, (_, i) => ({ name: `Runner ${i}`, entityType: 'person', observations: ['owns a kaleidoscope'] })));
+    assert.equal((await store.getRecords(userId, ['g-sizes'])).length, 1);
+    assert.equal((await searcher.searchNodes('kaleidoscope', { limit: 100 })).entities.length, 67);
+  });
+
+  for (const part of ['g-stats', 'g-sizes', 'g-b', 'g-t-', 'g-a-', 'g-dlt-']) {
     it(`rebuilds a damaged ${part} part from the records and answers exactly`, async () => {
       const userId = await newStoreUser(store);
       const graph = smallGraph(store, userId);

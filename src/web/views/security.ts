@@ -113,7 +113,7 @@ ${releaseSection(release.served, release.published)}
       <li>A determined operator with production shell access who intercepts live requests.</li>
       <li>The model itself: once a memory is given to Claude, it is subject to that provider's handling, not ours.</li>
       <li>A compromised client: your laptop, browser or MCP client holds your key.</li>
-      <li>Metadata: how many records you have, their sizes and when they changed are visible to the server. So is the shape of your encrypted search indexes: how many of their buckets are in use and how big each is, how many graph entities are indexed and roughly how many relations touch each one, and, to someone watching the database while you use it, which buckets a search reads, which records it answers with and which buckets a write changes (never the words: a bucket is picked by a keyed hash only your key computes).</li>
+      <li>Metadata: how many records you have, their sizes and when they changed are visible to the server. So is the shape of your encrypted search indexes: how many of their buckets are in use and how big each is, how many graph entities are indexed and roughly how many relations touch each one, and, to someone watching the database while you use it, which buckets a search reads (a graph search reads those of its rarest three-letter pieces, so whether any of them is rare shows), which records it answers with and which buckets a write changes (never the words: a bucket is picked by a keyed hash only your key computes).</li>
     </ul>
   </div>
 </div>
