@@ -495,12 +495,15 @@ export class MemoryIndex {
       // Writers that found the lock taken left their deltas to the merge
       // holding it: once it commits, it merges again while enough have
       // gathered, so a burst of writes does not end with its last deltas
-      // waiting (and read by every search) until the next write.
-      for (let merged = true; merged; ) {
-        merged = await store.transaction(async (tx) => {
+      // waiting (and read by every search) until the next write. Counted
+      // first outside a transaction: when too few have, that is one
+      // statement instead of a transaction of four.
+      for (let due = true; due; ) {
+        const merged = await store.transaction(async (tx) => {
           // Writers that counted before another's merge committed find too few deltas left, and skip.
           return (await tx.tryLockUser(this.userId)) && (await this.merge(tx, [], this.shape.mergeAfter));
         });
+        due = merged && (await store.countRecords(this.userId, 'memory-delta')) >= this.shape.mergeAfter;
       }
     } catch (error) {
       if (!(error instanceof UnreadableRecord)) throw error;
