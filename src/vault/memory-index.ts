@@ -201,11 +201,11 @@ function liveEntries(fragments: readonly Pick<Fragment, 'docs' | 'removed'>[]): 
 
 /**
  * The live entries of fragments (oldest first) with a term starting with
- * `prefix`: the few a search wants are found first, then the newer fragments
- * are checked for their ids. Looking a freshly parsed id up in a Map costs a
- * hash of it, which for a large bucket's newer fragments would cost more than
- * reading them; a bit per id fingerprint passes only the ids that may be a
- * found one's on to the Map.
+ * `prefix`: the few a search wants are found first, then each fragment is
+ * checked for the ids of those found in older ones. Looking a freshly parsed
+ * id up in a Map costs a hash of it, which for a large bucket's fragments
+ * would cost more than reading them; a bit per id fingerprint passes on to the
+ * Map only the ids that may be an older found one's.
  */
 function liveEntriesWith(fragments: readonly Pick<Fragment, 'docs' | 'removed'>[], prefix: string): Entry[] {
   const found: Entry[] = [];
@@ -224,27 +224,21 @@ function liveEntriesWith(fragments: readonly Pick<Fragment, 'docs' | 'removed'>[
   const last = fragments.length - 1;
   const first = foundIn[0] ?? last;
   if (first === last) return found;
-  // Ids that newer fragments name and that may be found ones, with the newest fragment naming them.
-  const foundBits = new IdBits();
-  for (let k = 0; k < found.length && foundIn[k]! < last; k++) foundBits.add(found[k]![0]);
+  // Ids a fragment names that may be those of entries found in older fragments, with the newest fragment naming them.
+  const olderFound = new IdBits();
   const named = new Map<string, number>();
-  const suspectBits = new IdBits();
-  for (let j = first + 1; j <= last; j++) {
-    const { docs, removed } = fragments[j]!;
-    for (const entry of docs) {
-      if (foundBits.has(entry[0])) {
-        named.set(entry[0], j);
-        suspectBits.add(entry[0]);
-      }
-    }
-    for (const id of removed) {
-      if (foundBits.has(id)) {
-        named.set(id, j);
-        suspectBits.add(id);
-      }
-    }
+  const suspects = new IdBits();
+  const check = (id: string, j: number) => {
+    if (!olderFound.has(id)) return;
+    named.set(id, j);
+    suspects.add(id);
+  };
+  for (let j = first, k = 0; j < last; j++) {
+    for (; k < found.length && foundIn[k] === j; k++) olderFound.add(found[k]![0]);
+    for (const entry of fragments[j + 1]!.docs) check(entry[0], j + 1);
+    for (const id of fragments[j + 1]!.removed) check(id, j + 1);
   }
-  return found.filter((entry, k) => !suspectBits.has(entry[0]) || (named.get(entry[0]) ?? -1) <= foundIn[k]!);
+  return found.filter((entry, k) => !suspects.has(entry[0]) || (named.get(entry[0]) ?? -1) <= foundIn[k]!);
 }
 
 /** A set of ids that may answer "yes" for an id never added (rarely), never "no" for one added. */
