@@ -199,6 +199,69 @@ function liveEntries(fragments: readonly Pick<Fragment, 'docs' | 'removed'>[]): 
   return live;
 }
 
+/**
+ * The live entries of fragments (oldest first) with a term starting with
+ * `prefix`: the few a search wants are found first, then each fragment is
+ * checked for the ids of those found in older ones. Looking a freshly parsed
+ * id up in a Map costs a hash of it, which for a large bucket's fragments
+ * would cost more than reading them; a bit per id fingerprint passes on to the
+ * Map only the ids that may be an older found one's.
+ */
+function liveEntriesWith(fragments: readonly Pick<Fragment, 'docs' | 'removed'>[], prefix: string): Entry[] {
+  const found: Entry[] = [];
+  const foundIn: number[] = [];
+  for (let i = 0; i < fragments.length; i++) {
+    for (const entry of fragments[i]!.docs) {
+      for (const t of entry[3]) {
+        if ((typeof t === 'string' ? t : t[0]).startsWith(prefix)) {
+          found.push(entry);
+          foundIn.push(i);
+          break;
+        }
+      }
+    }
+  }
+  const last = fragments.length - 1;
+  const first = foundIn[0] ?? last;
+  if (first === last) return found;
+  // Ids a fragment names that may be those of entries found in older fragments, with the newest fragment naming them.
+  const olderFound = new IdBits();
+  const named = new Map<string, number>();
+  const suspects = new IdBits();
+  const check = (id: string, j: number) => {
+    if (!olderFound.has(id)) return;
+    named.set(id, j);
+    suspects.add(id);
+  };
+  for (let j = first, k = 0; j < last; j++) {
+    for (; k < found.length && foundIn[k] === j; k++) olderFound.add(found[k]![0]);
+    for (const entry of fragments[j + 1]!.docs) check(entry[0], j + 1);
+    for (const id of fragments[j + 1]!.removed) check(id, j + 1);
+  }
+  return found.filter((entry, k) => !suspects.has(entry[0]) || (named.get(entry[0]) ?? -1) <= foundIn[k]!);
+}
+
+/** A set of ids that may answer "yes" for an id never added (rarely), never "no" for one added. */
+class IdBits {
+  private readonly bits = new Uint32Array(2048);
+
+  /** Mixes the id's outer characters: random in a compact UUID, the varying end of an import's id. */
+  private static slot(id: string): number {
+    const n = id.length;
+    return (Math.imul(id.charCodeAt(0) ^ (id.charCodeAt(1) << 7) ^ (id.charCodeAt(2) << 14), 0x9e3779b1) ^ Math.imul(id.charCodeAt(n - 1) ^ (id.charCodeAt(n - 2) << 8) ^ (n << 16), 0x85ebca6b)) >>> 16;
+  }
+
+  add(id: string): void {
+    const slot = IdBits.slot(id);
+    this.bits[slot >>> 5]! |= 1 << (slot & 31);
+  }
+
+  has(id: string): boolean {
+    const slot = IdBits.slot(id);
+    return (this.bits[slot >>> 5]! & (1 << (slot & 31))) !== 0;
+  }
+}
+
 /** Removals still to apply to older fragments when newer ones are folded together. */
 function foldRemovals(fragments: readonly Pick<Fragment, 'removed'>[]): string[] {
   return [...new Set(fragments.flatMap((fragment) => fragment.removed))];
@@ -241,17 +304,30 @@ export class CorpusStats {
 
 /** What one search sees: the buckets it read, the statistics, and the latest state of recently changed memories. */
 class IndexView implements Corpus {
+  /**
+   * Document numbers by compact id, for the documents before `indexed`: the
+   * first bucket a search reads lists each document once, so those are
+   * numbered without hashing their ids, and indexed only if a later read
+   * could meet them again.
+   */
   private readonly numbers = new Map<string, number>();
-  private readonly ids: string[] = [];
+  private indexed = 0;
+  private bucketsRead = 0;
+  /** Changed memories' numbers by id: never met in a bucket (their stale entries are skipped). */
+  private readonly changedNumbers = new Map<string, number>();
+  /** Per document number: its compact id, and its full id once asked for (a changed memory's from the start). */
+  private readonly compacts: string[] = [];
+  private readonly ids: Array<string | undefined> = [];
   private readonly lengths: number[] = [];
-  private readonly tagLists: Array<readonly string[]> = [];
+  /** Tags as stored (numbers) or a delta's (names), named when first asked for. */
+  private readonly tagLists: Array<readonly number[] | readonly string[]> = [];
   private readonly stats_: CorpusStats;
   private readonly changedCompact: Set<string>;
 
   constructor(
     stats: Stats,
-    /** Documents per bucket read (stale copies of changed memories still in). */
-    private readonly buckets: Map<number, Entry[]>,
+    /** Fragments per bucket read, oldest first (stale copies of changed memories still in). */
+    private readonly buckets: Map<number, Fragment[]>,
     /** Null when every bucket was read. */
     private readonly bucketOfPrefix: ((prefix: string) => number) | null,
     private readonly changed: Map<string, Delta>,
@@ -269,21 +345,33 @@ class IndexView implements Corpus {
     return this.stats_.of(tag);
   }
 
-  /** A document's number in this view; its tags are stored ones (numbers) or a delta's (names). */
-  private number(compact: string, len: number, tags: readonly number[] | readonly string[], id?: string): number {
+  /** The next document number, for a document not numbered before. */
+  private add(compact: string, len: number, tags: readonly number[] | readonly string[], id?: string): number {
+    this.ids.push(id);
+    this.lengths.push(len);
+    this.tagLists.push(tags);
+    return this.compacts.push(compact) - 1;
+  }
+
+  /** A bucket document's number in this view. */
+  private number(compact: string, len: number, tags: readonly number[]): number {
+    for (; this.indexed < this.compacts.length; this.indexed++) this.numbers.set(this.compacts[this.indexed]!, this.indexed);
     let n = this.numbers.get(compact);
     if (n === undefined) {
-      n = this.ids.length;
-      this.numbers.set(compact, n);
-      this.ids.push(id ?? fullId(compact));
-      this.lengths.push(len);
-      this.tagLists.push(tags.map((t) => (typeof t === 'number' ? this.tagNames.name(t) : t)));
+      this.numbers.set(compact, (n = this.add(compact, len, tags)));
+      this.indexed++;
     }
     return n;
   }
 
+  private changedNumber(id: string, doc: MemoryDoc): number {
+    let n = this.changedNumbers.get(id);
+    if (n === undefined) this.changedNumbers.set(id, (n = this.add(compactId(id), doc.len, doc.tags, id)));
+    return n;
+  }
+
   id(doc: number): string {
-    return this.ids[doc]!;
+    return (this.ids[doc] ??= fullId(this.compacts[doc]!));
   }
 
   length(doc: number): number {
@@ -291,32 +379,37 @@ class IndexView implements Corpus {
   }
 
   tags(doc: number): readonly string[] {
-    return this.tagLists[doc]!;
+    const tags = this.tagLists[doc]!;
+    if (tags.some((t) => typeof t === 'number')) this.tagLists[doc] = tags.map((t) => (typeof t === 'number' ? this.tagNames.name(t) : t));
+    return this.tagLists[doc] as readonly string[];
   }
 
   forEachPrefix(prefix: string, visit: (term: string, doc: number, tf: number) => void): void {
     const scope = this.bucketOfPrefix ? [this.buckets.get(this.bucketOfPrefix(prefix))] : [...this.buckets.values()];
-    for (const bucket of scope) {
-      if (!bucket) continue;
-      for (const [compact, len, tags, terms] of bucket) {
-        if (this.changedCompact.has(compact)) continue;
+    const firstRead = this.bucketsRead === 0 && scope.length === 1;
+    this.bucketsRead += scope.length;
+    for (const fragments of scope) {
+      if (!fragments) continue;
+      for (const [compact, len, tags, terms] of liveEntriesWith(fragments, prefix)) {
+        if (this.changedCompact.size > 0 && this.changedCompact.has(compact)) continue;
+        const doc = firstRead ? this.add(compact, len, tags) : this.number(compact, len, tags);
         for (const t of terms) {
           const term = typeof t === 'string' ? t : t[0];
-          if (term.startsWith(prefix)) visit(term, this.number(compact, len, tags), typeof t === 'string' ? 1 : t[1]);
+          if (term.startsWith(prefix)) visit(term, doc, typeof t === 'string' ? 1 : t[1]);
         }
       }
     }
     for (const { id, doc } of this.changed.values()) {
       if (!doc) continue;
-      for (const [term, tf] of doc.terms) if (term.startsWith(prefix)) visit(term, this.number(compactId(id), doc.len, doc.tags, id), tf);
+      for (const [term, tf] of doc.terms) if (term.startsWith(prefix)) visit(term, this.changedNumber(id, doc), tf);
     }
   }
 
   /** Every live document with all its terms (only meaningful when every bucket was read). */
   documents(): Map<string, MemoryDoc> {
     const docs = new Map<string, MemoryDoc>();
-    for (const bucket of this.buckets.values()) {
-      for (const [compact, len, tags, terms] of bucket) {
+    for (const fragments of this.buckets.values()) {
+      for (const [compact, len, tags, terms] of liveEntries(fragments)) {
         if (this.changedCompact.has(compact)) continue;
         const id = fullId(compact);
         const doc = docs.get(id) ?? { terms: [], len, tags: tags.map((t) => this.tagNames.name(t)) };
@@ -446,10 +539,8 @@ export class MemoryIndex {
     // No statistics yet is an index never merged, unless parts of an older format are stored.
     if (!stats && (await store.countRecords(this.userId, 'memory-index')) > 0) throw new UnreadableRecord(STATS_ID, 'missing');
     const base = stats ?? this.emptyStats();
-    const folded = new Map<number, Entry[]>();
-    for (const [bucket, list] of this.buckets.group(fragmentRows, this.fragments)) folded.set(bucket, liveEntries(list));
     const bucketOfPrefix = buckets ? (prefix: string) => this.bucketOf(queryBucketKey(prefix)!) : null;
-    return { view: new IndexView(base, folded, bucketOfPrefix, changed, new TagNames(base.tagNames)), setAside: base.setAside };
+    return { view: new IndexView(base, this.buckets.group(fragmentRows, this.fragments), bucketOfPrefix, changed, new TagNames(base.tagNames)), setAside: base.setAside };
   }
 
   /** The buckets a query's terms fall in; null when one of them may match terms in any bucket. */

@@ -117,7 +117,11 @@ export function rank(corpus: Corpus, query: string, options: { limit: number; ta
     return has;
   };
 
-  const best = new Map<number, Float64Array>();
+  // Per document scored so far, its row: its best score for each query term, in one flat list.
+  const rows = new Map<number, number>();
+  const docs: number[] = [];
+  const best: number[] = [];
+  const width = queryTerms.length;
   queryTerms.forEach((q, qi) => {
     const postings = new Map<string, number[]>();
     corpus.forEachPrefix(q, (term, doc, tf) => {
@@ -134,17 +138,36 @@ export function rank(corpus: Corpus, query: string, options: { limit: number; ta
         const doc = list[i]!;
         const tf = list[i + 1]!;
         const score = (weight * idf * tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * corpus.length(doc)) / averageLength));
-        let scores = best.get(doc);
-        if (!scores) best.set(doc, (scores = new Float64Array(queryTerms.length)));
-        if (score > scores[qi]!) scores[qi] = score;
+        let row = rows.get(doc);
+        if (row === undefined) {
+          rows.set(doc, (row = docs.push(doc) - 1));
+          for (let j = 0; j < width; j++) best.push(0);
+        }
+        if (score > best[row * width + qi]!) best[row * width + qi] = score;
       }
     }
   });
 
+  // Only documents scoring at least the limit-th best can be in the answer (with all of its
+  // ties, ordered by id): ids are asked for, and compared, for those alone. Scores are
+  // rounded to six decimals, which never reorders them, so the limit-th best rounded score
+  // is the limit-th best sum rounded, and a sum further below that sum than rounding moves
+  // a number cannot round up to it: only sums near or above it are rounded at all.
+  const sums = docs.map((_, row) => {
+    let sum = 0;
+    for (let j = 0; j < width; j++) sum += best[row * width + j]!;
+    return sum;
+  });
+  const round = (sum: number) => Number(sum.toFixed(6));
+  const kth = sums.length > options.limit ? Float64Array.from(sums).sort()[sums.length - options.limit]! : -Infinity;
+  const floor = round(kth);
+  const near = kth - 2e-6;
   const ranked: Ranked[] = [];
-  for (const [doc, scores] of best) {
-    ranked.push({ id: corpus.id(doc), score: Number(scores.reduce((a, b) => a + b, 0).toFixed(6)) });
-  }
+  sums.forEach((sum, i) => {
+    if (sum < near) return;
+    const score = round(sum);
+    if (score >= floor) ranked.push({ id: corpus.id(docs[i]!), score });
+  });
   ranked.sort((a, b) => b.score - a.score || a.id.localeCompare(b.id));
   return ranked.slice(0, options.limit);
 }
