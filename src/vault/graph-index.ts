@@ -38,7 +38,7 @@ import { randomBytes } from 'node:crypto';
 import type { RecordCursor, RecordRow, Store, Transaction } from '../storage/store.ts';
 import { RecordCodec, UnreadableRecord } from './codec.ts';
 import { byCreation } from './creation-order.ts';
-import { compactId, fullId } from './memory-index.ts';
+import { compactId, fullId } from './compact-id.ts';
 import type { Entity, Relation } from './records.ts';
 import { type FragmentFormat, SealedBuckets } from './sealed-buckets.ts';
 

@@ -26,6 +26,7 @@
 // docs/key-hierarchy.md.
 import type { RecordRow, Store, Transaction } from '../storage/store.ts';
 import { RecordCodec, UnreadableRecord } from './codec.ts';
+import { compactId, fullId } from './compact-id.ts';
 import type { MemoryRecord } from './records.ts';
 import { type FragmentFormat, SealedBuckets } from './sealed-buckets.ts';
 import { type Corpus, isUnspaced, type MemoryDoc, memoryDoc, rank, type Ranked, tagKey, tagKeys, termsOfQuery } from './search.ts';
@@ -71,19 +72,6 @@ function packTerms(terms: ReadonlyArray<[string, number]>): Array<string | [stri
 
 function unpackTerms(terms: ReadonlyArray<string | [string, number]>): Array<[string, number]> {
   return terms.map((t) => (typeof t === 'string' ? [t, 1] : t));
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** A memory id as the buckets store it: a lower-case UUID as 22 base64url characters, any other id (an import's) behind a "~". */
-export function compactId(id: string): string {
-  return UUID.test(id) ? Buffer.from(id.replaceAll('-', ''), 'hex').toString('base64url') : `~${id}`;
-}
-
-export function fullId(compact: string): string {
-  if (compact.startsWith('~')) return compact.slice(1);
-  const hex = Buffer.from(compact, 'base64url').toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** Every tag the buckets refer to, by its number (append-only until a rebuild). */
