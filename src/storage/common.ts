@@ -206,7 +206,7 @@ export interface GuardedPut {
 }
 
 export const sameGuard = (a: NewestGuard, b: NewestGuard): boolean =>
-  a.newestOf === b.newestOf && a.countOf === b.countOf && a.countUpTo === b.countUpTo;
+  a.newestOf === b.newestOf && a.countOf === b.countOf;
 
 /**
  * Several callers' putRecordsIfNewest with the same guard in one statement
@@ -218,7 +218,7 @@ export const sameGuard = (a: NewestGuard, b: NewestGuard): boolean =>
  * concurrent: ordered by id, as when they read the same newest).
  */
 export async function putManyIfNewest(ex: Executor, calls: readonly GuardedPut[]): Promise<GuardedPutResult[]> {
-  const { newestOf, countOf, countUpTo } = calls[0]!.guard;
+  const { newestOf, countOf } = calls[0]!.guard;
   const rows = calls.flatMap((c) => c.records);
   if (rows.length > BATCH) throw new StorageError('TOO_MANY_ROWS', `a guarded put writes at most ${BATCH} rows`);
   const stamps = calls.flatMap(({ records, guard }) => {
@@ -229,15 +229,20 @@ export async function putManyIfNewest(ex: Executor, calls: readonly GuardedPut[]
   });
   const params: Param[] = [];
   const source = recordsSource(ex, rows, params, stamps);
-  params.push(newestOf, countOf, Math.max(0, Math.floor(countUpTo)));
-  // The count leaves out the statement's own rows: SQLite's RETURNING sees
-  // those already inserted, PostgreSQL's only the snapshot.
+  params.push(newestOf, countOf);
+  // PostgreSQL's RETURNING sees the statement's snapshot; SQLite's also the
+  // rows the statement inserted so far, so there they are left out by id
+  // (on PostgreSQL that test would cost every grouped caller's ids per row).
+  let ownRowsLeftOut = '';
+  if (!ex.arrays) {
+    ownRowsLeftOut = ` AND counted.id NOT IN (${placeholders(rows.length)})`;
+    params.push(...rows.map((r) => r.id));
+  }
   const written = await ex.all(
     `WITH put (${RECORD_COLUMNS}, stamp) AS (${source})
      INSERT INTO records (${RECORD_COLUMNS}) SELECT ${RECORD_COLUMNS} FROM put
       WHERE NOT EXISTS (SELECT 1 FROM records newer WHERE newer.user_id = put.user_id AND newer.kind = ? AND newer.created_at >= put.stamp)
-     RETURNING user_id, id, (SELECT COUNT(*) FROM (SELECT 1 FROM records counted WHERE counted.user_id = records.user_id AND counted.kind = ?
-       AND (counted.user_id, counted.id) NOT IN (SELECT user_id, id FROM put) LIMIT ?) AS upTo) AS n`,
+     RETURNING user_id, id, (SELECT COUNT(*) FROM records counted WHERE counted.user_id = records.user_id AND counted.kind = ?${ownRowsLeftOut}) AS n`,
     params,
   );
   const counts = new Map(written.map((r) => [JSON.stringify([str(r.user_id), str(r.id)]), num(r.n)]));

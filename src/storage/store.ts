@@ -230,8 +230,6 @@ export interface NewestGuard {
   /** The kind whose newest stored record the new ones of that kind must be created after. */
   newestOf: RecordKind;
   countOf: RecordKind;
-  /** Counting stops here: callers only ask whether a threshold is reached. */
-  countUpTo: number;
 }
 
 export type GuardedPutResult = { written: true; count: number } | { written: false };
@@ -365,7 +363,7 @@ export interface Store extends RateLimitCounters {
    * earliest of `records` of that kind; otherwise writes none of them, and
    * the caller reads the newest (newestAndCount), stamps again and puts.
    * When written, `count` is how many records of kind `guard.countOf` the
-   * user held besides these, counted up to `guard.countUpTo`.
+   * user held besides these.
    */
   putRecordsIfNewest(records: RecordRow[], guard: NewestGuard): Promise<GuardedPutResult>;
   deleteRecords(userId: string, ids: string[]): Promise<number>;

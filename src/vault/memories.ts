@@ -62,7 +62,7 @@ export class MemoryBook {
     };
     let created = stamped(Date.now());
     // One statement, shared with concurrent writers by each driver's group commit.
-    const put = await this.store.putRecordsIfNewest(created.rows, { newestOf: 'memory', countOf: 'memory-delta', countUpTo: this.index.mergeAfter });
+    const put = await this.store.putRecordsIfNewest(created.rows, { newestOf: 'memory', countOf: 'memory-delta' });
     let waitingDeltas: number;
     if (put.written) waitingDeltas = put.count;
     else {

@@ -556,11 +556,6 @@ export class MemoryIndex {
     return (await this.view(store, null)).view.documents();
   }
 
-  /** How many waiting deltas make a merge due: counting beyond it tells nothing more. */
-  get mergeAfter(): number {
-    return this.shape.mergeAfter;
-  }
-
   /** Delta rows for memories just created under fresh ids, to be written with the memories in one statement. */
   createdRows(records: readonly MemoryRecord[], now = Date.now()): RecordRow[] {
     return records.map((record) => this.row('memory-delta', DELTA_PREFIX + record.id, { v: 2, id: record.id, doc: memoryDocOf(record), old: null } satisfies Delta, now));
