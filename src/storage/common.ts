@@ -229,10 +229,11 @@ export async function putManyIfNewest(ex: Executor, calls: readonly GuardedPut[]
   });
   const params: Param[] = [];
   const source = recordsSource(ex, rows, params, stamps);
-  params.push(newestOf, countOf);
-  // PostgreSQL's RETURNING sees the statement's snapshot; SQLite's also the
-  // rows the statement inserted so far, so there they are left out by id
-  // (on PostgreSQL that test would cost every grouped caller's ids per row).
+  // Counted on the guarded rows only (a create has one). PostgreSQL's RETURNING
+  // sees the statement's snapshot; SQLite's also the rows the statement
+  // inserted so far, so there they are left out by id (on PostgreSQL that
+  // test would cost every grouped caller's ids per row).
+  params.push(newestOf, newestOf, countOf);
   let ownRowsLeftOut = '';
   if (!ex.arrays) {
     ownRowsLeftOut = ` AND counted.id NOT IN (${placeholders(rows.length)})`;
@@ -242,13 +243,14 @@ export async function putManyIfNewest(ex: Executor, calls: readonly GuardedPut[]
     `WITH put (${RECORD_COLUMNS}, stamp) AS (${source})
      INSERT INTO records (${RECORD_COLUMNS}) SELECT ${RECORD_COLUMNS} FROM put
       WHERE NOT EXISTS (SELECT 1 FROM records newer WHERE newer.user_id = put.user_id AND newer.kind = ? AND newer.created_at >= put.stamp)
-     RETURNING user_id, id, (SELECT COUNT(*) FROM records counted WHERE counted.user_id = records.user_id AND counted.kind = ?${ownRowsLeftOut}) AS n`,
+     RETURNING user_id, id, CASE WHEN kind = ? THEN (SELECT COUNT(*) FROM records counted WHERE counted.user_id = records.user_id AND counted.kind = ?${ownRowsLeftOut}) END AS n`,
     params,
   );
-  const counts = new Map(written.map((r) => [JSON.stringify([str(r.user_id), str(r.id)]), num(r.n)]));
-  return calls.map(({ records: [first] }) => {
-    const count = counts.get(JSON.stringify([first!.userId, first!.id]));
-    return count === undefined ? { written: false } : { written: true, count };
+  const counts = new Map(written.map((r) => [JSON.stringify([str(r.user_id), str(r.id)]), r.n]));
+  return calls.map(({ records }) => {
+    const guarded = records.find((r) => r.kind === newestOf)!;
+    const count = counts.get(JSON.stringify([guarded.userId, guarded.id]));
+    return count === undefined ? { written: false } : { written: true, count: num(count) };
   });
 }
 
