@@ -51,6 +51,17 @@ export interface Executor {
   run(sql: string, params: readonly Param[]): Promise<number>;
 }
 
+/**
+ * Marks a statement whose best plan depends on how many rows this user has
+ * or on its LIMIT (a page in creation order, every row of some kinds): the
+ * PostgreSQL driver plans it for each call's values. Every other statement
+ * finds its rows by a unique key or a fixed-size index range, so PostgreSQL
+ * may keep one generic plan per connection for it instead of planning it on
+ * every call (test/storage/postgres-plans.test.ts checks that those plans
+ * read records by index). SQLite ignores the comment.
+ */
+export const PLANNED_PER_CALL = '/* planned per call */ ';
+
 /** Every Store data method; `lockUser` and `tryLockUser` are the driver's own. */
 export type Ops = Omit<Transaction, 'lockUser' | 'tryLockUser'>;
 
@@ -494,13 +505,13 @@ export function makeOps(
       const [before, direction] = query.order === 'oldest' ? ['>', 'ASC'] : ['<', 'DESC'];
       const rows = query.after
         ? await ex.all(
-            `SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND kind = ?
+            `${PLANNED_PER_CALL}SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND kind = ?
                AND (created_at ${before} ? OR (created_at = ? AND id ${before} ?))
              ORDER BY created_at ${direction}, id ${direction} LIMIT ?`,
             [userId, query.kind, query.after.createdAt, query.after.createdAt, query.after.id, limit],
           )
         : await ex.all(
-            `SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND kind = ?
+            `${PLANNED_PER_CALL}SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND kind = ?
              ORDER BY created_at ${direction}, id ${direction} LIMIT ?`,
             [userId, query.kind, limit],
           );
@@ -510,8 +521,8 @@ export function makeOps(
       if (kinds !== undefined && kinds.length === 0) return [];
       const params: Param[] = [userId];
       const rows = kinds
-        ? await ex.all(`SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND ${inList('kind', kinds, params)} ORDER BY created_at ASC, id ASC`, params)
-        : await ex.all(`SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? ORDER BY created_at ASC, id ASC`, [
+        ? await ex.all(`${PLANNED_PER_CALL}SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND ${inList('kind', kinds, params)} ORDER BY created_at ASC, id ASC`, params)
+        : await ex.all(`${PLANNED_PER_CALL}SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? ORDER BY created_at ASC, id ASC`, [
             userId,
           ]);
       return rows.map(toRecord);
@@ -533,7 +544,7 @@ export function makeOps(
         parts.push(`SELECT ${RECORD_COLUMNS} FROM records WHERE user_id = ? AND ${ofKinds}${notWanted}`);
       }
       if (parts.length === 0) return [];
-      const rows = await ex.all(`${parts.join(' UNION ALL ')} ORDER BY created_at ASC, id ASC`, params);
+      const rows = await ex.all(`${PLANNED_PER_CALL}${parts.join(' UNION ALL ')} ORDER BY created_at ASC, id ASC`, params);
       return rows.map(toRecord);
     },
     async countRecords(userId, kind) {
@@ -578,7 +589,7 @@ export function makeOps(
     },
     async listAudit(userId, limit) {
       const rows = await ex.all(
-        'SELECT user_id, action, outcome, at FROM audit WHERE user_id = ? ORDER BY at DESC, id DESC LIMIT ?',
+        `${PLANNED_PER_CALL}SELECT user_id, action, outcome, at FROM audit WHERE user_id = ? ORDER BY at DESC, id DESC LIMIT ?`,
         [userId, Math.max(0, Math.floor(limit))],
       );
       return rows.map(toAudit);

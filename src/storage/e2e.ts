@@ -2,7 +2,7 @@
 // short-lived flow steps, `ane_` sessions, the records the server cannot
 // read, and the OPAQUE server setup. Shared by both drivers through
 // makeOps (common.ts), so every method is also on a Transaction.
-import { chunks, placeholders, StorageError, str, strOrNull, type Executor, type Param } from './common.ts';
+import { chunks, placeholders, PLANNED_PER_CALL, StorageError, str, strOrNull, type Executor, type Param } from './common.ts';
 import type {
   E2EAccountRow,
   E2ECredentials,
@@ -258,7 +258,7 @@ export function e2eOps(
       const n = Math.max(1, Math.floor(limit));
       const rows = (
         await ex.all(
-          `SELECT ${RECORD_COLUMNS} FROM e2e_records WHERE user_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?`,
+          `${PLANNED_PER_CALL}SELECT ${RECORD_COLUMNS} FROM e2e_records WHERE user_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?`,
           [userId, after, n + 1],
         )
       ).map(toRecord);

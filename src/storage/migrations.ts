@@ -210,6 +210,13 @@ export const sqliteMigrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 5,
+    name: 'record tokens: no compression attempt, no planner statistics',
+    // PostgreSQL's storage settings only (see there): SQLite neither compresses
+    // values nor collects statistics per column, so nothing changes here.
+    sql: '',
+  },
 ];
 
 // Constraint names are explicit: the driver maps them to UniqueViolation.
@@ -388,6 +395,20 @@ export const postgresMigrations: readonly Migration[] = [
         setup TEXT NOT NULL,
         created_at BIGINT NOT NULL
       );
+    `,
+  },
+  {
+    version: 5,
+    name: 'record tokens: no compression attempt, no planner statistics',
+    // A token is a Fernet token: base64 of ciphertext, which PostgreSQL's
+    // compression never shrinks enough to keep, yet it tries on every token
+    // over about 2 KB (index fragments), reading all of it first. EXTERNAL
+    // stores such a token out of line at once, as the failed attempt ended.
+    // No query filters, joins or sorts on token, so ANALYZE need not sort and
+    // detoast its sample of them (about half of its time). Both are catalog
+    // changes: no row is rewritten.
+    sql: `
+      ALTER TABLE records ALTER COLUMN token SET STORAGE EXTERNAL, ALTER COLUMN token SET STATISTICS 0;
     `,
   },
 ];
