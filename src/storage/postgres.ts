@@ -1,7 +1,7 @@
 // The scale-out driver: a pg.Pool. Statements outside a transaction take any
 // pooled connection; `transaction` checks one out for its whole duration.
 import pg from 'pg';
-import { BATCH, endable, makeOps, PLANNED_PER_CALL, StorageError, txAborted, type Executor, type Ops, type Param } from './common.ts';
+import { BATCH, endable, type GuardedPut, makeOps, PLANNED_PER_CALL, putManyIfNewest, sameGuard, StorageError, txAborted, type Executor, type Ops, type Param } from './common.ts';
 import { rateLimitCounters } from './rate-limit-counters.ts';
 import { migratePostgres } from './migrations.ts';
 import { type RecordRow, StoreUnavailable, UniqueViolation, type Store, type Transaction } from './store.ts';
@@ -210,43 +210,45 @@ function transactionExecutor(inner: Executor, failed: { value: boolean }): Execu
   };
 }
 
-interface QueuedPut {
-  rows: RecordRow[];
-  settle: (error?: unknown) => void;
+interface Queued<C, R> {
+  call: C;
+  settle: (outcome: { ok: true; value: R } | { ok: false; error: unknown }) => void;
 }
 
 /**
- * Group commit for top-level putRecords (lock-free writers such as memory
- * creates): calls that arrive while one statement is being written go out
- * together in the next single INSERT, so many writers share one WAL flush
- * instead of paying for one each. A combined statement that fails is
- * retried call by call, so a call fails only because of its own rows.
+ * Group commit for top-level writes of lock-free writers (memory creates):
+ * calls that arrive while one statement is being written go out together in
+ * the next single statement, so many writers share one WAL flush instead of
+ * paying for one each. `write` answers each call of a group, in order; calls
+ * join a group while it stays within BATCH rows and `joins` the first. A
+ * combined statement that fails is retried call by call, so a call fails
+ * only because of its own rows.
  */
-function groupedPuts(put: (rows: RecordRow[]) => Promise<void>): (rows: RecordRow[]) => Promise<void> {
-  const queue: QueuedPut[] = [];
+function groupCommit<C, R>(write: (calls: C[]) => Promise<R[]>, rowsOf: (call: C) => number, joins: (first: C, next: C) => boolean = () => true): (call: C) => Promise<R> {
+  const queue: Queued<C, R>[] = [];
   let writing = false;
   const drain = async () => {
     writing = true;
     while (queue.length > 0) {
-      const batch: QueuedPut[] = [queue.shift()!];
-      let size = batch[0]!.rows.length;
-      while (queue.length > 0 && size + queue[0]!.rows.length <= BATCH) {
-        size += queue[0]!.rows.length;
+      const batch: Queued<C, R>[] = [queue.shift()!];
+      let size = rowsOf(batch[0]!.call);
+      while (queue.length > 0 && size + rowsOf(queue[0]!.call) <= BATCH && joins(batch[0]!.call, queue[0]!.call)) {
+        size += rowsOf(queue[0]!.call);
         batch.push(queue.shift()!);
       }
       try {
-        await put(batch.flatMap((q) => q.rows));
-        for (const q of batch) q.settle();
+        const values = await write(batch.map((q) => q.call));
+        batch.forEach((q, i) => q.settle({ ok: true, value: values[i]! }));
       } catch (error) {
-        if (batch.length === 1) batch[0]!.settle(error);
-        else for (const q of batch) await put(q.rows).then(() => q.settle(), (own: unknown) => q.settle(own));
+        if (batch.length === 1) batch[0]!.settle({ ok: false, error });
+        else for (const q of batch) await write([q.call]).then(([value]) => q.settle({ ok: true, value: value! }), (own: unknown) => q.settle({ ok: false, error: own }));
       }
     }
     writing = false;
   };
-  return (rows) =>
-    new Promise<void>((resolve, reject) => {
-      queue.push({ rows, settle: (error) => (error === undefined ? resolve() : reject(error)) });
+  return (call) =>
+    new Promise<R>((resolve, reject) => {
+      queue.push({ call, settle: (outcome) => (outcome.ok ? resolve(outcome.value) : reject(outcome.error)) });
       if (!writing) void drain();
     });
 }
@@ -457,6 +459,11 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
           await txOps.putRecords(rows);
           written += userVisible(rows);
         },
+        putRecordsIfNewest: async (records, guard) => {
+          const result = await txOps.putRecordsIfNewest(records, guard);
+          if (result.written) written += userVisible(records);
+          return result;
+        },
         // NO KEY UPDATE: it excludes the other writers that lock the user, but
         // not the KEY SHARE lock of a foreign-key check, so lock-free inserts
         // of the user's records (remember) never wait for a locked transaction.
@@ -524,7 +531,18 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 
   const ops: Ops = makeOps(executorOn(pool), (work) => transaction((tx) => work(tx)), false);
   let closing: Promise<void> | null = null;
-  const grouped = groupedPuts(ops.putRecords);
+  const groupedPuts = groupCommit(
+    async (calls: RecordRow[][]) => {
+      await ops.putRecords(calls.flat());
+      return calls.map(() => undefined);
+    },
+    (rows) => rows.length,
+  );
+  const groupedGuardedPuts = groupCommit(
+    (calls: GuardedPut[]) => putManyIfNewest(executorOn(pool), calls),
+    (call) => call.records.length,
+    (first, next) => sameGuard(first.guard, next.guard),
+  );
   // Every request of an API key looks its user up, and every memory created reads its user's newest and waiting deltas.
   const findUserByApiKeyHash = sharedReads(ops.findUserByApiKeyHash);
   const newestAndCount = sharedReads(ops.newestAndCount);
@@ -536,8 +554,13 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     findUserByApiKeyHash,
     newestAndCount,
     putRecords: async (rows) => {
-      await grouped(rows);
+      await groupedPuts(rows);
       noteWritten(userVisible(rows));
+    },
+    putRecordsIfNewest: async (records, guard) => {
+      const result = await groupedGuardedPuts({ records, guard });
+      if (result.written) noteWritten(userVisible(records));
+      return result;
     },
     transaction,
     close: () => (closing ??= statistics.stop().then(() => pool.end()).catch(ignore)),

@@ -263,6 +263,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     ...rateLimitCounters(guarded, 'sqlite'),
     // A top-level write joins the next group commit instead of committing on its own.
     putRecords: (records) => transaction((tx) => tx.putRecords(records)),
+    putRecordsIfNewest: (records, guard) => transaction((tx) => tx.putRecordsIfNewest(records, guard)),
     transaction,
     close: () =>
       mutex.run(() => {

@@ -225,6 +225,15 @@ export interface ListRecordsQuery {
   order?: 'newest' | 'oldest';
 }
 
+/** What Store.putRecordsIfNewest must come after, and what it counts. */
+export interface NewestGuard {
+  /** The kind whose newest stored record the new ones of that kind must be created after. */
+  newestOf: RecordKind;
+  countOf: RecordKind;
+}
+
+export type GuardedPutResult = { written: true; count: number } | { written: false };
+
 export interface PendingKey {
   hash: string;
   wrap: string;
@@ -347,6 +356,16 @@ export interface Store extends RateLimitCounters {
    * records of kind `countOf` they hold.
    */
   newestAndCount(userId: string, newestOf: RecordKind, countOf: RecordKind): Promise<{ newestCreatedAt: number | null; count: number }>;
+  /**
+   * A lock-free create in one statement, for the common case that its stamp
+   * is the newest: inserts `records` (new ids, of one user) only if that
+   * user has no record of kind `guard.newestOf` created at or after the
+   * earliest of `records` of that kind; otherwise writes none of them, and
+   * the caller reads the newest (newestAndCount), stamps again and puts.
+   * When written, `count` is how many records of kind `guard.countOf` the
+   * user held besides these.
+   */
+  putRecordsIfNewest(records: RecordRow[], guard: NewestGuard): Promise<GuardedPutResult>;
   deleteRecords(userId: string, ids: string[]): Promise<number>;
   deleteAllRecords(userId: string): Promise<number>;
 

@@ -45,27 +45,34 @@ export class MemoryBook {
    * delta are sealed first and written by one statement.
    * Lists are newest first by creation time: a memory is stamped after the
    * newest one already stored, so one client's memories keep their order
-   * even within a millisecond (concurrent ones are ordered by id). The same
-   * read counts the index's waiting deltas, which with this one's decide
-   * whether a merge is due: two reads, one round trip.
+   * even within a millisecond (concurrent ones are ordered by id). Stamped
+   * with the clock, it is written only if no memory is stamped at or after
+   * it, by the statement that also counts the index's waiting deltas (which
+   * with this one's decide whether a merge is due): one round trip. Only
+   * when another memory got the same or a later stamp (writes within a
+   * millisecond, another process's clock ahead) is the newest read, and the
+   * memory stamped after it and sealed again.
    */
   async create(input: { content: string; tags?: string[] }): Promise<Memory> {
-    const { newestCreatedAt, count: waitingDeltas } = await this.store.newestAndCount(this.userId, 'memory', 'memory-delta');
-    const createdAt = createdAtAfter(newestCreatedAt);
-    const iso = new Date(createdAt).toISOString();
-    const created: MemoryRecord = {
-      kind: 'memory',
-      id: randomUUID(),
-      content: input.content,
-      tags: normaliseTags(input.tags ?? []),
-      created_at: iso,
-      updated_at: iso,
+    const id = randomUUID();
+    const stamped = (createdAt: number) => {
+      const iso = new Date(createdAt).toISOString();
+      const record: MemoryRecord = { kind: 'memory', id, content: input.content, tags: normaliseTags(input.tags ?? []), created_at: iso, updated_at: iso };
+      return { record, rows: [this.sealRow(record, createdAt, createdAt), ...this.index.createdRows([record])] };
     };
-    const rows = [this.sealRow(created, createdAt, createdAt), ...this.index.createdRows([created])];
+    let created = stamped(Date.now());
     // One statement, shared with concurrent writers by each driver's group commit.
-    await this.store.putRecords(rows);
+    const put = await this.store.putRecordsIfNewest(created.rows, { newestOf: 'memory', countOf: 'memory-delta' });
+    let waitingDeltas: number;
+    if (put.written) waitingDeltas = put.count;
+    else {
+      const newest = await this.store.newestAndCount(this.userId, 'memory', 'memory-delta');
+      created = stamped(createdAtAfter(newest.newestCreatedAt));
+      await this.store.putRecords(created.rows);
+      waitingDeltas = newest.count;
+    }
     await this.index.mergeIfDue(this.store, waitingDeltas + 1);
-    return toMemory(created);
+    return toMemory(created.record);
   }
 
   /**

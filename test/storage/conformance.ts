@@ -683,6 +683,87 @@ export function describeStoreConformance(name: string, makeStore: StoreFactory):
         assert.deepEqual(await store.newestAndCount(a.id, 'memory', 'memory-delta'), { newestCreatedAt: T0 + 50, count: 50 });
       });
 
+      describe('putRecordsIfNewest', () => {
+        const guard = { newestOf: 'memory', countOf: 'memory-delta' } as const;
+        /** A memory and its index delta, as a create writes them: both stamped `createdAt`. */
+        const create = (userId: string, createdAt: number) => [newRecord(userId, { createdAt }), newRecord(userId, { kind: 'memory-delta', createdAt })];
+        const storedIds = async (userId: string, rows: RecordRow[]) => (await store.getRecords(userId, rows.map((r) => r.id))).map((r) => r.id);
+
+        it('writes a create stamped after every stored record of the kind, with the count of the other kind before it', async () => {
+          const a = newUser();
+          const b = newUser();
+          await store.createUser(a);
+          await store.createUser(b);
+          // Another user's newer memories and deltas, and a newer record of another kind, are no obstacle.
+          await store.putRecords([...create(b.id, T0 + 1000), newRecord(a.id, { kind: 'entity', createdAt: T0 + 1000 })]);
+          const first = create(a.id, T0 + 10);
+          assert.deepEqual(await store.putRecordsIfNewest(first, guard), { written: true, count: 0 });
+          assert.deepEqual(await store.getRecords(a.id, first.map((r) => r.id)), first);
+          assert.deepEqual(await store.putRecordsIfNewest(create(a.id, T0 + 11), guard), { written: true, count: 1 });
+          // Two memories of one stamp: the statement does not see its own rows, so neither refuses the other.
+          const twins = [newRecord(a.id, { createdAt: T0 + 12 }), newRecord(a.id, { createdAt: T0 + 12 })];
+          assert.deepEqual(await store.putRecordsIfNewest(twins, guard), { written: true, count: 2 });
+          assert.deepEqual(await storedIds(a.id, twins), twins.map((r) => r.id));
+          assert.deepEqual(await store.newestAndCount(a.id, 'memory', 'memory-delta'), { newestCreatedAt: T0 + 12, count: 2 });
+        });
+
+        it('refuses, writing none of its rows, when a record of the kind is stamped at or after its earliest one', async () => {
+          const a = newUser();
+          await store.createUser(a);
+          await store.putRecords(create(a.id, T0 + 20));
+          for (const refused of [create(a.id, T0 + 20), create(a.id, T0 + 19), [newRecord(a.id, { createdAt: T0 + 30 }), ...create(a.id, T0 + 20)]]) {
+            assert.deepEqual(await store.putRecordsIfNewest(refused, guard), { written: false });
+            assert.deepEqual(await storedIds(a.id, refused), []);
+          }
+          assert.deepEqual(await store.newestAndCount(a.id, 'memory', 'memory-delta'), { newestCreatedAt: T0 + 20, count: 1 });
+          const later = create(a.id, T0 + 21);
+          assert.deepEqual(await store.putRecordsIfNewest(later, guard), { written: true, count: 1 });
+          assert.deepEqual(await storedIds(a.id, later), later.map((r) => r.id));
+        });
+
+        it('counts the records of the other kind stored before it, never its own, whatever the order of its rows', async () => {
+          const a = newUser();
+          await store.createUser(a);
+          await store.putRecords(Array.from({ length: 5 }, () => newRecord(a.id, { kind: 'memory-delta' })));
+          assert.deepEqual(await store.putRecordsIfNewest(create(a.id, T0 + 1), guard), { written: true, count: 5 });
+          assert.deepEqual(await store.putRecordsIfNewest(create(a.id, T0 + 2).reverse(), guard), { written: true, count: 6 });
+        });
+
+        it('refuses an id already stored, writing none of its rows', async () => {
+          const a = newUser();
+          await store.createUser(a);
+          const [memory, delta] = create(a.id, T0 + 1);
+          await store.putRecords([delta!]);
+          await rejectsWithUnique(store.putRecordsIfNewest([memory!, delta!], guard), 'record-id');
+          assert.equal(await store.getRecord(a.id, memory!.id), null);
+        });
+
+        it('concurrent calls each write all their rows or none, the first of a user always, and count the deltas before them', async () => {
+          const a = newUser();
+          const b = newUser();
+          await store.createUser(a);
+          await store.createUser(b);
+          await store.putRecords([newRecord(a.id, { kind: 'memory-delta' }), newRecord(a.id, { kind: 'memory-delta' })]);
+          // Many callers of one stamp (writes within a millisecond) and some of distinct stamps, of two users.
+          const calls = [...Array.from({ length: 12 }, () => create(a.id, T0 + 50)), ...Array.from({ length: 8 }, (_, i) => create(a.id, T0 + 60 + i)), ...Array.from({ length: 6 }, () => create(b.id, T0 + 50))];
+          const results = await Promise.all(calls.map((rows) => store.putRecordsIfNewest(rows, guard)));
+          let writtenOfA = 0;
+          for (const [i, rows] of calls.entries()) {
+            const result = results[i]!;
+            assert.deepEqual(await storedIds(rows[0]!.userId, rows), result.written ? rows.map((r) => r.id) : [], `call ${i}: all its rows or none`);
+            if (result.written && rows[0]!.userId === a.id) writtenOfA++;
+          }
+          assert.ok(results.slice(0, 12).some((r) => r.written) && results.slice(20).some((r) => r.written), 'the first caller of a stamp writes');
+          for (const [i, result] of results.entries()) {
+            if (!result.written) continue;
+            const before = i < 20 ? 2 : 0;
+            const others = i < 20 ? writtenOfA - 1 : 5;
+            assert.ok(result.count >= before && result.count <= before + others, `call ${i} counted the deltas before it: ${result.count}`);
+          }
+          assert.equal(await store.countRecords(a.id, 'memory'), writtenOfA);
+        });
+      });
+
       it('deleteRecords and deleteAllRecords report how many rows went, touching one user only', async () => {
         const a = newUser();
         const b = newUser();

@@ -42,6 +42,7 @@ if (await postgresAvailableForTests('PostgreSQL plan policy')) {
         await store.snapshotRecords(big.id, some, ['memory-delta']);
         await store.allRecords(big.id, ['memory-delta']);
         await store.putRecords([newRecord(big.id, { createdAt: BIG + 1 })]);
+        assert.equal((await store.putRecordsIfNewest([newRecord(big.id, { createdAt: BIG + 3 }), newRecord(big.id, { kind: 'memory-delta', createdAt: BIG + 3 })], { newestOf: 'memory', countOf: 'memory-delta' })).written, true);
         await store.deleteRecords(big.id, some.slice(0, 1));
         await store.transaction(async (tx) => {
           assert.equal(await tx.tryLockUser(big.id), true);

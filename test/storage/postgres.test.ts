@@ -213,6 +213,26 @@ if (await postgresAvailableForTests('PostgreSQL storage driver')) {
       }
     });
 
+    it('group-commits conditional creates: callers of one statement never refuse each other, later ones of an older stamp are refused', async () => {
+      const { store, cleanup } = await makePostgresTestStore();
+      try {
+        const a = newUser();
+        const b = newUser();
+        await store.createUser(a);
+        await store.createUser(b);
+        const guard = { newestOf: 'memory', countOf: 'memory-delta' } as const;
+        const create = (userId: string, createdAt: number) => [newRecord(userId, { createdAt }), newRecord(userId, { kind: 'memory-delta', createdAt })];
+        const stamp = Date.now();
+        // The first call takes the statement; the ones queued behind it go out together in the next.
+        const [, ...together] = await Promise.all([create(b.id, stamp), ...Array.from({ length: 5 }, () => create(a.id, stamp))].map((rows) => store.putRecordsIfNewest(rows, guard)));
+        assert.deepEqual(together, Array(5).fill({ written: true, count: 0 }));
+        assert.equal(await store.countRecords(a.id, 'memory'), 5);
+        assert.deepEqual(await store.putRecordsIfNewest(create(a.id, stamp), guard), { written: false });
+      } finally {
+        await cleanup();
+      }
+    });
+
     it('keeps the planner statistics: after a committed bulk write, a page of one user reads along the index', async () => {
       const { store, schema, cleanup } = await makePostgresTestStore();
       try {
