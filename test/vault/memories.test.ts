@@ -4,15 +4,15 @@
 // the order it created them in, and concurrent creates from several
 // processes all land, each once, in the index too.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { generateApiKey } from '../../src/crypto/keys.ts';
 import { openPostgresStore } from '../../src/storage/postgres.ts';
-import { openSqliteStore } from '../../src/storage/sqlite.ts';
 import type { Store } from '../../src/storage/store.ts';
 import { Vault } from '../../src/vault/vault.ts';
 import { testDrivers } from '../http/support.ts';
 import { makePostgresTestStore } from '../helpers/postgres.ts';
 import { newStoreUser } from '../helpers/store-user.ts';
+import { storeForSuite } from '../helpers/suite-store.ts';
 
 const T = Date.UTC(2031, 0, 1);
 
@@ -28,14 +28,7 @@ async function listAll(vault: Vault) {
 for (const driver of await testDrivers('memory creation order')) {
   describe(`memory creation order (${driver})`, () => {
     let store: Store;
-    let cleanup: () => Promise<void>;
-    before(async () => {
-      if (driver === 'sqlite') {
-        store = await openSqliteStore({ file: ':memory:' });
-        cleanup = () => store.close();
-      } else ({ store, cleanup } = await makePostgresTestStore());
-    });
-    after(async () => cleanup());
+    storeForSuite(driver, (opened) => (store = opened));
 
     it('keeps a client\'s memories in the order it created them when the clock stands still or goes back', async (t) => {
       const vault = await newVault(store);

@@ -5,18 +5,17 @@
 // led there and whatever changes between two pages; a page reads about its
 // own size; a cursor works only for the user and the query it was issued for.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { deriveDataKey, generateApiKey } from '../../src/crypto/keys.ts';
 import { AppError } from '../../src/errors.ts';
-import { openSqliteStore } from '../../src/storage/sqlite.ts';
 import type { Store } from '../../src/storage/store.ts';
 import { RecordCodec } from '../../src/vault/codec.ts';
 import { type GraphIndexShape, GraphIndex } from '../../src/vault/graph-index.ts';
 import { type Graph, type GraphPage, KnowledgeGraph } from '../../src/vault/graph.ts';
 import { testDrivers } from '../http/support.ts';
-import { makePostgresTestStore } from '../helpers/postgres.ts';
 import { newStoreUser } from '../helpers/store-user.ts';
+import { storeForSuite } from '../helpers/suite-store.ts';
 
 const NAMES = ['Ada Okafor', 'Bo', 'Çelik İnan', 'Dee Lindqvist', 'ΟΔΥΣΣΕΑΣ', 'Fox', '東京タワー', 'Hal 9000', 'Tea Room', 'Oslo Tea'];
 const TYPES = ['person', 'City', 'project'];
@@ -83,16 +82,7 @@ async function refused(promise: Promise<unknown>, message: RegExp): Promise<void
 for (const driver of await testDrivers('search_nodes paging')) {
   describe(`search_nodes paging (${driver})`, () => {
     let store: Store;
-    let cleanup: () => Promise<void>;
-    before(async () => {
-      if (driver === 'sqlite') {
-        store = await openSqliteStore({ file: ':memory:' });
-        cleanup = () => store.close();
-      } else {
-        ({ store, cleanup } = await makePostgresTestStore());
-      }
-    });
-    after(async () => cleanup());
+    storeForSuite(driver, (opened) => (store = opened));
 
     it('pages through exactly the unpaged answer after any sequence of changes, for any page size', async () => {
       const name = fc.constantFrom(...NAMES);
