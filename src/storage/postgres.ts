@@ -543,7 +543,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     (call) => call.records.length,
     (first, next) => sameGuard(first.guard, next.guard),
   );
-  // Every request of an API key looks its user up, and every memory created reads its user's newest and waiting deltas.
+  // Every request of an API key looks its user up; a memory create that found a newer stamp (see Memories.create) reads its user's newest and waiting deltas.
   const findUserByApiKeyHash = sharedReads(ops.findUserByApiKeyHash);
   const newestAndCount = sharedReads(ops.newestAndCount);
 
