@@ -217,11 +217,13 @@ export interface GuardedPut {
 }
 
 /**
- * The kinds as SQL literals, for the guarded put's text: PostgreSQL then
- * keeps one generic plan for it. With `kind = $n` the generic plan is costed
- * for an average kind, above the per-call plans for a rare one (the waiting
- * deltas), so it was planned on every call: 0.2 to 0.3 ms, what the one
- * statement saved. Fixed strings of the closed RecordKind set, never input.
+ * The kinds as SQL literals, for statements that name one kind in their text:
+ * PostgreSQL then keeps one generic plan per kind. With `kind = $n` the
+ * generic plan is costed for an average kind, above the per-call plans for a
+ * rare one (the waiting deltas), so it was planned on every call (0.2 to
+ * 0.3 ms), and it could never use the index of waiting deltas, whose
+ * condition names their kinds (see the PostgreSQL migrations). Fixed strings
+ * of the closed RecordKind set, never input.
  */
 const KIND_LITERAL: Readonly<Record<RecordKind, string>> = {
   memory: "'memory'",
@@ -232,6 +234,11 @@ const KIND_LITERAL: Readonly<Record<RecordKind, string>> = {
   'graph-index': "'graph-index'",
   'graph-delta': "'graph-delta'",
 };
+
+function kindLiteral(kind: RecordKind): string {
+  if (!Object.hasOwn(KIND_LITERAL, kind)) throw new StorageError('UNKNOWN_KIND', 'not a record kind');
+  return KIND_LITERAL[kind];
+}
 
 export const sameGuard = (a: NewestGuard, b: NewestGuard): boolean =>
   a.newestOf === b.newestOf && a.countOf === b.countOf;
@@ -257,20 +264,29 @@ export async function putManyIfNewest(ex: Executor, calls: readonly GuardedPut[]
   });
   const params: Param[] = [];
   const source = recordsSource(ex, rows, params, stamps);
-  // Counted on the guarded rows only (a create has one). PostgreSQL's RETURNING
-  // sees the statement's snapshot; SQLite's also the rows the statement
-  // inserted so far, so there they are left out by id (on PostgreSQL that
-  // test would cost every grouped caller's ids per row).
-  let ownRowsLeftOut = '';
-  if (!ex.arrays) {
-    ownRowsLeftOut = ` AND counted.id NOT IN (${placeholders(rows.length)})`;
-    params.push(...rows.map((r) => r.id));
-  }
+  // Counted on the guarded rows only (a create has one), as of before the
+  // statement. PostgreSQL evaluates every part of a statement in its one
+  // snapshot, which does not hold the rows the statement inserts, so each
+  // user's deltas are counted once, for all the callers the statement groups
+  // (a count per row cost a tenth of a millisecond each: a waiting delta is
+  // one heap visit). SQLite's RETURNING also sees the rows the statement
+  // inserted so far, so there they are left out by id.
+  const counted = ex.arrays
+    ? {
+        with: `, waiting AS MATERIALIZED (SELECT users.user_id, (SELECT COUNT(*) FROM records counted WHERE counted.user_id = users.user_id AND counted.kind = ${kindLiteral(countOf)}) AS n
+                 FROM (SELECT DISTINCT user_id FROM put) users)`,
+        count: '(SELECT n FROM waiting WHERE waiting.user_id = records.user_id)',
+      }
+    : {
+        with: '',
+        count: `(SELECT COUNT(*) FROM records counted WHERE counted.user_id = records.user_id AND counted.kind = ${kindLiteral(countOf)} AND counted.id NOT IN (${placeholders(rows.length)}))`,
+      };
+  if (!ex.arrays) params.push(...rows.map((r) => r.id));
   const written = await ex.all(
-    `WITH put (${RECORD_COLUMNS}, stamp) AS (${source})
+    `WITH put (${RECORD_COLUMNS}, stamp) AS (${source})${counted.with}
      INSERT INTO records (${RECORD_COLUMNS}) SELECT ${RECORD_COLUMNS} FROM put
-      WHERE NOT EXISTS (SELECT 1 FROM records newer WHERE newer.user_id = put.user_id AND newer.kind = ${KIND_LITERAL[newestOf]} AND newer.created_at >= put.stamp)
-     RETURNING user_id, id, CASE WHEN kind = ${KIND_LITERAL[newestOf]} THEN (SELECT COUNT(*) FROM records counted WHERE counted.user_id = records.user_id AND counted.kind = ${KIND_LITERAL[countOf]}${ownRowsLeftOut}) END AS n`,
+      WHERE NOT EXISTS (SELECT 1 FROM records newer WHERE newer.user_id = put.user_id AND newer.kind = ${kindLiteral(newestOf)} AND newer.created_at >= put.stamp)
+     RETURNING user_id, id, CASE WHEN kind = ${kindLiteral(newestOf)} THEN ${counted.count} END AS n`,
     params,
   );
   const counts = new Map(written.map((r) => [JSON.stringify([str(r.user_id), str(r.id)]), r.n]));
@@ -564,14 +580,14 @@ export function makeOps(
       return rows.map(toRecord);
     },
     async countRecords(userId, kind) {
-      const rows = await ex.all('SELECT COUNT(*) AS n FROM records WHERE user_id = ? AND kind = ?', [userId, kind]);
+      const rows = await ex.all(`SELECT COUNT(*) AS n FROM records WHERE user_id = ? AND kind = ${kindLiteral(kind)}`, [userId]);
       return num(rows[0]?.n ?? 0);
     },
     async newestAndCount(userId, newestOf, countOf) {
       const [row] = await ex.all(
-        `SELECT (SELECT created_at FROM records WHERE user_id = ? AND kind = ? ORDER BY created_at DESC, id DESC LIMIT 1) AS newest,
-                (SELECT COUNT(*) FROM records WHERE user_id = ? AND kind = ?) AS n`,
-        [userId, newestOf, userId, countOf],
+        `SELECT (SELECT created_at FROM records WHERE user_id = ? AND kind = ${kindLiteral(newestOf)} ORDER BY created_at DESC, id DESC LIMIT 1) AS newest,
+                (SELECT COUNT(*) FROM records WHERE user_id = ? AND kind = ${kindLiteral(countOf)}) AS n`,
+        [userId, userId],
       );
       return { newestCreatedAt: numOrNull(row?.newest), count: num(row?.n ?? 0) };
     },
