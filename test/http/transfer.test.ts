@@ -101,7 +101,7 @@ for (const driver of await testDrivers('HTTP export and import')) {
         assert.deepEqual(Object.keys(record).sort(), ['created_at', 'id', 'kind', 'token', 'updated_at']);
         assert.match(record.token, /^gAAAAA/);
       }
-      for (const secret of ['Café', 'Ada', '東京', 'neighbour', 'social']) assert.ok(!response.body.includes(secret), `"${secret}" in the encrypted export`);
+      for (const secret of ['Café', 'Ada Lovelace', '東京', 'neighbour', 'social']) assert.ok(!response.body.includes(secret), `"${secret}" in the encrypted export`);
     });
 
     it('docs/export.md shows exactly the two scripts in docs/examples', () => {
