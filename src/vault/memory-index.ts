@@ -434,9 +434,15 @@ export class MemoryIndex {
     store: (fragment) => ({ v: 3, ...fragment }),
   };
 
-  /** A document's entry in one bucket, its tags numbered in `tagNames` (which this may extend). */
-  private entry(id: string, doc: MemoryDoc, terms: ReadonlyArray<[string, number]>, tagNames: TagNames): Entry {
-    return [compactId(id), doc.len, doc.tags.map((tag) => tagNames.number(tag)), packTerms(terms)];
+  /**
+   * A document's entry in each bucket its terms fall in, its tags numbered in
+   * `tagNames` (which this may extend). Its compact id and tag numbers are
+   * worked out once for all its buckets (tens of them), not once per bucket.
+   */
+  private entries(id: string, doc: MemoryDoc, tagNames: TagNames): Array<[bucket: number, entry: Entry]> {
+    const compact = compactId(id);
+    const tags = doc.tags.map((tag) => tagNames.number(tag));
+    return Array.from(this.split(doc), ([bucket, terms]) => [bucket, [compact, doc.len, tags, packTerms(terms)]]);
   }
 
   private bucketOf(key: string): number {
@@ -658,11 +664,12 @@ export class MemoryIndex {
     for (const { id, doc, old } of latest.values()) {
       if (old) {
         corpus.add(old.len, old.tags, -1);
-        for (const bucket of old.buckets) changeOf(bucket).removed.add(compactId(id));
+        const compact = compactId(id);
+        for (const bucket of old.buckets) changeOf(bucket).removed.add(compact);
       }
       if (doc) {
         corpus.add(doc.len, doc.tags, 1);
-        for (const [bucket, terms] of this.split(doc)) changeOf(bucket).docs.set(id, this.entry(id, doc, terms, tagNames));
+        for (const [bucket, entry] of this.entries(id, doc, tagNames)) changeOf(bucket).docs.set(id, entry);
       }
     }
 
@@ -692,9 +699,8 @@ export class MemoryIndex {
     for (const record of records) {
       const doc = memoryDocOf(record);
       corpus.add(doc.len, doc.tags, 1);
-      for (const [bucket, terms] of this.split(doc)) {
+      for (const [bucket, entry] of this.entries(record.id, doc, tagNames)) {
         const entries = buckets.get(bucket);
-        const entry = this.entry(record.id, doc, terms, tagNames);
         if (entries) entries.push(entry);
         else buckets.set(bucket, [entry]);
       }

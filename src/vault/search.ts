@@ -31,7 +31,14 @@ export function fold(text: string): string {
 
 export function tokenize(text: string): string[] {
   const terms: string[] = [];
-  for (const [word] of fold(text).matchAll(WORD)) {
+  // match, not matchAll: the words alone, without a match object for each.
+  for (const word of fold(text).match(WORD) ?? []) {
+    // Most words hold no character of an unspaced script: one run, the word
+    // itself, found without splitting it into runs (a match object each).
+    if (!UNSPACED.test(word)) {
+      terms.push(word);
+      continue;
+    }
     for (const [run] of word.matchAll(SCRIPT_RUN)) {
       if (!UNSPACED.test(run)) {
         terms.push(run);
