@@ -75,7 +75,7 @@ function throughputTable(results: BenchResults): string {
   });
   if (pairs.length === 0) return '';
   const load = (r: ThroughputRow) => `${formatCount(r.requestsPerSecond)} req/s, p99 ${formatCount(r.p99Ms)} ms${r.failures ? `, ${r.failures} failures` : ''}`;
-  return `\n\nThroughput at ${formatCount(results.throughputSize ?? 0)} records (${pairs[0]!.now.connections} clients, ${pairs[0]!.now.durationSeconds} s per tool; the throughput section below has every column):\n\n${markdownTable<ThroughputPair>([
+  return `\n\nThroughput at ${formatCount(results.throughputSize ?? 0)} records (${pairs[0]!.now.connections} clients, each server's median of ${pairs[0]!.now.roundRates.length} rounds of ${pairs[0]!.now.durationSeconds} s per tool; the throughput section below has every column and round):\n\n${markdownTable<ThroughputPair>([
     { header: 'store', cell: (p) => DRIVER_NAMES[p.now.driver] },
     { header: 'tool', cell: (p) => `\`${p.now.tool}\`` },
     { header: 'before', align: 'right', cell: (p) => load(p.before) },

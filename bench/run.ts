@@ -22,7 +22,8 @@
 //   BENCH_MIN_SECONDS=1            a group whose calls are quick runs on this long, up to 20 times
 //                                  its calls (default 5)
 //   BENCH_OTHER_USERS=5            other users sharing the server (default 20)
-//   BENCH_THROUGHPUT_SECONDS=5     per tool, 0 skips it (default 15)
+//   BENCH_THROUGHPUT_SECONDS=5     per tool and round, 0 skips it (default 15)
+//   BENCH_THROUGHPUT_ROUNDS=1      rounds per tool, every server once a round; a row is its median (default 3)
 //   BENCH_CONNECTIONS=50           concurrent clients for throughput (default 50)
 //   BENCH_ARGON2_ITERATIONS=100    argon2id calls in the crypto table (default 400)
 //   BENCH_OAUTH_CALLS=100          token refreshes and recalls in the OAuth section (default 300; 0 skips it)
@@ -76,6 +77,7 @@ const minSeconds = envNumber('BENCH_MIN_SECONDS', 5);
 const otherUsers = envNumber('BENCH_OTHER_USERS', 20);
 const otherUserRecords = 300;
 const throughputSeconds = envNumber('BENCH_THROUGHPUT_SECONDS', 15);
+const throughputRounds = Math.max(1, envNumber('BENCH_THROUGHPUT_ROUNDS', 3));
 const connections = envNumber('BENCH_CONNECTIONS', 50);
 const argon2Iterations = envNumber('BENCH_ARGON2_ITERATIONS', 400);
 const oauthCalls = envNumber('BENCH_OAUTH_CALLS', 300);
@@ -178,11 +180,9 @@ try {
   }
 
   if (throughputSeconds > 0) {
-    for (const [r, account] of throughputAccounts) {
-      // One server under load at a time: the others sit idle.
-      log(`throughput of ${sideName(r.side)} on ${r.driver} at ${throughputSize} records: ${connections} clients, ${throughputSeconds} s per tool`);
-      throughput.push(...(await runThroughput({ side: r.side, driver: r.driver, url: r.server.url, apiKey: account.apiKey, connections, durationSeconds: throughputSeconds })));
-    }
+    const loaded = [...throughputAccounts].map(([r, account]) => ({ side: r.side, driver: r.driver, url: r.server.url, apiKey: account.apiKey }));
+    log(`throughput at ${throughputSize} records of ${loaded.map((s) => `${sideName(s.side)} on ${s.driver}`).join(', ')}: ${connections} clients, ${throughputRounds} rounds of ${throughputSeconds} s per tool`);
+    throughput.push(...(await runThroughput(loaded, { connections, durationSeconds: throughputSeconds, rounds: throughputRounds })));
   }
 
   if (e2eSizes.length > 0) {
