@@ -6,6 +6,7 @@ import { AppError, notFound } from '../errors.ts';
 import type { RecordRow, Store, Transaction } from '../storage/store.ts';
 import { RecordCodec, UnreadableRecord } from './codec.ts';
 import { createdAtAfter } from './creation-order.ts';
+import { startCreate } from './creates-in-flight.ts';
 import { type MemoryPage, pageMemories } from './paging.ts';
 import { type Memory, type MemoryRecord, memorySchema, normaliseTags, toMemory } from './records.ts';
 import { type MemoryChange, type MemoryIndex, memoryDocOf } from './memory-index.ts';
@@ -54,25 +55,33 @@ export class MemoryBook {
    * memory stamped after it and sealed again.
    */
   async create(input: { content: string; tags?: string[] }): Promise<Memory> {
-    const id = randomUUID();
-    const stamped = (createdAt: number) => {
-      const iso = new Date(createdAt).toISOString();
-      const record: MemoryRecord = { kind: 'memory', id, content: input.content, tags: normaliseTags(input.tags ?? []), created_at: iso, updated_at: iso };
-      return { record, rows: [this.sealRow(record, createdAt, createdAt), ...this.index.createdRows([record])] };
-    };
-    let created = stamped(Date.now());
-    // One statement, shared with concurrent writers by each driver's group commit.
-    const put = await this.store.putRecordsIfNewest(created.rows, { newestOf: 'memory', countOf: 'memory-delta' });
-    let waitingDeltas: number;
-    if (put.written) waitingDeltas = put.count;
-    else {
-      const newest = await this.store.newestAndCount(this.userId, 'memory', 'memory-delta');
-      created = stamped(createdAtAfter(newest.newestCreatedAt));
-      await this.store.putRecords(created.rows);
-      waitingDeltas = newest.count;
+    // Counted until its merge decision, so the creates before it leave their deltas for it to merge (creates-in-flight.ts).
+    const creating = startCreate(this.userId);
+    try {
+      const id = randomUUID();
+      const stamped = (createdAt: number) => {
+        const iso = new Date(createdAt).toISOString();
+        const record: MemoryRecord = { kind: 'memory', id, content: input.content, tags: normaliseTags(input.tags ?? []), created_at: iso, updated_at: iso };
+        return { record, rows: [this.sealRow(record, createdAt, createdAt), ...this.index.createdRows([record])] };
+      };
+      let created = stamped(Date.now());
+      // One statement, shared with concurrent writers by each driver's group commit.
+      const put = await this.store.putRecordsIfNewest(created.rows, { newestOf: 'memory', countOf: 'memory-delta' });
+      let waitingDeltas: number;
+      if (put.written) waitingDeltas = put.count;
+      else {
+        const newest = await this.store.newestAndCount(this.userId, 'memory', 'memory-delta');
+        created = stamped(createdAtAfter(newest.newestCreatedAt));
+        await this.store.putRecords(created.rows);
+        waitingDeltas = newest.count;
+      }
+      creating.checked();
+      await this.index.mergeIfDue(this.store, waitingDeltas + 1);
+      return toMemory(created.record);
+    } finally {
+      // A create that failed before its decision is no longer one to wait for.
+      creating.checked();
     }
-    await this.index.mergeIfDue(this.store, waitingDeltas + 1);
-    return toMemory(created.record);
   }
 
   /**
