@@ -17,33 +17,32 @@ import { newStoreUser } from '../helpers/store-user.ts';
 
 const SHAPE: MemoryIndexShape = { buckets: 16, mergeAfter: 4, fragmentsPerBucket: 4, mergeAfterInBurst: 40 };
 
+/** `target` with some of its methods replaced; the rest still bound to it. */
+function overriding<T extends object>(target: T, overrides: Partial<Record<keyof T, unknown>>): T {
+  return new Proxy(target, {
+    get(object, name) {
+      if (Object.hasOwn(overrides, name)) return overrides[name as keyof T];
+      const value = Reflect.get(object, name);
+      return typeof value === 'function' ? value.bind(object) : value;
+    },
+  });
+}
+
 /** The store, counting merges (each writes the index statistics once) and failing memory writes while `failWrites` is set. */
 function observed(store: Store) {
   const seen = { merges: 0, failWrites: false };
   const countMerges = (tx: Transaction): Transaction =>
-    new Proxy(tx, {
-      get(target, name) {
-        if (name === 'putRecords') {
-          return async (rows: RecordRow[]) => {
-            if (rows.some((row) => row.id === 'm-stats')) seen.merges++;
-            return target.putRecords(rows);
-          };
-        }
-        const value = Reflect.get(target, name);
-        return typeof value === 'function' ? value.bind(target) : value;
+    overriding(tx, {
+      putRecords: async (rows: RecordRow[]) => {
+        if (rows.some((row) => row.id === 'm-stats')) seen.merges++;
+        return tx.putRecords(rows);
       },
     });
-  const wrapped = new Proxy(store, {
-    get(target, name) {
-      if (name === 'transaction') return <T>(work: (tx: Transaction) => Promise<T>) => target.transaction((tx) => work(countMerges(tx)));
-      if (name === 'putRecordsIfNewest') {
-        return (...args: Parameters<Store['putRecordsIfNewest']>) => (seen.failWrites ? Promise.reject(new Error('the disk is full')) : target.putRecordsIfNewest(...args));
-      }
-      const value = Reflect.get(target, name);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
+  const watched = overriding(store, {
+    transaction: <T>(work: (tx: Transaction) => Promise<T>) => store.transaction((tx) => work(countMerges(tx))),
+    putRecordsIfNewest: (...args: Parameters<Store['putRecordsIfNewest']>) => (seen.failWrites ? Promise.reject(new Error('the disk is full')) : store.putRecordsIfNewest(...args)),
   });
-  return { store: wrapped, seen };
+  return { watched, seen };
 }
 
 describe('merge pacing of the memory index', () => {
@@ -56,9 +55,9 @@ describe('merge pacing of the memory index', () => {
   async function bookFor(shape = SHAPE) {
     const userId = await newStoreUser(store);
     const codec = new RecordCodec(deriveDataKey(generateApiKey(), userId));
-    const { store: watched, seen } = observed(store);
+    const { watched, seen } = observed(store);
     const index = new MemoryIndex(codec, userId, shape);
-    return { userId, index, seen, book: new MemoryBook(watched, codec, userId, index) };
+    return { userId, index, watched, seen, book: new MemoryBook(watched, codec, userId, index) };
   }
 
   it('merges a quiet user\'s creates every mergeAfter deltas', async () => {
@@ -69,36 +68,35 @@ describe('merge pacing of the memory index', () => {
   });
 
   it('waits for mergeAfter deltas per create still to decide, up to mergeAfterInBurst', async () => {
-    const { userId, index } = await bookFor();
+    const { userId, index, watched, seen } = await bookFor();
     const waiting = async (n: number) => {
       const now = Date.now();
       const records = Array.from({ length: n }, (_, i): MemoryRecord => ({ kind: 'memory', id: randomUUID(), content: `avocet wading ${i}`, tags: [], created_at: new Date(now).toISOString(), updated_at: new Date(now).toISOString() }));
       await store.putRecords(index.createdRows(records, now));
     };
-    const countMerges = observed(store);
     // Three creates of the user behind this one: due at 4 x 4.
     const behind = Array.from({ length: 3 }, () => startCreate(userId));
     await waiting(15);
-    await index.mergeIfDue(countMerges.store, 15);
+    await index.mergeIfDue(watched, 15);
     assert.equal(await store.countRecords(userId, 'memory-delta'), 15, 'not due at 15 with three creates behind');
     await waiting(1);
-    await index.mergeIfDue(countMerges.store, 16);
+    await index.mergeIfDue(watched, 16);
     assert.equal(await store.countRecords(userId, 'memory-delta'), 0, 'due at 16');
     for (const create of behind) create.checked();
     // Fifty behind: due at the burst's limit, 40, not at 4 x 51.
     const many = Array.from({ length: 50 }, () => startCreate(userId));
     await waiting(39);
-    await index.mergeIfDue(countMerges.store, 39);
+    await index.mergeIfDue(watched, 39);
     assert.equal(await store.countRecords(userId, 'memory-delta'), 39);
     await waiting(1);
-    await index.mergeIfDue(countMerges.store, 40);
+    await index.mergeIfDue(watched, 40);
     assert.equal(await store.countRecords(userId, 'memory-delta'), 0);
     for (const create of many) create.checked();
     // None behind: a quiet user's threshold again.
     await waiting(4);
-    await index.mergeIfDue(countMerges.store, 4);
+    await index.mergeIfDue(watched, 4);
     assert.equal(await store.countRecords(userId, 'memory-delta'), 0);
-    assert.equal(countMerges.seen.merges, 3);
+    assert.equal(seen.merges, 3);
   });
 
   it('merges at mergeAfter whatever is on its way when the shape sets no burst limit', async () => {
